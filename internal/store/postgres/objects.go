@@ -1,0 +1,296 @@
+package postgres
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/inthreat/taxii-server/internal/store"
+)
+
+// lockClock takes the store clock until commit and returns the first free date_added.
+// Holding the row lock serialises writers, so date_added follows commit order.
+const lockClock = `SELECT last_us, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint
+FROM store_clock WHERE one FOR UPDATE`
+
+const setClock = `UPDATE store_clock SET last_us = $1 WHERE one`
+
+const insertObjects = `INSERT INTO objects
+	(date_added, id, type, spec_version, created, modified, version_key, is_latest, is_first, raw)
+SELECT date_added, id, type, spec_version, created, modified, version_key, true, true, raw
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[])
+	AS t(date_added, id, type, spec_version, created, modified, version_key, raw)
+ON CONFLICT (id, version_key) DO NOTHING
+RETURNING date_added`
+
+const existingVersions = `SELECT o.id, o.version_key, o.date_added
+FROM objects o JOIN unnest($1::text[], $2::text[]) AS t(id, version_key)
+	ON o.id = t.id AND o.version_key = t.version_key`
+
+// fixFlags recomputes is_latest/is_first for the given ids, writing only rows that change.
+const fixFlags = `WITH m AS (
+	SELECT id, max(version_key) AS maxv, min(version_key) AS minv
+	FROM objects WHERE id = ANY($1::text[]) GROUP BY id
+)
+UPDATE objects o SET is_latest = (o.version_key = m.maxv), is_first = (o.version_key = m.minv)
+FROM m
+WHERE o.id = m.id AND (o.is_latest <> (o.version_key = m.maxv) OR o.is_first <> (o.version_key = m.minv))`
+
+type versionRef struct{ id, key string }
+
+// AddObjects implements store.Objects.
+func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.AddOutcome, error) {
+	out := make([]store.AddOutcome, len(objs))
+	if len(objs) == 0 {
+		return out, nil
+	}
+	keys := make([]string, len(objs))
+	first := make(map[versionRef]int, len(objs)) // first input index of each version
+	var uniq []int
+	for i, o := range objs {
+		k, err := store.VersionKey(store.ObjectVersion(o.Created, o.Modified))
+		if err != nil {
+			return nil, fmt.Errorf("object %d (%s): %w", i, o.ID, err)
+		}
+		keys[i] = k
+		ref := versionRef{o.ID, k}
+		if _, dup := first[ref]; !dup {
+			first[ref] = i
+			uniq = append(uniq, i)
+		}
+	}
+
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var last, wall int64
+		if err := tx.QueryRow(ctx, lockClock).Scan(&last, &wall); err != nil {
+			return err
+		}
+		base := max(last+1, wall)
+
+		n := len(uniq)
+		dateAdded := make([]int64, n)
+		ids, types, specs := make([]string, n), make([]string, n), make([]string, n)
+		created, modified, vkeys := make([]string, n), make([]string, n), make([]string, n)
+		raws := make([][]byte, n)
+		for j, i := range uniq {
+			o := objs[i]
+			dateAdded[j] = base + int64(j)
+			ids[j], types[j], specs[j] = o.ID, o.Type, o.SpecVersion
+			created[j], modified[j], vkeys[j] = o.Created, o.Modified, keys[i]
+			raws[j] = o.Raw
+		}
+		rows, err := tx.Query(ctx, insertObjects, dateAdded, ids, types, specs, created, modified, vkeys, raws)
+		if err != nil {
+			return err
+		}
+		inserted, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		insertedSet := make(map[int64]bool, len(inserted))
+		for _, d := range inserted {
+			insertedSet[d] = true
+		}
+
+		var touched, missIDs, missKeys []string
+		for j, i := range uniq {
+			if insertedSet[dateAdded[j]] {
+				out[i] = store.AddOutcome{Added: true, DateAdded: dateAdded[j]}
+				touched = append(touched, ids[j])
+			} else {
+				missIDs, missKeys = append(missIDs, ids[j]), append(missKeys, vkeys[j])
+			}
+		}
+		if len(missIDs) > 0 {
+			rows, err := tx.Query(ctx, existingVersions, missIDs, missKeys)
+			if err != nil {
+				return err
+			}
+			var id, key string
+			var d int64
+			_, err = pgx.ForEachRow(rows, []any{&id, &key, &d}, func() error {
+				out[first[versionRef{id, key}]] = store.AddOutcome{DateAdded: d}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if len(touched) > 0 {
+			if _, err := tx.Exec(ctx, fixFlags, touched); err != nil {
+				return err
+			}
+		}
+		_, err = tx.Exec(ctx, setClock, base+int64(n)-1)
+		return err
+	})
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	// Repeats of a version within the request share the first one's outcome, as not added.
+	for i, o := range objs {
+		if j := first[versionRef{o.ID, keys[i]}]; j != i {
+			out[i] = store.AddOutcome{DateAdded: out[j].DateAdded}
+		}
+	}
+	return out, nil
+}
+
+// conditions builds the WHERE clause of q with numbered placeholders; values never enter the SQL text.
+func conditions(feed store.FeedFilter, q store.Query, args *[]any) string {
+	var conds []string
+	arg := func(v any) string {
+		*args = append(*args, v)
+		return "$" + strconv.Itoa(len(*args))
+	}
+	if len(feed.Types) > 0 {
+		conds = append(conds, "type = ANY("+arg(feed.Types)+"::text[])")
+	}
+	if len(q.Types) > 0 {
+		conds = append(conds, "type = ANY("+arg(q.Types)+"::text[])")
+	}
+	if len(q.IDs) > 0 {
+		conds = append(conds, "id = ANY("+arg(q.IDs)+"::text[])")
+	}
+	if c := versionCondition(q.Versions, arg); c != "" {
+		conds = append(conds, c)
+	}
+	if len(q.SpecVersions) > 0 {
+		conds = append(conds, "spec_version = ANY("+arg(q.SpecVersions)+"::text[])")
+	}
+	if after := max(q.AddedAfter, q.After); after > 0 {
+		conds = append(conds, "date_added > "+arg(after)+"::bigint")
+	}
+	if len(conds) == 0 {
+		return "true"
+	}
+	return strings.Join(conds, " AND ")
+}
+
+func versionCondition(v store.VersionMatch, arg func(any) string) string {
+	if v.All {
+		return ""
+	}
+	var alts []string
+	if v.Last || (!v.First && len(v.Times) == 0) {
+		alts = append(alts, "is_latest")
+	}
+	if v.First {
+		alts = append(alts, "is_first")
+	}
+	if len(v.Times) > 0 {
+		alts = append(alts, "version_key = ANY("+arg(v.Times)+"::text[])")
+	}
+	if len(alts) == 1 {
+		return alts[0]
+	}
+	return "(" + strings.Join(alts, " OR ") + ")"
+}
+
+// ScanObjects implements store.Objects: a key-only pass sizes the page, then the
+// rows of exactly that range stream, both in one repeatable-read snapshot.
+func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store.Page) error, each func(store.Row) error) error {
+	if q.Limit < 1 {
+		return fmt.Errorf("postgres: query limit %d < 1", q.Limit)
+	}
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return interpretError(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // read-only; nothing to keep
+
+	var args []any
+	where := conditions(q.Feed, q, &args)
+	keysSQL := "SELECT date_added FROM objects WHERE " + where + " ORDER BY date_added LIMIT " + strconv.Itoa(q.Limit+1)
+	rows, err := tx.Query(ctx, keysSQL, args...)
+	if err != nil {
+		return interpretError(err)
+	}
+	var page store.Page
+	var d int64
+	_, err = pgx.ForEachRow(rows, []any{&d}, func() error {
+		if page.Count == q.Limit {
+			page.More = true
+			return nil
+		}
+		if page.Count == 0 {
+			page.First = d
+		}
+		page.Last = d
+		page.Count++
+		return nil
+	})
+	if err != nil {
+		return interpretError(err)
+	}
+	if err := begin(page); err != nil {
+		return err
+	}
+	if page.Count == 0 {
+		return nil
+	}
+
+	cols := "date_added, id, type, spec_version, created, modified"
+	if !q.NoRaw {
+		cols += ", raw"
+	}
+	rangeSQL := "SELECT " + cols + " FROM objects WHERE " + where +
+		" AND date_added BETWEEN " + strconv.FormatInt(page.First, 10) + " AND " + strconv.FormatInt(page.Last, 10) +
+		" ORDER BY date_added"
+	rows, err = tx.Query(ctx, rangeSQL, args...)
+	if err != nil {
+		return interpretError(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		// Raw values avoid copying every object; pgx returns binary int8 and bytea.
+		vals := rows.RawValues()
+		if len(vals[0]) != 8 {
+			return fmt.Errorf("postgres: unexpected date_added encoding")
+		}
+		row := store.Row{
+			DateAdded:   int64(binary.BigEndian.Uint64(vals[0])),
+			ID:          string(vals[1]),
+			Type:        string(vals[2]),
+			SpecVersion: string(vals[3]),
+			Version:     store.ObjectVersion(string(vals[4]), string(vals[5])),
+		}
+		if !q.NoRaw {
+			row.Raw = vals[6]
+		}
+		if err := each(row); err != nil {
+			return err
+		}
+	}
+	return interpretError(rows.Err())
+}
+
+// DeleteObject implements store.Objects.
+func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id string, versions store.VersionMatch, specVersions []string) (int, error) {
+	args := []any{}
+	where := conditions(feed, store.Query{IDs: []string{id}, Versions: versions, SpecVersions: specVersions}, &args)
+	var n int
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, "DELETE FROM objects WHERE "+where, args...)
+		if err != nil {
+			return err
+		}
+		n = int(tag.RowsAffected())
+		if n == 0 {
+			return nil
+		}
+		_, err = tx.Exec(ctx, fixFlags, []string{id})
+		return err
+	})
+	if err != nil {
+		return 0, interpretError(err)
+	}
+	if n == 0 {
+		return 0, store.ErrNotFound
+	}
+	return n, nil
+}

@@ -1,0 +1,229 @@
+// Package store is the contract between the TAXII API and the intelligence store.
+// It holds the domain types, the query shapes that mirror TAXII filters and the
+// sentinel errors; postgres and sqlite implement it, storetest proves them.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Implementations translate every driver error into one of
+// these (or wrap it as an internal error); callers test with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+	// ErrSchemaMismatch means the database schema is newer or older than this binary knows.
+	ErrSchemaMismatch = errors.New("database schema version mismatch")
+)
+
+// Store is everything the server needs from persistence.
+type Store interface {
+	Objects
+	Feeds
+	Keys
+	Statuses
+	Settings
+	// Migrate applies pending migrations; safe to run twice and from several processes.
+	Migrate(ctx context.Context) error
+	// CheckSchema returns ErrSchemaMismatch unless the schema is exactly the one this binary knows.
+	CheckSchema(ctx context.Context) error
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	Close()
+}
+
+// Object is one version of a STIX object as it comes in.
+type Object struct {
+	ID          string // "type--uuid"
+	Type        string
+	SpecVersion string
+	Created     string // exact string as received, "" when absent
+	Modified    string // exact string as received, "" when absent
+	Raw         []byte // the object's JSON exactly as received
+}
+
+// AddOutcome says what AddObjects did with one input object.
+type AddOutcome struct {
+	Added     bool  // false: the same (id, version) was already stored
+	DateAdded int64 // microseconds since the Unix epoch; of the stored version
+}
+
+// Row is one stored version as a query returns it. Raw is only valid during the callback.
+type Row struct {
+	DateAdded   int64 // microseconds since the Unix epoch, unique in the store
+	ID          string
+	Type        string
+	SpecVersion string
+	Version     string // modified, else created, else "" (callers then show date_added)
+	Raw         []byte
+}
+
+// VersionMatch mirrors match[version]. The zero value means "last".
+type VersionMatch struct {
+	All   bool
+	First bool
+	Last  bool
+	// Times are version timestamps (modified, or created when there is none),
+	// already normalised with VersionKey.
+	Times []string
+}
+
+// FeedFilter is the saved filter that makes a feed out of the store.
+// New feed filters (TLP, confidence, revoked, source) are added here.
+type FeedFilter struct {
+	Types []string // empty: every type
+}
+
+// Query selects versions for the objects, manifest and versions endpoints.
+// All conditions are ANDed; lists within one condition are ORed.
+type Query struct {
+	Feed         FeedFilter
+	IDs          []string // match[id]
+	Types        []string // match[type]
+	Versions     VersionMatch
+	SpecVersions []string // match[spec_version]; empty: the latest spec_version of each object
+	AddedAfter   int64    // exclusive lower bound on date_added in µs; 0: none
+	After        int64    // exclusive cursor position (a date_added); 0: from the start
+	Limit        int      // >= 1
+	NoRaw        bool     // Row.Raw is not needed (manifest, versions)
+}
+
+// Page summarises one page before its rows are streamed.
+type Page struct {
+	Count int
+	First int64 // date_added of the first row; 0 when Count == 0
+	Last  int64 // date_added of the last row
+	More  bool  // rows after Last match the query
+}
+
+// Objects is the intelligence store.
+type Objects interface {
+	// AddObjects stores each version unless the same (id, version) is already stored,
+	// where version is modified, else created, compared as instants. It assigns each
+	// new version a date_added greater than any committed before it (strictly
+	// increasing in commit order), all in one transaction: all or nothing.
+	// Outcomes are in input order.
+	AddObjects(ctx context.Context, objs []Object) ([]AddOutcome, error)
+
+	// ScanObjects runs q in one consistent snapshot, in date_added order. It calls
+	// begin once with the page summary before any row, then each for every row of
+	// the page (at most q.Limit). An error from begin or each stops the scan and
+	// is returned as is.
+	ScanObjects(ctx context.Context, q Query, begin func(Page) error, each func(Row) error) error
+
+	// DeleteObject removes the versions of id selected by versions and specVersions,
+	// among those the feed filter shows. It returns how many were removed;
+	// ErrNotFound when none matched.
+	DeleteObject(ctx context.Context, feed FeedFilter, id string, versions VersionMatch, specVersions []string) (int, error)
+}
+
+// Feed is a saved filter over the store, published as one TAXII collection.
+type Feed struct {
+	ID          string // UUIDv4
+	Title       string
+	Description string
+	Alias       string // optional, unique
+	Filter      FeedFilter
+	Writable    bool
+	CreatedAt   time.Time
+}
+
+// Feeds manages feeds.
+type Feeds interface {
+	// CreateFeed stores f (ID must be set). ErrConflict when the id or alias exists.
+	CreateFeed(ctx context.Context, f Feed) error
+	// GetFeed finds a feed by id or alias. ErrNotFound when none.
+	GetFeed(ctx context.Context, idOrAlias string) (Feed, error)
+	// ListFeeds returns all feeds ordered by creation time, then id.
+	ListFeeds(ctx context.Context) ([]Feed, error)
+	// DeleteFeed removes a feed (not its objects). ErrNotFound when none.
+	DeleteFeed(ctx context.Context, id string) error
+}
+
+// Role is what an API key may do.
+type Role string
+
+const (
+	RoleReadOnly  Role = "read-only"
+	RoleReadWrite Role = "read-write"
+	RoleAdmin     Role = "admin"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool {
+	return r == RoleReadOnly || r == RoleReadWrite || r == RoleAdmin
+}
+
+// APIKey is a stored key. The secret itself is never stored, only its hash.
+type APIKey struct {
+	ID         string // UUID; the public part of the key, used for lookup
+	Name       string
+	Role       Role
+	Feeds      []string // feed ids it may use; empty: all feeds
+	Hash       []byte   // SHA-256 of the secret part
+	CreatedAt  time.Time
+	LastUsedAt time.Time // zero when never used
+	RevokedAt  time.Time // zero when active
+}
+
+// Keys manages API keys.
+type Keys interface {
+	// CreateKey stores k (ID and Hash set). ErrConflict when the id exists.
+	CreateKey(ctx context.Context, k APIKey) error
+	// CreateFirstKey stores k only when the store has no key at all, atomically
+	// across processes. It reports whether k was stored.
+	CreateFirstKey(ctx context.Context, k APIKey) (bool, error)
+	// GetKey returns a key by id, revoked or not. ErrNotFound when none.
+	GetKey(ctx context.Context, id string) (APIKey, error)
+	// ListKeys returns every key, revoked ones included, by creation time.
+	ListKeys(ctx context.Context) ([]APIKey, error)
+	// RevokeKey marks a key revoked. ErrNotFound when none or already revoked.
+	RevokeKey(ctx context.Context, id string) error
+	// TouchKey sets last_used_at to at.
+	TouchKey(ctx context.Context, id string, at time.Time) error
+}
+
+// Settings holds server-wide values shared by every replica.
+type Settings interface {
+	// CursorSecret returns the secret that signs paging cursors, creating a random
+	// one on first use, the same for every process on this store.
+	CursorSecret(ctx context.Context) ([]byte, error)
+}
+
+// StatusObject names one object of an add request in a status resource.
+type StatusObject struct {
+	ID      string
+	Version string
+	Message string // failures only
+}
+
+// Status is a TAXII status resource: the outcome of one add-objects request.
+type Status struct {
+	ID               string // UUID
+	FeedID           string
+	KeyID            string // the key that made the request
+	Status           string // "complete" or "pending"
+	RequestTimestamp time.Time
+	TotalCount       int
+	SuccessCount     int
+	FailureCount     int
+	PendingCount     int
+	Successes        []StatusObject
+	Failures         []StatusObject
+	Pendings         []StatusObject
+	ExpiresAt        time.Time
+}
+
+// Statuses stores status resources.
+type Statuses interface {
+	// CreateStatus stores s. ErrConflict when the id exists.
+	CreateStatus(ctx context.Context, s Status) error
+	// UpdateStatus replaces a stored status. ErrNotFound when none.
+	UpdateStatus(ctx context.Context, s Status) error
+	// GetStatus returns a status that has not expired at now. ErrNotFound otherwise.
+	GetStatus(ctx context.Context, id string, now time.Time) (Status, error)
+	// DeleteExpiredStatuses removes statuses that expired before now and returns how many.
+	DeleteExpiredStatuses(ctx context.Context, now time.Time) (int, error)
+}
