@@ -227,3 +227,17 @@ type Statuses interface {
 	// DeleteExpiredStatuses removes statuses that expired before now and returns how many.
 	DeleteExpiredStatuses(ctx context.Context, now time.Time) (int, error)
 }
+
+// Allows reports whether the feed filter shows objects of this type.
+// Writable collections accept only what they would show.
+func (f FeedFilter) Allows(objectType string) bool {
+	if len(f.Types) == 0 {
+		return true
+	}
+	for _, t := range f.Types {
+		if t == objectType {
+			return true
+		}
+	}
+	return false
+}

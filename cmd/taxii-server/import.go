@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/inthreat/taxii-server/internal/stix"
+	"github.com/inthreat/taxii-server/internal/store"
+)
+
+// importBatch is how many objects go to the store in one transaction: large enough
+// to amortise the round trips, small enough that writers do not queue long.
+const importBatch = 2000
+
+type importCounts struct{ imported, unchanged, rejected int }
+
+func runImport(ctx context.Context, args []string, c *cli) error {
+	var collection string
+	var strict bool
+	st, fs, _, err := commandStore(ctx, "import", args, c, func(fs *flag.FlagSet) {
+		fs.StringVar(&collection, "collection", "", "feed id or alias: reject objects the feed would not show")
+		fs.BoolVar(&strict, "strict", false, "refuse custom properties that do not start with x_")
+	})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if fs.NArg() == 0 {
+		return usageError{"import: name at least one FILE (- for standard input)"}
+	}
+	var filter *store.FeedFilter
+	if collection != "" {
+		f, err := st.GetFeed(ctx, collection)
+		if isNotFound(err) {
+			return fmt.Errorf("import: no feed %q", collection)
+		} else if err != nil {
+			return err
+		}
+		filter = &f.Filter
+	}
+	v, err := stix.NewValidator(stix.Options{Strict: strict})
+	if err != nil {
+		return err
+	}
+	imp := &importer{st: st, v: v, filter: filter, c: c, started: time.Now()}
+	if f, ok := c.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		imp.progress = true
+	}
+	var fileErrs []error
+	for _, name := range fs.Args() {
+		if err := imp.file(ctx, name); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			var storeErr storeError
+			if errors.As(err, &storeErr) {
+				return err // the store failing is not a property of one file
+			}
+			fmt.Fprintf(c.stderr, "%s: %v\n", name, err)
+			fileErrs = append(fileErrs, err)
+		}
+	}
+	imp.showProgress(true)
+	n := imp.counts
+	fmt.Fprintf(c.stdout, "imported %d, unchanged %d, rejected %d\n", n.imported, n.unchanged, n.rejected)
+	if n.rejected > 0 || len(fileErrs) > 0 {
+		return errReported
+	}
+	return nil
+}
+
+type storeError struct{ err error }
+
+func (e storeError) Error() string { return "store: " + e.err.Error() }
+func (e storeError) Unwrap() error { return e.err }
+
+type importer struct {
+	st       store.Store
+	v        *stix.Validator
+	filter   *store.FeedFilter
+	c        *cli
+	counts   importCounts
+	started  time.Time
+	progress bool
+	lastShow time.Time
+}
+
+// pending is a decoded object on its way to the store, with where it came from.
+type pending struct {
+	index int
+	raw   []byte
+	err   error // the decoder could not read this element
+}
+
+// file streams one file: decode, validate a batch on every core, store it.
+// Decoding and validation of the next batch overlap with storing this one.
+func (imp *importer) file(ctx context.Context, name string) error {
+	var r io.Reader = imp.c.stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r = f
+	}
+	dec := stix.NewDecoder(r, stix.Limits{})
+	type batch struct {
+		items []pending
+		res   []stix.Result
+	}
+	batches := make(chan batch, 1)
+	var decodeErr error
+	go func() {
+		defer close(batches)
+		var items []pending
+		flush := func() bool {
+			if len(items) == 0 {
+				return true
+			}
+			raws := make([][]byte, len(items))
+			for i, it := range items {
+				raws[i] = it.raw
+			}
+			select {
+			case batches <- batch{items, imp.v.ValidateAll(raws)}:
+			case <-ctx.Done():
+				return false
+			}
+			items = nil
+			return true
+		}
+		for {
+			raw, idx, err := dec.Next()
+			if errors.Is(err, io.EOF) {
+				flush()
+				return
+			}
+			if err != nil {
+				var elemErr *stix.ElementError
+				if errors.As(err, &elemErr) {
+					// A bad element loses only itself; it is reported in order.
+					items = append(items, pending{index: idx, err: elemErr})
+					continue
+				}
+				flush()
+				decodeErr = err
+				return
+			}
+			items = append(items, pending{index: idx, raw: raw})
+			if len(items) == importBatch {
+				if !flush() {
+					return
+				}
+			}
+		}
+	}()
+	for b := range batches {
+		if err := imp.store(ctx, name, b.items, b.res); err != nil {
+			for range batches { //nolint:revive // drain so the decoder goroutine ends
+			}
+			return err
+		}
+	}
+	return decodeErr
+}
+
+func (imp *importer) store(ctx context.Context, name string, items []pending, res []stix.Result) error {
+	objs := make([]store.Object, 0, len(items))
+	for i, r := range res {
+		if items[i].err != nil {
+			imp.reject(name, items[i].index, "", items[i].err.Error())
+			continue
+		}
+		if r.Err != nil {
+			imp.reject(name, items[i].index, r.Meta.ID, r.Err.Error())
+			continue
+		}
+		if imp.filter != nil && !imp.filter.Allows(r.Meta.Type) {
+			imp.reject(name, items[i].index, r.Meta.ID, fmt.Sprintf("type %q is not exported by the collection", r.Meta.Type))
+			continue
+		}
+		objs = append(objs, store.Object{
+			ID: r.Meta.ID, Type: r.Meta.Type, SpecVersion: r.Meta.SpecVersion,
+			Created: r.Meta.Created, Modified: r.Meta.Modified, Raw: items[i].raw,
+		})
+	}
+	out, err := imp.st.AddObjects(ctx, objs)
+	if err != nil {
+		return storeError{err}
+	}
+	for _, o := range out {
+		if o.Added {
+			imp.counts.imported++
+		} else {
+			imp.counts.unchanged++
+		}
+	}
+	imp.showProgress(false)
+	return nil
+}
+
+func (imp *importer) reject(file string, index int, id, reason string) {
+	imp.counts.rejected++
+	if id == "" {
+		id = "-"
+	}
+	fmt.Fprintf(imp.c.stderr, "rejected %s:%d %s: %s\n", file, index, id, reason)
+}
+
+func (imp *importer) showProgress(final bool) {
+	if !imp.progress {
+		return
+	}
+	now := time.Now()
+	if !final && now.Sub(imp.lastShow) < time.Second {
+		return
+	}
+	imp.lastShow = now
+	n := imp.counts.imported + imp.counts.unchanged + imp.counts.rejected
+	rate := float64(n) / now.Sub(imp.started).Seconds()
+	end := "\r"
+	if final {
+		end = "\n"
+	}
+	fmt.Fprintf(imp.c.stderr, "\x1b[2K%d objects, %.0f objects/s%s", n, rate, end)
+}

@@ -1,0 +1,99 @@
+// Command taxii-server serves STIX 2.1 threat intelligence feeds over TAXII 2.1
+// and manages them: migrate, import, validate, feed, key, config.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
+	stop()
+	if err != nil {
+		var ue usageError
+		if !errors.Is(err, errReported) {
+			fmt.Fprintln(os.Stderr, "taxii-server:", err)
+		}
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// cli is what a command may touch of the outside world; tests pass their own.
+type cli struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	// listening, when set, receives the server's address once it listens (tests use port 0).
+	listening func(addr string)
+}
+
+// usageError is a mistake in the command line; exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// errReported means the command already told the user what went wrong.
+var errReported = errors.New("reported")
+
+const usage = `Usage: taxii-server [command] [flags]
+
+Commands:
+  serve                    run the TAXII 2.1 server (the default)
+  migrate                  apply database migrations
+  import [--collection ID] FILE...   import STIX 2.1 bundles, envelopes, arrays or JSON lines (- = stdin)
+  validate [--strict] FILE...        validate STIX 2.1 content without storing it
+  feed create --title T [--description D] [--types a,b] [--alias A] [--writable]
+  feed list | feed delete ID
+  key create --name N --role read-only|read-write|admin [--feeds ID,...]
+  key list | key revoke ID
+  config                   print the effective configuration, secrets redacted
+  healthcheck              exit 0 when the local server answers /healthz (for containers)
+  version                  print the version
+
+Every setting is an environment variable and a flag (TAXII_LISTEN = --listen); see 'taxii-server config'.
+`
+
+func run(ctx context.Context, args []string, c *cli) error {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return runServe(ctx, args, c)
+	case "migrate":
+		return runMigrate(ctx, args, c)
+	case "import":
+		return runImport(ctx, args, c)
+	case "validate":
+		return runValidate(ctx, args, c.stdout, c.stderr)
+	case "feed":
+		return runFeed(ctx, args, c)
+	case "key":
+		return runKey(ctx, args, c)
+	case "config":
+		return runConfig(ctx, args, c)
+	case "healthcheck":
+		return runHealthcheck(ctx, args, c)
+	case "version":
+		fmt.Fprintln(c.stdout, "taxii-server", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(c.stdout, usage)
+		return nil
+	}
+	return usageError{fmt.Sprintf("unknown command %q\n\n%s", cmd, usage)}
+}
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"

@@ -1,0 +1,291 @@
+// Package config is the server's configuration: one struct with defaults,
+// read from environment variables and flags in cmd/, validated once, passed down as values.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config holds every setting. The `env` tag names its environment variable;
+// `secret` marks values redacted by String.
+type Config struct {
+	DatabaseURL string `env:"TAXII_DATABASE_URL" secret:"url" help:"postgres://... for Postgres; sqlite://PATH or empty for the embedded store"`
+	DataDir     string `env:"TAXII_DATA_DIR" help:"folder of the embedded store's database file"`
+	AutoMigrate bool   `env:"TAXII_AUTO_MIGRATE" help:"apply migrations when serve starts"`
+
+	Listen        string `env:"TAXII_LISTEN" help:"address the HTTP server listens on"`
+	APIRootPath   string `env:"TAXII_API_ROOT_PATH" help:"path of the one API root"`
+	PublicBaseURL string `env:"TAXII_PUBLIC_BASE_URL" help:"scheme://host[:port] used in absolute URLs of the discovery document; empty: from the request"`
+
+	Title              string `env:"TAXII_TITLE" help:"title of the discovery document"`
+	Description        string `env:"TAXII_DESCRIPTION" help:"description of the discovery document"`
+	Contact            string `env:"TAXII_CONTACT" help:"contact of the discovery document"`
+	APIRootTitle       string `env:"TAXII_API_ROOT_TITLE" help:"title of the API root"`
+	APIRootDescription string `env:"TAXII_API_ROOT_DESCRIPTION" help:"description of the API root"`
+
+	DefaultPageSize  int   `env:"TAXII_DEFAULT_PAGE_SIZE" help:"objects per page when the client gives no limit"`
+	MaxPageSize      int   `env:"TAXII_MAX_PAGE_SIZE" help:"largest page; a larger limit is capped"`
+	MaxContentLength int64 `env:"TAXII_MAX_CONTENT_LENGTH" help:"largest request body in bytes, advertised in the API root"`
+	MaxObjectsPerAdd int   `env:"TAXII_MAX_OBJECTS_PER_REQUEST" help:"most objects in one add-objects request"`
+	MaxObjectSize    int   `env:"TAXII_MAX_OBJECT_SIZE" help:"largest single object in bytes"`
+
+	StatusTTL        time.Duration `env:"TAXII_STATUS_TTL" help:"how long status resources stay readable"`
+	StrictValidation bool          `env:"TAXII_STRICT_VALIDATION" help:"refuse custom properties that do not start with x_"`
+
+	ReadHeaderTimeout time.Duration `env:"TAXII_READ_HEADER_TIMEOUT" help:"time to read request headers"`
+	ReadTimeout       time.Duration `env:"TAXII_READ_TIMEOUT" help:"time to read a whole request"`
+	WriteTimeout      time.Duration `env:"TAXII_WRITE_TIMEOUT" help:"time to write a response (0: none; pages stream)"`
+	IdleTimeout       time.Duration `env:"TAXII_IDLE_TIMEOUT" help:"keep-alive idle time"`
+	ShutdownTimeout   time.Duration `env:"TAXII_SHUTDOWN_TIMEOUT" help:"time in-flight requests get on SIGTERM"`
+
+	LogLevel  string `env:"TAXII_LOG_LEVEL" help:"debug, info, warn or error"`
+	LogFormat string `env:"TAXII_LOG_FORMAT" help:"json or console"`
+}
+
+// Maxima: a setting above these is refused, so a typo cannot open the server wide.
+const (
+	MaxPageSizeLimit      = 100_000
+	MaxContentLengthLimit = 1 << 30
+	MaxObjectsLimit       = 1_000_000
+)
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		DataDir:            "./data",
+		AutoMigrate:        true,
+		Listen:             ":8080",
+		APIRootPath:        "/api/v2/inthreat/taxii-server/",
+		Title:              "TAXII 2.1 server",
+		Description:        "Cyber threat intelligence feeds over TAXII 2.1",
+		APIRootTitle:       "Threat intelligence feeds",
+		APIRootDescription: "Every feed is a collection",
+		DefaultPageSize:    1000,
+		MaxPageSize:        10000,
+		MaxContentLength:   100 << 20,
+		MaxObjectsPerAdd:   100_000,
+		MaxObjectSize:      10 << 20,
+		StatusTTL:          24 * time.Hour,
+		ReadHeaderTimeout:  10 * time.Second,
+		ReadTimeout:        5 * time.Minute,
+		IdleTimeout:        2 * time.Minute,
+		ShutdownTimeout:    30 * time.Second,
+		LogLevel:           "info",
+		LogFormat:          "json",
+	}
+}
+
+// FromEnv starts from Default and applies every variable getenv knows.
+// A variable ending in _FILE (e.g. TAXII_DATABASE_URL_FILE) is read from that file.
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := Default()
+	var errs []error
+	eachField(&c, func(f reflect.StructField, v reflect.Value) {
+		name := f.Tag.Get("env")
+		raw := getenv(name)
+		if path := getenv(name + "_FILE"); raw == "" && path != "" {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s_FILE: %w", name, err))
+				return
+			}
+			raw = strings.TrimSpace(string(b))
+		}
+		if raw == "" {
+			return
+		}
+		if err := setValue(v, raw); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	})
+	return c, errors.Join(errs...)
+}
+
+// RegisterFlags adds a flag for every setting to fs, defaulting to c's values,
+// so flags override the environment. Flag names are the variable's, e.g. --listen.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	eachField(c, func(f reflect.StructField, v reflect.Value) {
+		name := FlagName(f.Tag.Get("env"))
+		fs.Func(name, f.Tag.Get("help")+" ("+f.Tag.Get("env")+")", func(s string) error { return setValue(v, s) })
+	})
+}
+
+// FlagName turns TAXII_API_ROOT_PATH into api-root-path.
+func FlagName(env string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(env, "TAXII_")), "_", "-")
+}
+
+func eachField(c *Config, fn func(reflect.StructField, reflect.Value)) {
+	v := reflect.ValueOf(c).Elem()
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		fn(t.Field(i), v.Field(i))
+	}
+}
+
+func setValue(v reflect.Value, raw string) error {
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(raw)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", raw)
+		}
+		v.SetBool(b)
+	case reflect.Int, reflect.Int64:
+		if v.Type() == reflect.TypeOf(time.Duration(0)) {
+			d, err := time.ParseDuration(raw)
+			if err != nil {
+				return fmt.Errorf("%q is not a duration such as 30s or 24h", raw)
+			}
+			v.SetInt(int64(d))
+			return nil
+		}
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", raw)
+		}
+		v.SetInt(n)
+	default:
+		return fmt.Errorf("unsupported setting type %s", v.Kind())
+	}
+	return nil
+}
+
+// Validate reports every invalid setting at once, normalising what it can.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+
+	switch c.StoreKind() {
+	case "postgres", "sqlite":
+	default:
+		bad("TAXII_DATABASE_URL: %q is neither postgres://... nor sqlite://PATH", redactURL(c.DatabaseURL))
+	}
+	if c.StoreKind() == "sqlite" && c.DatabaseURL == "" && c.DataDir == "" {
+		bad("TAXII_DATA_DIR: must not be empty with the embedded store")
+	}
+	if c.Listen == "" {
+		bad("TAXII_LISTEN: must not be empty")
+	}
+	p := c.APIRootPath
+	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#{}* ") || p == "/" || strings.HasPrefix(p, "/taxii2") {
+		bad("TAXII_API_ROOT_PATH: %q must be an absolute path such as /api/v2/inthreat/taxii-server/, not / nor under /taxii2", p)
+	} else if !strings.HasSuffix(p, "/") {
+		c.APIRootPath = p + "/"
+	}
+	if c.PublicBaseURL != "" {
+		u, err := url.Parse(c.PublicBaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			bad("TAXII_PUBLIC_BASE_URL: %q must look like https://taxii.example.com", c.PublicBaseURL)
+		} else {
+			c.PublicBaseURL = strings.TrimSuffix(c.PublicBaseURL, "/")
+		}
+	}
+	if c.MaxPageSize < 1 || c.MaxPageSize > MaxPageSizeLimit {
+		bad("TAXII_MAX_PAGE_SIZE: %d must be between 1 and %d", c.MaxPageSize, MaxPageSizeLimit)
+	}
+	if c.DefaultPageSize < 1 || c.DefaultPageSize > c.MaxPageSize {
+		bad("TAXII_DEFAULT_PAGE_SIZE: %d must be between 1 and TAXII_MAX_PAGE_SIZE (%d)", c.DefaultPageSize, c.MaxPageSize)
+	}
+	if c.MaxContentLength < 1024 || c.MaxContentLength > MaxContentLengthLimit {
+		bad("TAXII_MAX_CONTENT_LENGTH: %d must be between 1024 and %d bytes", c.MaxContentLength, MaxContentLengthLimit)
+	}
+	if c.MaxObjectsPerAdd < 1 || c.MaxObjectsPerAdd > MaxObjectsLimit {
+		bad("TAXII_MAX_OBJECTS_PER_REQUEST: %d must be between 1 and %d", c.MaxObjectsPerAdd, MaxObjectsLimit)
+	}
+	if c.MaxObjectSize < 1024 || int64(c.MaxObjectSize) > c.MaxContentLength {
+		bad("TAXII_MAX_OBJECT_SIZE: %d must be between 1024 and TAXII_MAX_CONTENT_LENGTH", c.MaxObjectSize)
+	}
+	if c.StatusTTL < time.Minute {
+		bad("TAXII_STATUS_TTL: %s is shorter than a minute", c.StatusTTL)
+	}
+	for name, d := range map[string]time.Duration{
+		"TAXII_READ_HEADER_TIMEOUT": c.ReadHeaderTimeout, "TAXII_READ_TIMEOUT": c.ReadTimeout,
+		"TAXII_WRITE_TIMEOUT": c.WriteTimeout, "TAXII_IDLE_TIMEOUT": c.IdleTimeout, "TAXII_SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
+	} {
+		if d < 0 {
+			bad("%s: %s is negative", name, d)
+		}
+	}
+	if c.ReadHeaderTimeout == 0 {
+		bad("TAXII_READ_HEADER_TIMEOUT: must be set, or slow clients can hold connections forever")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("TAXII_LOG_LEVEL: %q is not debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "json", "console":
+	default:
+		bad("TAXII_LOG_FORMAT: %q is not json or console", c.LogFormat)
+	}
+	return errors.Join(errs...)
+}
+
+// StoreKind is "postgres", "sqlite", or "" when the URL is neither.
+func (c Config) StoreKind() string {
+	switch {
+	case c.DatabaseURL == "", strings.HasPrefix(c.DatabaseURL, "sqlite://"):
+		return "sqlite"
+	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
+		return "postgres"
+	}
+	return ""
+}
+
+// SqlitePath is the embedded store's file.
+func (c Config) SqlitePath() string {
+	if p, ok := strings.CutPrefix(c.DatabaseURL, "sqlite://"); ok && p != "" {
+		return p
+	}
+	return filepath.Join(c.DataDir, "taxii.db")
+}
+
+// String lists every setting as NAME=value, secrets redacted; for `taxii-server config`.
+func (c Config) String() string {
+	var b strings.Builder
+	eachField(&c, func(f reflect.StructField, v reflect.Value) {
+		val := fmt.Sprint(v.Interface())
+		if f.Tag.Get("secret") == "url" {
+			val = redactURL(val)
+		} else if f.Tag.Get("secret") != "" && val != "" {
+			val = "REDACTED"
+		}
+		fmt.Fprintf(&b, "%s=%s\n", f.Tag.Get("env"), val)
+	})
+	return b.String()
+}
+
+// redactURL hides a password in a database URL.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "REDACTED")
+	}
+	return u.String()
+}
+
+// Help lists every variable with its default, for the README and --help.
+func Help() string {
+	d := Default()
+	var b strings.Builder
+	eachField(&d, func(f reflect.StructField, v reflect.Value) {
+		fmt.Fprintf(&b, "  %-32s %s (default %q)\n", f.Tag.Get("env"), f.Tag.Get("help"), fmt.Sprint(v.Interface()))
+	})
+	return b.String()
+}
