@@ -1,0 +1,322 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/inthreat/taxii-server/internal/store"
+)
+
+const (
+	selectClock = `SELECT last FROM clock WHERE id = 1`
+	updateClock = `UPDATE clock SET last = ? WHERE id = 1`
+
+	// insertObject computes the new version's flags from the versions already
+	// stored (earlier inputs of the same call included) and does nothing when
+	// (id, version_key) exists.
+	insertObject = `
+INSERT INTO objects (date_added, id, type, spec_version, created, modified, version_key, is_latest, is_first, raw)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,
+    NOT EXISTS (SELECT 1 FROM objects WHERE id = ?2 AND version_key > ?7),
+    NOT EXISTS (SELECT 1 FROM objects WHERE id = ?2 AND version_key < ?7),
+    ?8)
+ON CONFLICT (id, version_key) DO NOTHING`
+
+	// demoteAfterInsert clears the flags the new version ?2 of ?1 took over: a
+	// version older than it is no longer latest, a newer one no longer first.
+	// It touches no row when the id is new, so it needs no prior lookup.
+	demoteAfterInsert = `
+UPDATE objects
+SET is_latest = is_latest AND version_key > ?2,
+    is_first  = is_first  AND version_key < ?2
+WHERE id = ?1 AND ((is_latest = 1 AND version_key < ?2) OR (is_first = 1 AND version_key > ?2))`
+
+	selectDateAdded = `SELECT date_added FROM objects WHERE id = ? AND version_key = ?`
+
+	// refreshFlags recomputes the flags of every remaining version of ?1.
+	refreshFlags = `
+UPDATE objects
+SET is_latest = version_key = (SELECT max(version_key) FROM objects WHERE id = ?1),
+    is_first  = version_key = (SELECT min(version_key) FROM objects WHERE id = ?1)
+WHERE id = ?1`
+
+	// Conditions of a query. Lists travel as one JSON array parameter, so the
+	// SQL text does not depend on their length.
+	condFeedTypes    = `type IN (SELECT value FROM json_each(?))`
+	condMatchTypes   = `type IN (SELECT value FROM json_each(?))`
+	condIDs          = `id IN (SELECT value FROM json_each(?))`
+	condSpecVersions = `spec_version IN (SELECT value FROM json_each(?))`
+	condLatest       = `is_latest = 1`
+	condFirst        = `is_first = 1`
+	condTimes        = `version_key IN (SELECT value FROM json_each(?))`
+	condID           = `id = ?`
+
+	// Phase 1 reads only date_added: with is_latest alone it is a scan of the
+	// partial index objects_latest, never of the rows.
+	scanKeys        = `SELECT date_added FROM objects WHERE %s AND date_added > ? ORDER BY date_added LIMIT ?`
+	scanRows        = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), raw FROM objects WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
+	scanRowsNoRaw   = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), NULL FROM objects WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
+	deleteVersions  = `DELETE FROM objects WHERE %s`
+	conditionsJoint = " AND "
+)
+
+// AddObjects stores the new versions in one write transaction. date_added comes
+// from the clock row: max(last+1, now in µs), then +1 for each new version, so it is
+// unique and, writers being serialised, increasing in commit order.
+func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.AddOutcome, error) {
+	if len(objs) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(objs))
+	for i, o := range objs {
+		k, err := store.VersionKey(store.ObjectVersion(o.Created, o.Modified))
+		if err != nil {
+			return nil, fmt.Errorf("object %d (%s): %w", i, o.ID, err)
+		}
+		keys[i] = k
+	}
+	out := make([]store.AddOutcome, len(objs))
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		var last int64
+		if err := tx.QueryRowContext(ctx, selectClock).Scan(&last); err != nil {
+			return err
+		}
+		next := max(last+1, time.Now().UnixMicro())
+
+		ins, err := tx.PrepareContext(ctx, insertObject)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		demote, err := tx.PrepareContext(ctx, demoteAfterInsert)
+		if err != nil {
+			return err
+		}
+		defer demote.Close()
+		existing, err := tx.PrepareContext(ctx, selectDateAdded)
+		if err != nil {
+			return err
+		}
+		defer existing.Close()
+
+		added := false
+		for i, o := range objs {
+			res, err := ins.ExecContext(ctx, next, o.ID, o.Type, o.SpecVersion,
+				nullIfEmpty(o.Created), nullIfEmpty(o.Modified), keys[i], o.Raw)
+			if err != nil {
+				return fmt.Errorf("object %d (%s): %w", i, o.ID, err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				if err := existing.QueryRowContext(ctx, o.ID, keys[i]).Scan(&out[i].DateAdded); err != nil {
+					return err
+				}
+				continue
+			}
+			if _, err := demote.ExecContext(ctx, o.ID, keys[i]); err != nil {
+				return err
+			}
+			out[i] = store.AddOutcome{Added: true, DateAdded: next}
+			next++
+			added = true
+		}
+		if !added {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, updateClock, next-1)
+		return err
+	})
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	return out, nil
+}
+
+// ScanObjects pages with a keyset on date_added inside one read transaction, so
+// the summary of phase 1 and the rows of phase 2 come from the same snapshot.
+func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store.Page) error, each func(store.Row) error) error {
+	if q.Limit < 1 {
+		return fmt.Errorf("sqlite: query limit %d, want >= 1", q.Limit)
+	}
+	where, args, err := queryConditions(q)
+	if err != nil {
+		return err
+	}
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return interpretError(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+
+	page, err := scanPage(ctx, tx, where, args, max(q.AddedAfter, q.After), q.Limit)
+	if err != nil {
+		return interpretError(err)
+	}
+	if err := begin(page); err != nil {
+		return err
+	}
+	if page.Count == 0 {
+		return nil
+	}
+
+	query := scanRows
+	if q.NoRaw {
+		query = scanRowsNoRaw
+	}
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(query, where), append(args, page.First, page.Last)...)
+	if err != nil {
+		return interpretError(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var row store.Row
+		// RawBytes avoids a copy; Row.Raw is only valid during each.
+		var raw sql.RawBytes
+		if err := rows.Scan(&row.DateAdded, &row.ID, &row.Type, &row.SpecVersion, &row.Version, &raw); err != nil {
+			return interpretError(err)
+		}
+		if !q.NoRaw {
+			row.Raw = raw
+		}
+		if err := each(row); err != nil {
+			return err
+		}
+	}
+	return interpretError(rows.Err())
+}
+
+// scanPage reads up to limit+1 date_added values after lower to summarise the page.
+func scanPage(ctx context.Context, tx *sql.Tx, where string, args []any, lower int64, limit int) (store.Page, error) {
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(scanKeys, where), append(args, lower, limit+1)...)
+	if err != nil {
+		return store.Page{}, err
+	}
+	defer rows.Close()
+	var p store.Page
+	for rows.Next() {
+		var da int64
+		if err := rows.Scan(&da); err != nil {
+			return store.Page{}, err
+		}
+		if p.Count == limit {
+			p.More = true
+			break
+		}
+		if p.Count == 0 {
+			p.First = da
+		}
+		p.Last = da
+		p.Count++
+	}
+	return p, rows.Err()
+}
+
+// DeleteObject deletes the selected versions of id and recomputes the flags of
+// the versions left, in one write transaction.
+func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id string, versions store.VersionMatch, specVersions []string) (int, error) {
+	where, args, err := queryConditions(store.Query{Feed: feed, Versions: versions, SpecVersions: specVersions})
+	if err != nil {
+		return 0, err
+	}
+	where = condID + conditionsJoint + where
+	args = append([]any{id}, args...)
+	var n int64
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, fmt.Sprintf(deleteVersions, where), args...)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		_, err = tx.ExecContext(ctx, refreshFlags, id)
+		return err
+	})
+	if err != nil {
+		return 0, interpretError(err)
+	}
+	return int(n), nil
+}
+
+// queryConditions turns the filters of q (not the date_added bounds) into a
+// conjunction of the fixed conditions above, and their arguments. It is never
+// empty, so callers can append " AND ...".
+func queryConditions(q store.Query) (string, []any, error) {
+	var conds []string
+	var args []any
+	addList := func(cond string, list []string) error {
+		b, err := json.Marshal(list)
+		if err != nil {
+			return err
+		}
+		conds = append(conds, cond)
+		args = append(args, string(b))
+		return nil
+	}
+	if len(q.Feed.Types) > 0 {
+		if err := addList(condFeedTypes, q.Feed.Types); err != nil {
+			return "", nil, err
+		}
+	}
+	if len(q.Types) > 0 {
+		if err := addList(condMatchTypes, q.Types); err != nil {
+			return "", nil, err
+		}
+	}
+	if len(q.IDs) > 0 {
+		if err := addList(condIDs, q.IDs); err != nil {
+			return "", nil, err
+		}
+	}
+	if len(q.SpecVersions) > 0 {
+		if err := addList(condSpecVersions, q.SpecVersions); err != nil {
+			return "", nil, err
+		}
+	}
+
+	v := q.Versions
+	if !v.All {
+		var alts []string
+		if v.First {
+			alts = append(alts, condFirst)
+		}
+		if v.Last || (!v.First && len(v.Times) == 0) {
+			alts = append(alts, condLatest)
+		}
+		if len(v.Times) > 0 {
+			b, err := json.Marshal(v.Times)
+			if err != nil {
+				return "", nil, err
+			}
+			alts = append(alts, condTimes)
+			args = append(args, string(b))
+		}
+		if len(alts) == 1 {
+			// Alone, is_latest = 1 lets SQLite use the partial index.
+			conds = append(conds, alts[0])
+		} else {
+			conds = append(conds, "("+strings.Join(alts, " OR ")+")")
+		}
+	}
+	if len(conds) == 0 {
+		return "1", nil, nil
+	}
+	return strings.Join(conds, conditionsJoint), args, nil
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

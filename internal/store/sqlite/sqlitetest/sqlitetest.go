@@ -1,0 +1,34 @@
+// Package sqlitetest gives tests a fresh, migrated SQLite store in a temporary
+// folder. It is the embedded counterpart of postgres/pgtest.
+package sqlitetest
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/inthreat/taxii-server/internal/store/sqlite"
+)
+
+// New opens and migrates a store on a new file under t.TempDir(), closed at cleanup.
+func New(t testing.TB) *sqlite.Store {
+	t.Helper()
+	return Open(t, filepath.Join(t.TempDir(), "taxii.db"))
+}
+
+// Open opens and migrates the store at path, closed at cleanup; for tests that reopen a file.
+func Open(t testing.TB, path string) *sqlite.Store {
+	t.Helper()
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, path, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatalf("open sqlite store: %v", err)
+	}
+	t.Cleanup(s.Close)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate sqlite store: %v", err)
+	}
+	return s
+}
