@@ -1,0 +1,50 @@
+package auth
+
+import (
+	"context"
+	"slices"
+
+	"github.com/inthreat/taxii-server/internal/store"
+)
+
+// Caller is the authenticated key behind a request.
+type Caller struct {
+	KeyID string
+	Name  string
+	Role  store.Role
+	Feeds []string // feed ids the key is limited to; empty: every feed
+}
+
+// CanRead reports whether the caller may see and read the feed. A feed it may
+// not read is, to it, a feed that does not exist.
+func (c *Caller) CanRead(feedID string) bool {
+	if c == nil || !c.Role.Valid() {
+		return false
+	}
+	return len(c.Feeds) == 0 || slices.Contains(c.Feeds, feedID)
+}
+
+// CanWrite reports whether the caller may add objects to the feed: a read-write
+// or admin key on a writable feed it can read.
+func (c *Caller) CanWrite(f store.Feed) bool {
+	if c == nil || !f.Writable || !c.CanRead(f.ID) {
+		return false
+	}
+	return c.Role == store.RoleReadWrite || c.Role == store.RoleAdmin
+}
+
+// IsAdmin reports whether the caller may manage feeds and keys.
+func (c *Caller) IsAdmin() bool { return c != nil && c.Role == store.RoleAdmin }
+
+type callerKey struct{}
+
+// NewContext returns ctx carrying c.
+func NewContext(ctx context.Context, c *Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// FromContext returns the caller in ctx, or nil when the request was not authenticated.
+func FromContext(ctx context.Context) *Caller {
+	c, _ := ctx.Value(callerKey{}).(*Caller)
+	return c
+}
