@@ -6,6 +6,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
+	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -49,6 +52,17 @@ type Config struct {
 
 	LogLevel  string `env:"TAXII_LOG_LEVEL" help:"debug, info, warn or error"`
 	LogFormat string `env:"TAXII_LOG_FORMAT" help:"json or console"`
+
+	TLSCert           string        `env:"TAXII_TLS_CERT" help:"PEM certificate chain file; with TAXII_TLS_KEY the server speaks HTTPS itself (TLS 1.2 minimum)"`
+	TLSKey            string        `env:"TAXII_TLS_KEY" help:"PEM private key file of TAXII_TLS_CERT"`
+	TLSReloadInterval time.Duration `env:"TAXII_TLS_RELOAD_INTERVAL" help:"how often the certificate files are checked for changes (0: only on SIGHUP)"`
+	TrustedProxies    string        `env:"TAXII_TRUSTED_PROXIES" help:"comma-separated IPs or CIDRs of reverse proxies whose Forwarded/X-Forwarded-* headers are believed; empty: none"`
+
+	MetricsListen string `env:"TAXII_METRICS_LISTEN" help:"address of a separate listener serving /metrics, e.g. :9090 or 127.0.0.1:9090; empty: none"`
+	MetricsOnMain bool   `env:"TAXII_METRICS_ON_MAIN" help:"also serve /metrics, unauthenticated, on the main listener"`
+
+	RateLimit      float64 `env:"TAXII_RATE_LIMIT" help:"TAXII requests per second allowed per API key, per replica (0: no limit)"`
+	RateLimitBurst int     `env:"TAXII_RATE_LIMIT_BURST" help:"requests a key may make at once above TAXII_RATE_LIMIT"`
 }
 
 // Maxima: a setting above these is refused, so a typo cannot open the server wide.
@@ -81,6 +95,8 @@ func Default() Config {
 		ShutdownTimeout:    30 * time.Second,
 		LogLevel:           "info",
 		LogFormat:          "json",
+		TLSReloadInterval:  time.Minute,
+		RateLimitBurst:     20,
 	}
 }
 
@@ -142,6 +158,12 @@ func setValue(v reflect.Value, raw string) error {
 			return fmt.Errorf("%q is not true or false", raw)
 		}
 		v.SetBool(b)
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(raw, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("%q is not a number", raw)
+		}
+		v.SetFloat(f)
 	case reflect.Int, reflect.Int64:
 		if v.Type() == reflect.TypeOf(time.Duration(0)) {
 			d, err := time.ParseDuration(raw)
@@ -231,8 +253,55 @@ func (c *Config) Validate() error {
 	default:
 		bad("TAXII_LOG_FORMAT: %q is not json or console", c.LogFormat)
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("TAXII_TLS_CERT and TAXII_TLS_KEY: set both or neither")
+	}
+	if c.TLSReloadInterval != 0 && c.TLSReloadInterval < time.Second {
+		bad("TAXII_TLS_RELOAD_INTERVAL: %s is shorter than a second (0 turns the file check off)", c.TLSReloadInterval)
+	}
+	if _, err := c.TrustedProxyPrefixes(); err != nil {
+		bad("TAXII_TRUSTED_PROXIES: %v", err)
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			bad("TAXII_METRICS_LISTEN: %q is not host:port such as :9090", c.MetricsListen)
+		} else if c.MetricsListen == c.Listen {
+			bad("TAXII_METRICS_LISTEN: %q is TAXII_LISTEN; use TAXII_METRICS_ON_MAIN=true to serve /metrics there", c.MetricsListen)
+		}
+	}
+	if c.RateLimit < 0 {
+		bad("TAXII_RATE_LIMIT: %g is negative", c.RateLimit)
+	}
+	if c.RateLimitBurst < 1 {
+		bad("TAXII_RATE_LIMIT_BURST: %d must be at least 1", c.RateLimitBurst)
+	}
 	return errors.Join(errs...)
 }
+
+// TrustedProxyPrefixes parses TAXII_TRUSTED_PROXIES: IPs (a /32 or /128) and CIDRs, comma-separated.
+func (c Config) TrustedProxyPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(c.TrustedProxies, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an IP address nor a CIDR such as 10.0.0.0/8", s)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// TLS reports whether the server serves HTTPS itself.
+func (c Config) TLS() bool { return c.TLSCert != "" && c.TLSKey != "" }
 
 // StoreKind is "postgres", "sqlite", or "" when the URL is neither.
 func (c Config) StoreKind() string {
@@ -278,6 +347,15 @@ func redactURL(s string) string {
 		u.User = url.UserPassword(u.User.Username(), "REDACTED")
 	}
 	return u.String()
+}
+
+// EnvNames lists every variable the configuration reads, in declaration order.
+// Each NAME may also be given as NAME_FILE.
+func EnvNames() []string {
+	var names []string
+	d := Default()
+	eachField(&d, func(f reflect.StructField, _ reflect.Value) { names = append(names, f.Tag.Get("env")) })
+	return names
 }
 
 // Help lists every variable with its default, for the README and --help.

@@ -79,6 +79,16 @@ func TestInvalid(t *testing.T) {
 		"no header timeout":     {"TAXII_READ_HEADER_TIMEOUT": "0s"},
 		"missing secret file":   {"TAXII_DATABASE_URL_FILE": "/nonexistent/file"},
 		"object over body size": {"TAXII_MAX_CONTENT_LENGTH": "2048", "TAXII_MAX_OBJECT_SIZE": "4096"},
+		"cert without key":      {"TAXII_TLS_CERT": "/etc/taxii/cert.pem"},
+		"key without cert":      {"TAXII_TLS_KEY": "/etc/taxii/key.pem"},
+		"fast reload check":     {"TAXII_TLS_RELOAD_INTERVAL": "10ms"},
+		"bad proxy":             {"TAXII_TRUSTED_PROXIES": "10.0.0.0/8, proxy.example.com"},
+		"bad metrics address":   {"TAXII_METRICS_LISTEN": "9090"},
+		"metrics on main":       {"TAXII_METRICS_LISTEN": ":8080"},
+		"negative rate":         {"TAXII_RATE_LIMIT": "-1"},
+		"unparsable rate":       {"TAXII_RATE_LIMIT": "fast"},
+		"infinite rate":         {"TAXII_RATE_LIMIT": "+Inf"},
+		"zero burst":            {"TAXII_RATE_LIMIT_BURST": "0"},
 	}
 	for name, vars := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -95,5 +105,58 @@ func TestInvalid(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestOperationsSettings(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{
+		"TAXII_TLS_CERT":            "/etc/taxii/cert.pem",
+		"TAXII_TLS_KEY":             "/etc/taxii/key.pem",
+		"TAXII_TLS_RELOAD_INTERVAL": "0s",
+		"TAXII_TRUSTED_PROXIES":     " 10.0.0.0/8, 192.168.1.7 ,::1, 172.16.5.4/12",
+		"TAXII_METRICS_LISTEN":      "127.0.0.1:9090",
+		"TAXII_RATE_LIMIT":          "2.5",
+		"TAXII_RATE_LIMIT_BURST":    "5",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !c.TLS() || c.TLSReloadInterval != 0 || c.MetricsListen != "127.0.0.1:9090" || c.RateLimit != 2.5 || c.RateLimitBurst != 5 {
+		t.Fatalf("settings not applied: %+v", c)
+	}
+	ps, err := c.TrustedProxyPrefixes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range ps {
+		got = append(got, p.String())
+	}
+	if want := "10.0.0.0/8 192.168.1.7/32 ::1/128 172.16.0.0/12"; strings.Join(got, " ") != want {
+		t.Fatalf("trusted proxies = %v, want %s", got, want)
+	}
+	if d := Default(); d.TLS() || d.MetricsListen != "" || d.MetricsOnMain || d.RateLimit != 0 || d.TrustedProxies != "" {
+		t.Fatalf("operations defaults must be off: %+v", d)
+	}
+}
+
+// TestReadmeDocumentsEverySetting keeps the README's configuration reference complete.
+func TestReadmeDocumentsEverySetting(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	_, ref, ok := strings.Cut(readme, "\n## Configuration\n")
+	if !ok {
+		t.Fatal("README.md has no '## Configuration' section")
+	}
+	for _, name := range EnvNames() {
+		if !strings.Contains(ref, "| `"+name+"` |") {
+			t.Errorf("README.md's configuration reference has no row for %s", name)
+		}
 	}
 }
