@@ -1,0 +1,89 @@
+package taxii
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/inthreat/taxii-server/internal/auth"
+	"github.com/inthreat/taxii-server/internal/store"
+)
+
+// collectionResource is spec 5.2.1; can_read and can_write are the caller's.
+type collectionResource struct {
+	ID          string   `json:"id"`
+	Title       string   `json:"title"`
+	Description string   `json:"description,omitempty"`
+	Alias       string   `json:"alias,omitempty"`
+	CanRead     bool     `json:"can_read"`
+	CanWrite    bool     `json:"can_write"`
+	MediaTypes  []string `json:"media_types"`
+}
+
+// collectionsResource is spec 5.1.1: the list is omitted when empty, giving {}.
+type collectionsResource struct {
+	Collections []collectionResource `json:"collections,omitempty"`
+}
+
+func toCollection(f store.Feed, c *auth.Caller) collectionResource {
+	return collectionResource{
+		ID:          f.ID,
+		Title:       f.Title,
+		Description: f.Description,
+		Alias:       f.Alias,
+		CanRead:     c.CanRead(f.ID),
+		CanWrite:    c.CanWrite(f),
+		MediaTypes:  []string{MediaTypeSTIX},
+	}
+}
+
+func (h *handler) collections(w http.ResponseWriter, r *http.Request) {
+	c := auth.FromContext(r.Context())
+	feeds, err := h.st.ListFeeds(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var out collectionsResource
+	for _, f := range feeds {
+		if c.CanRead(f.ID) {
+			out.Collections = append(out.Collections, toCollection(f, c))
+		}
+	}
+	h.writeJSON(w, r, http.StatusOK, out)
+}
+
+func (h *handler) collection(w http.ResponseWriter, r *http.Request) {
+	f, err := h.readableFeed(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.writeJSON(w, r, http.StatusOK, toCollection(f, auth.FromContext(r.Context())))
+}
+
+// readableFeed resolves the {collection} path parameter, by id or alias, to a
+// feed the caller may read. A feed the caller may not read is 404, like one that
+// does not exist (spec 5.2: "or the client does not have access"), so keys
+// limited to some feeds learn nothing about the others. Every visible
+// collection is readable, so the spec's 403 for can_read false never arises.
+func (h *handler) readableFeed(r *http.Request) (store.Feed, error) {
+	idOrAlias := pathParam(r, "collection")
+	f, err := h.st.GetFeed(r.Context(), idOrAlias)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !auth.FromContext(r.Context()).CanRead(f.ID)) {
+		return store.Feed{}, notFound("There is no collection %q in this API root.", idOrAlias)
+	}
+	return f, err
+}
+
+// pathParam is a path parameter unescaped: chi routes on the raw path when the
+// request has escapes, and then hands back escaped values.
+func pathParam(r *http.Request, name string) string {
+	v := chi.URLParam(r, name)
+	if u, err := url.PathUnescape(v); err == nil {
+		return u
+	}
+	return v
+}

@@ -1,0 +1,149 @@
+package taxii
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/inthreat/taxii-server/internal/auth"
+	"github.com/inthreat/taxii-server/internal/store"
+)
+
+// apiError is an error with its TAXII rendering; handlers return these for
+// every failure the client caused. Anything else becomes a generic 500.
+type apiError struct {
+	status      int
+	code        string // stable error_code for clients
+	description string
+}
+
+func (e *apiError) Error() string { return e.description }
+
+func badRequest(code, format string, args ...any) error {
+	return &apiError{status: http.StatusBadRequest, code: code, description: fmt.Sprintf(format, args...)}
+}
+
+func notFound(format string, args ...any) error {
+	return &apiError{status: http.StatusNotFound, code: "not_found", description: fmt.Sprintf(format, args...)}
+}
+
+var errNotAcceptable = &apiError{
+	status:      http.StatusNotAcceptable,
+	code:        "not_acceptable",
+	description: "This server answers only with " + MediaTypeTAXII + "; send an Accept header that allows it, or none.",
+}
+
+// errorResource is the TAXII error message (spec 3.6.1).
+type errorResource struct {
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
+	ErrorID     string `json:"error_id,omitempty"`
+	ErrorCode   string `json:"error_code,omitempty"`
+	HTTPStatus  string `json:"http_status,omitempty"`
+}
+
+// classify is the one table from errors to HTTP statuses.
+func classify(err error) *apiError {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return &apiError{status: http.StatusUnauthorized, code: "unauthorized",
+			description: "A valid API key is required: send it as the password of HTTP Basic authentication (any username) or as \"Authorization: Bearer <key>\"."}
+	case errors.Is(err, store.ErrNotFound):
+		return &apiError{status: http.StatusNotFound, code: "not_found", description: "The requested resource does not exist."}
+	case errors.Is(err, store.ErrConflict):
+		return &apiError{status: http.StatusConflict, code: "conflict", description: "The request conflicts with the current state of the resource."}
+	}
+	return &apiError{status: http.StatusInternalServerError, code: "internal_error",
+		description: "The server failed to answer this request; give the error_id to its operator."}
+}
+
+// fail renders err as a TAXII error resource and logs it with the same error_id:
+// 5xx at Error with the detail, 4xx at Warn.
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	ae := classify(err)
+	id := uuid.NewString()
+	fields := []zap.Field{
+		zap.String("error_id", id),
+		zap.Int("http_status", ae.status),
+		zap.String("error_code", ae.code),
+		zap.String("method", r.Method),
+		zap.String("path", r.URL.Path),
+		zap.Error(err),
+	}
+	if c := auth.FromContext(r.Context()); c != nil {
+		fields = append(fields, zap.String("key_id", c.KeyID))
+	}
+	if ae.status >= 500 && r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		// The client went away; nobody is left to answer.
+		h.log.Warn("request abandoned by client", fields...)
+		return
+	}
+	if ae.status >= 500 {
+		h.log.Error("request failed", fields...)
+	} else {
+		h.log.Warn("request rejected", fields...)
+	}
+	if ae.status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="`+h.opts.Realm+`"`)
+	}
+	h.writeJSON(w, r, ae.status, errorResource{
+		Title:       http.StatusText(ae.status),
+		Description: ae.description,
+		ErrorID:     id,
+		ErrorCode:   ae.code,
+		HTTPStatus:  strconv.Itoa(ae.status),
+	})
+}
+
+// writeJSON is the response helper for small resources (everything but pages).
+func (h *handler) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		h.log.Error("encode response", zap.String("path", r.URL.Path), zap.Error(err))
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"title":"Internal Server Error","http_status":"500"}` + "\n")
+	}
+	buf.Truncate(buf.Len() - 1) // the encoder's newline: {} on an empty page is exactly {}
+	w.Header().Set("Content-Type", MediaTypeTAXII)
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
+	h.fail(w, r, notFound("There is no TAXII endpoint at %s; discovery is at /taxii2/ and the API root at %s/.", r.URL.Path, h.root))
+}
+
+// methodNotAllowed answers 405 with the Allow header chi's custom handlers lack.
+func (h *handler) methodNotAllowed(routes chi.Routes) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		path := r.URL.Path
+		if rctx := chi.RouteContext(r.Context()); rctx != nil && rctx.RoutePath != "" {
+			path = rctx.RoutePath
+		}
+		var allowed []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			if routes.Match(chi.NewRouteContext(), m, path) {
+				allowed = append(allowed, m)
+			}
+		}
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		h.fail(w, r, &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed",
+			description: fmt.Sprintf("%s is not supported here; allowed: %s.", r.Method, strings.Join(allowed, ", "))})
+	}
+}

@@ -1,0 +1,35 @@
+package taxii
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/inthreat/taxii-server/internal/auth"
+)
+
+// routes is the whole TAXII API, one line per endpoint. Every path also works
+// without its trailing slash (StripSlashes), and every response, errors included,
+// is application/taxii+json;version=2.1 after negotiation and authentication.
+func (h *handler) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.StripSlashes, h.negotiate, auth.Middleware(auth.Config{Keys: h.st, Log: h.log, Fail: h.fail}))
+	r.NotFound(h.notFound)
+	r.MethodNotAllowed(h.methodNotAllowed(r))
+
+	root := h.root
+	rootInfo := root // the API root itself: "/" when it sits at the top
+	if rootInfo == "" {
+		rootInfo = "/"
+	}
+	r.Get("/taxii2", h.discovery)                                                       // 4.1 Server Discovery
+	r.Get(rootInfo, h.apiRoot)                                                          // 4.2 Get API Root Information
+	r.Get(root+"/collections", h.collections)                                           // 5.1 Get Collections
+	r.Get(root+"/collections/{collection}", h.collection)                               // 5.2 Get a Collection
+	r.Get(root+"/collections/{collection}/manifest", h.manifest)                        // 5.3 Get Object Manifests
+	r.Get(root+"/collections/{collection}/objects", h.objects)                          // 5.4 Get Objects
+	r.Get(root+"/collections/{collection}/objects/{object}", h.object)                  // 5.6 Get an Object
+	r.Get(root+"/collections/{collection}/objects/{object}/versions", h.objectVersions) // 5.8 Get Object Versions
+	return r
+}

@@ -1,0 +1,228 @@
+package taxii
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"go.uber.org/zap"
+
+	"github.com/inthreat/taxii-server/internal/store"
+)
+
+// page describes one paged resource: the envelope or versions head, and how one
+// row becomes one list item. Items are appended to a scratch buffer or written
+// straight from the row, so memory does not grow with the page size.
+type page struct {
+	head string
+	item func(p *pageWriter, row store.Row) error
+}
+
+var (
+	// objectsPage is the envelope (spec 3.7) with each object's stored bytes, never re-encoded.
+	objectsPage = page{head: `{"objects":[`, item: func(p *pageWriter, row store.Row) error { return p.write(row.Raw) }}
+	// manifestPage is the envelope of manifest records (spec 5.3.1).
+	manifestPage = page{head: `{"objects":[`, item: (*pageWriter).manifestRecord}
+	// versionsPage is the versions resource (spec 5.8.1).
+	versionsPage = page{head: `{"versions":[`, item: func(p *pageWriter, row store.Row) error {
+		p.scratch = appendVersion(p.scratch[:0], row)
+		return p.write(p.scratch)
+	}}
+)
+
+const streamBuffer = 32 << 10
+
+// pageWriter streams one page through a buffer and knows whether anything
+// reached the client yet, so a failure before that can still be a clean error.
+type pageWriter struct {
+	w       http.ResponseWriter
+	out     countingWriter
+	bw      *bufio.Writer
+	items   int
+	scratch []byte
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+func newPageWriter(w http.ResponseWriter) *pageWriter {
+	p := &pageWriter{w: w, out: countingWriter{w: w}}
+	p.bw = bufio.NewWriterSize(&p.out, streamBuffer)
+	return p
+}
+
+// begin sets the date_added headers of a non-empty page and writes the head.
+func (p *pageWriter) begin(pg store.Page, head string) {
+	p.w.Header().Set("X-TAXII-Date-Added-First", store.FormatDateAdded(pg.First))
+	p.w.Header().Set("X-TAXII-Date-Added-Last", store.FormatDateAdded(pg.Last))
+	_, _ = p.bw.WriteString(head)
+}
+
+// write adds one list item.
+func (p *pageWriter) write(item []byte) error {
+	if p.items > 0 {
+		_ = p.bw.WriteByte(',')
+	}
+	p.items++
+	_, err := p.bw.Write(item)
+	return err
+}
+
+// end closes the list, adds more and next, and flushes.
+func (p *pageWriter) end(more bool, next string) error {
+	if more {
+		_, _ = p.bw.WriteString(`],"more":true,"next":`)
+		p.scratch = appendJSONString(p.scratch[:0], next)
+		_, _ = p.bw.Write(p.scratch)
+		_ = p.bw.WriteByte('}')
+	} else {
+		_, _ = p.bw.WriteString(`],"more":false}`)
+	}
+	return p.bw.Flush()
+}
+
+func (p *pageWriter) committed() bool { return p.out.n > 0 }
+
+// abandon drops what is buffered so that an error can be answered instead.
+func (p *pageWriter) abandon() {
+	p.bw.Reset(&p.out)
+	p.w.Header().Del("X-TAXII-Date-Added-First")
+	p.w.Header().Del("X-TAXII-Date-Added-Last")
+}
+
+func (p *pageWriter) manifestRecord(row store.Row) error {
+	b := append(p.scratch[:0], `{"id":`...)
+	b = appendJSONString(b, row.ID)
+	b = append(b, `,"date_added":"`...)
+	b = appendDateAdded(b, row.DateAdded)
+	b = append(b, `","version":`...)
+	b = appendVersion(b, row)
+	b = append(b, `,"media_type":"`+MediaTypeSTIX+`"}`...)
+	p.scratch = b
+	return p.write(b)
+}
+
+// appendVersion appends the version string of row: modified, else created,
+// else (objects without either) its date_added.
+func appendVersion(b []byte, row store.Row) []byte {
+	if row.Version != "" {
+		return appendJSONString(b, row.Version)
+	}
+	b = append(b, '"')
+	b = appendDateAdded(b, row.DateAdded)
+	return append(b, '"')
+}
+
+func appendDateAdded(b []byte, us int64) []byte {
+	return time.UnixMicro(us).UTC().AppendFormat(b, store.DateAddedLayout)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string. Store values are valid UTF-8
+// (they came from JSON); anything else gets U+FFFD for each bad byte.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c < 0x20:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}
+
+// servePage runs q and streams the page in date_added order: the date headers and
+// head, one item per row, then more and next. An empty page is {} after
+// ifEmpty (nil, or a 404 for an object that does not exist) has had its say.
+func (h *handler) servePage(w http.ResponseWriter, r *http.Request, q store.Query, b binding, kind page, ifEmpty func() error) {
+	p := newPageWriter(w)
+	var summary store.Page
+	err := h.st.ScanObjects(r.Context(), q,
+		func(pg store.Page) error {
+			summary = pg
+			if pg.Count > 0 {
+				p.begin(pg, kind.head)
+			}
+			return nil
+		},
+		func(row store.Row) error { return kind.item(p, row) })
+	if err == nil && summary.Count == 0 {
+		if ifEmpty != nil {
+			err = ifEmpty()
+		}
+		if err == nil {
+			h.writeJSON(w, r, http.StatusOK, struct{}{})
+			return
+		}
+	}
+	if err == nil {
+		next := ""
+		if summary.More {
+			next = h.cursors.encode(summary.Last, b)
+		}
+		err = p.end(summary.More, next)
+	}
+	if err == nil {
+		return
+	}
+	if !p.committed() {
+		p.abandon()
+		h.fail(w, r, err)
+		return
+	}
+	// Part of the page is out with a 200: cutting the connection is the only way
+	// left to tell the client the page is incomplete.
+	fields := []zap.Field{zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err)}
+	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		h.log.Warn("page stream abandoned by client", fields...)
+	} else {
+		h.log.Error("page stream failed after the response started", fields...)
+	}
+	panic(http.ErrAbortHandler)
+}
+
+// objectExists reports whether the feed shows any version of id, as a 404 when not.
+func (h *handler) objectExists(r *http.Request, f store.Feed, id string) func() error {
+	return func() error {
+		found := false
+		q := store.Query{Feed: f.Filter, IDs: []string{id}, Versions: store.VersionMatch{All: true}, Limit: 1, NoRaw: true}
+		err := h.st.ScanObjects(r.Context(), q, func(pg store.Page) error { found = pg.Count > 0; return nil },
+			func(store.Row) error { return nil })
+		if err != nil {
+			return err
+		}
+		if !found {
+			return notFound("There is no object %q in this collection.", id)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,154 @@
+// Package taxii serves the TAXII 2.1 read API: discovery, the API root, and every
+// feed as a collection with its objects, manifest and versions, paged and streamed.
+// It speaks to the store only through store.Store and to callers through auth.
+package taxii
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/inthreat/taxii-server/internal/store"
+)
+
+// Options configures the API; zero values take the defaults below.
+type Options struct {
+	APIRootPath                 string // default "/api/v2/inthreat/taxii-server/"
+	Title, Description, Contact string // discovery
+	APIRootTitle                string // default: Title
+	APIRootDescription          string
+	DefaultPageSize             int    // default 1000
+	MaxPageSize                 int    // default 10000; a larger limit is capped
+	MaxContentLength            int64  // advertised in the API root; default 100 MiB
+	PublicBaseURL               string // e.g. https://taxii.example.com; "": from the request (Host, TLS)
+	Realm                       string // of WWW-Authenticate; default "taxii"
+}
+
+const (
+	defaultAPIRootPath      = "/api/v2/inthreat/taxii-server/"
+	defaultTitle            = "TAXII 2.1 server"
+	defaultPageSize         = 1000
+	defaultMaxPageSize      = 10000
+	defaultMaxContentLength = 100 << 20
+	defaultRealm            = "taxii"
+)
+
+func (o Options) withDefaults() Options {
+	if o.APIRootPath == "" {
+		o.APIRootPath = defaultAPIRootPath
+	}
+	if o.Title == "" {
+		o.Title = defaultTitle
+	}
+	if o.APIRootTitle == "" {
+		o.APIRootTitle = o.Title
+	}
+	if o.MaxPageSize == 0 {
+		o.MaxPageSize = defaultMaxPageSize
+	}
+	if o.DefaultPageSize == 0 {
+		o.DefaultPageSize = min(defaultPageSize, o.MaxPageSize)
+	}
+	if o.MaxContentLength == 0 {
+		o.MaxContentLength = defaultMaxContentLength
+	}
+	if o.Realm == "" {
+		o.Realm = defaultRealm
+	}
+	return o
+}
+
+// rootPath checks the API root path and returns it without its trailing slash
+// ("" for "/"), the form the route table joins.
+func rootPath(p string) (string, error) {
+	if !strings.HasPrefix(p, "/") || strings.Contains(p, "//") || strings.ContainsAny(p, "{}*?#% \t\r\n") {
+		return "", fmt.Errorf("taxii: API root path %q must be an absolute path of plain segments", p)
+	}
+	p = strings.TrimSuffix(p, "/")
+	if p == "/taxii2" || strings.HasPrefix(p+"/", "/taxii2/") {
+		return "", fmt.Errorf("taxii: API root path %q collides with discovery at /taxii2/", p)
+	}
+	return p, nil
+}
+
+func (o Options) validate() error {
+	if o.DefaultPageSize < 1 || o.MaxPageSize < 1 || o.DefaultPageSize > o.MaxPageSize {
+		return fmt.Errorf("taxii: page sizes default %d, max %d: want 1 <= default <= max", o.DefaultPageSize, o.MaxPageSize)
+	}
+	if o.MaxContentLength < 1 {
+		return fmt.Errorf("taxii: max content length %d < 1", o.MaxContentLength)
+	}
+	if strings.ContainsAny(o.Realm, "\"\\\r\n") {
+		return fmt.Errorf("taxii: realm %q may not contain quotes, backslashes or line breaks", o.Realm)
+	}
+	if o.PublicBaseURL != "" {
+		u, err := url.Parse(o.PublicBaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("taxii: public base URL %q must look like https://taxii.example.com", o.PublicBaseURL)
+		}
+	}
+	return nil
+}
+
+// handler holds what every request needs; it has no mutable state.
+type handler struct {
+	opts    Options
+	root    string // API root path without trailing slash
+	st      store.Store
+	log     *zap.Logger
+	cursors cursorCodec
+}
+
+// NewHandler returns the TAXII API, to be mounted at "/". It reads the cursor
+// secret from the store, so every replica signs and accepts the same cursors.
+func NewHandler(opts Options, st store.Store, log *zap.Logger) (http.Handler, error) {
+	if st == nil {
+		return nil, errors.New("taxii: nil store")
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	opts = opts.withDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	root, err := rootPath(opts.APIRootPath)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	secret, err := st.CursorSecret(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("taxii: cursor secret: %w", err)
+	}
+	codec, err := newCursorCodec(secret)
+	if err != nil {
+		return nil, err
+	}
+	h := &handler{opts: opts, root: root, st: st, log: log, cursors: codec}
+	return h.routes(), nil
+}
+
+// baseURL is the scheme and host the API is reached at.
+func (h *handler) baseURL(r *http.Request) string {
+	if h.opts.PublicBaseURL != "" {
+		return strings.TrimSuffix(h.opts.PublicBaseURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// apiRootURL is the absolute URL of the API root, with its trailing slash.
+func (h *handler) apiRootURL(r *http.Request) string {
+	return h.baseURL(r) + h.root + "/"
+}
