@@ -281,10 +281,13 @@ func (b *bundle) add(t testing.TB, objs ...store.Object) []store.AddOutcome {
 	return out
 }
 
-// dateAddedRE matches date_added values (6 fractional digits), which differ per run.
-var dateAddedRE = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z`)
+// date_added values (6 fractional digits) and next cursors differ per run.
+var (
+	dateAddedRE = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z`)
+	nextRE      = regexp.MustCompile(`"next": "[A-Za-z0-9_-]+"`)
+)
 
-// golden compares body, indented and with date_added values masked, to testdata/name.golden.
+// golden compares body, indented and with date_added and next masked, to testdata/name.golden.
 func golden(t *testing.T, name string, body []byte) {
 	t.Helper()
 	var buf bytes.Buffer
@@ -292,6 +295,7 @@ func golden(t *testing.T, name string, body []byte) {
 		t.Fatalf("golden %s: %v: %s", name, err, body)
 	}
 	got := dateAddedRE.ReplaceAll(buf.Bytes(), []byte("<date_added>"))
+	got = nextRE.ReplaceAll(got, []byte(`"next": "<next>"`))
 	got = append(got, '\n')
 	path := filepath.Join("testdata", name+".golden")
 	if *update {
