@@ -2,17 +2,24 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/inthreat/taxii-server/internal/auth"
 	"github.com/inthreat/taxii-server/internal/config"
+	"github.com/inthreat/taxii-server/internal/metrics"
 	"github.com/inthreat/taxii-server/internal/server"
 	"github.com/inthreat/taxii-server/internal/store"
+	"github.com/inthreat/taxii-server/internal/store/postgres"
 	"github.com/inthreat/taxii-server/internal/taxii"
 )
 
@@ -27,32 +34,99 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 	}
 	defer log.Sync() //nolint:errcheck // nothing to do about a failed flush at exit
 
+	// A SIGHUP reloads the TLS certificate; caught even without TLS, since by default it kills the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	var tlsConfig *tls.Config
+	if cfg.TLS() {
+		certs, err := server.LoadCertificate(cfg.TLSCert, cfg.TLSKey, log.Named("tls"))
+		if err != nil {
+			return err
+		}
+		tlsConfig = server.TLSConfig(certs.GetCertificate)
+		reload := make(chan struct{}, 1)
+		go func() {
+			for range hup {
+				select {
+				case reload <- struct{}{}:
+				default:
+				}
+			}
+		}()
+		go certs.Watch(ctx, cfg.TLSReloadInterval, reload)
+	} else {
+		go func() {
+			for range hup {
+				log.Info("SIGHUP: nothing to reload without TLS")
+			}
+		}()
+	}
+	proxies, err := cfg.TrustedProxyPrefixes()
+	if err != nil {
+		return err
+	}
+
 	st, err := openStore(ctx, cfg, log, cfg.AutoMigrate)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer st.Close() // after Serve has drained the requests
 	if err := bootstrapAdminKey(ctx, st, c, log); err != nil {
 		return err
 	}
 
-	api, err := taxii.NewHandler(taxiiOptions(cfg), st, log)
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	if pg, ok := st.(*postgres.Store); ok {
+		reg.MustRegister(metrics.NewPoolCollector(pg.Pool()))
+	}
+	api, err := taxii.NewHandler(taxiiOptions(cfg), metrics.InstrumentStore(st, m), log)
 	if err != nil {
 		return err
 	}
+	opts := server.Options{
+		TAXII:          api,
+		Store:          st,
+		Log:            log,
+		Metrics:        m,
+		TrustedProxies: proxies,
+		RateLimit:      cfg.RateLimit,
+		RateBurst:      cfg.RateLimitBurst,
+	}
+	if cfg.MetricsOnMain {
+		opts.MetricsHandler = metrics.Handler(reg)
+	}
+
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	listeners := []server.Listener{{Name: "taxii", Listener: ln, Handler: server.New(opts), TLS: tlsConfig}}
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics: listen on %s: %w", cfg.MetricsListen, err)
+		}
+		listeners = append(listeners, server.Listener{Name: "metrics", Listener: mln, Handler: server.MetricsHandler(metrics.Handler(reg))})
+		log.Info("serving metrics", zap.String("address", mln.Addr().String()))
+	}
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
 	log.Info("serving TAXII 2.1",
 		zap.String("address", ln.Addr().String()),
+		zap.String("scheme", scheme),
 		zap.String("store", cfg.StoreKind()),
 		zap.String("api_root", cfg.APIRootPath))
 	if c.listening != nil {
 		c.listening(ln.Addr().String())
 	}
 	go server.ExpireStatuses(ctx, st, 10*time.Minute, log)
-	return server.Serve(ctx, cfg, ln, server.Handler(api, st), log)
+	return server.Serve(ctx, server.TimeoutsOf(cfg), log, listeners...)
 }
 
 func taxiiOptions(cfg config.Config) taxii.Options {
@@ -104,11 +178,18 @@ func runHealthcheck(ctx context.Context, args []string, c *cli) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/healthz", nil)
+	scheme, client := "http", &http.Client{}
+	if cfg.TLS() {
+		// The probe asks 127.0.0.1, which the certificate does not name; it checks
+		// that the process answers, not who it is, so the certificate is not verified.
+		scheme = "https"
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // see above
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+net.JoinHostPort(host, port)+"/healthz", nil)
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("healthcheck: %w", err)
 	}

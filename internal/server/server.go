@@ -1,85 +1,165 @@
-// Package server runs the HTTP server: the TAXII API plus the operations endpoints,
-// with the timeouts and graceful shutdown an internet-facing service needs.
+// Package server runs the HTTP server: the TAXII API plus the operations endpoints
+// (/healthz, /readyz, /metrics), behind request logging, metrics, trusted-proxy
+// handling and rate limiting, over HTTP or HTTPS, with graceful shutdown.
 package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 
 	"github.com/inthreat/taxii-server/internal/config"
+	"github.com/inthreat/taxii-server/internal/metrics"
 	"github.com/inthreat/taxii-server/internal/store"
 )
 
-// Pinger is what readiness needs from the store.
-type Pinger interface {
-	Ping(ctx context.Context) error
-	CheckSchema(ctx context.Context) error
+// Options assembles the main handler.
+type Options struct {
+	TAXII   http.Handler // the TAXII API, mounted at "/"
+	Store   Pinger       // for /readyz
+	Log     *zap.Logger  // nil: no logs
+	Metrics *metrics.Metrics
+	// MetricsHandler, when set, is served at GET /metrics on this handler
+	// (TAXII_METRICS_ON_MAIN); otherwise /metrics is the TAXII handler's 404.
+	MetricsHandler http.Handler
+	// TrustedProxies are the peers whose forwarding headers are believed.
+	TrustedProxies []netip.Prefix
+	// RateLimit is the TAXII requests per second allowed per API key; 0: no limit.
+	RateLimit float64
+	RateBurst int
+	Now       func() time.Time // nil: time.Now
 }
 
-// Handler mounts /healthz and /readyz beside the TAXII handler.
-func Handler(taxii http.Handler, st Pinger) http.Handler {
+// New returns the main handler: operations endpoints beside the TAXII API, all
+// behind the request middleware, the TAXII API also behind the rate limit.
+func New(o Options) http.Handler {
+	if o.Log == nil {
+		o.Log = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	r := chi.NewRouter()
-	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	r.Get("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := st.Ping(ctx); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("database unreachable\n"))
-			return
+	r.Use(observe(o.Log, o.Metrics, trustedProxies(o.TrustedProxies), o.Now))
+	r.Get("/healthz", healthz)
+	r.Get("/readyz", readyz(o.Store, o.Log))
+	if o.MetricsHandler != nil {
+		r.Method(http.MethodGet, "/metrics", o.MetricsHandler)
+	}
+	r.Group(func(r chi.Router) {
+		if o.RateLimit > 0 {
+			r.Use(newLimiter(o.RateLimit, o.RateBurst, o.Now).middleware(o.Metrics))
 		}
-		if err := st.CheckSchema(ctx); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("database schema not migrated\n"))
-			return
-		}
-		_, _ = w.Write([]byte("ok\n"))
+		r.Mount("/", o.TAXII)
 	})
-	r.Mount("/", taxii)
 	return r
 }
 
-// Serve runs h on ln until ctx ends, then stops accepting, lets in-flight requests
-// finish for up to cfg.ShutdownTimeout, and returns.
-func Serve(ctx context.Context, cfg config.Config, ln net.Listener, h http.Handler, log *zap.Logger) error {
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		ReadTimeout:       cfg.ReadTimeout,
-		WriteTimeout:      cfg.WriteTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          zap.NewStdLog(log.Named("http")),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+// MetricsHandler is the handler of the separate metrics listener (TAXII_METRICS_LISTEN):
+// GET /metrics, /healthz for its own probe, 404 for anything else.
+func MetricsHandler(h http.Handler) http.Handler {
+	r := chi.NewRouter()
+	r.Method(http.MethodGet, "/metrics", h)
+	r.Get("/healthz", healthz)
+	return r
+}
+
+// Listener is one HTTP server Serve runs.
+type Listener struct {
+	Name     string // for logs: "taxii", "metrics"
+	Listener net.Listener
+	Handler  http.Handler
+	TLS      *tls.Config // nil: plain HTTP
+}
+
+// Serve runs every listener until ctx ends or one fails, then stops accepting on all,
+// lets in-flight requests finish for up to cfg.ShutdownTimeout, cuts what remains, and
+// returns. Requests do not see ctx end: their contexts are only canceled when cut.
+func Serve(ctx context.Context, cfg Timeouts, log *zap.Logger, ls ...Listener) error {
+	if log == nil {
+		log = zap.NewNop()
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	servers := make([]*http.Server, len(ls))
+	errc := make(chan error, len(ls))
+	for i, l := range ls {
+		srv := &http.Server{
+			Handler:           l.Handler,
+			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+			ReadTimeout:       cfg.ReadTimeout,
+			WriteTimeout:      cfg.WriteTimeout,
+			IdleTimeout:       cfg.IdleTimeout,
+			MaxHeaderBytes:    64 << 10,
+			TLSConfig:         l.TLS,
+			ErrorLog:          zap.NewStdLog(log.Named("http").With(zap.String("listener", l.Name))),
+			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		}
+		servers[i] = srv
+		go func() {
+			var err error
+			if l.TLS != nil {
+				err = srv.ServeTLS(l.Listener, "", "")
+			} else {
+				err = srv.Serve(l.Listener)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				err = fmt.Errorf("%s listener: %w", l.Name, err)
+			} else {
+				err = nil
+			}
+			errc <- err
+		}()
+	}
+	var first error
 	select {
-	case err := <-errc:
-		return err
+	case first = <-errc:
+		log.Error("listener failed; shutting down", zap.Error(first))
 	case <-ctx.Done():
+		log.Info("shutting down: draining in-flight requests", zap.Duration("timeout", cfg.ShutdownTimeout))
 	}
-	log.Info("shutting down", zap.Duration("timeout", cfg.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	err := srv.Shutdown(sctx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		_ = srv.Close()
+	var wg sync.WaitGroup
+	shutdownErrs := make([]error, len(servers))
+	for i, srv := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Shutdown(sctx); err != nil {
+				_ = srv.Close()
+				shutdownErrs[i] = fmt.Errorf("%s listener: in-flight requests cut after %s: %w", ls[i].Name, cfg.ShutdownTimeout, err)
+			}
+		}()
 	}
-	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-		return serr
+	wg.Wait()
+	// Collect the serving goroutines: the one already read, if any, and the others.
+	n := len(servers)
+	if first != nil {
+		n--
 	}
-	return err
+	for range n {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+		}
+	}
+	return errors.Join(append([]error{first}, shutdownErrs...)...)
+}
+
+// Timeouts are the HTTP server's timeouts; config.Config converts to it.
+type Timeouts struct {
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
 }
 
 // ExpireStatuses deletes expired status resources every interval until ctx ends.
@@ -98,5 +178,16 @@ func ExpireStatuses(ctx context.Context, st store.Statuses, every time.Duration,
 				log.Info("expired statuses", zap.Int("count", n))
 			}
 		}
+	}
+}
+
+// TimeoutsOf takes the HTTP timeouts from the configuration.
+func TimeoutsOf(c config.Config) Timeouts {
+	return Timeouts{
+		ReadHeaderTimeout: c.ReadHeaderTimeout,
+		ReadTimeout:       c.ReadTimeout,
+		WriteTimeout:      c.WriteTimeout,
+		IdleTimeout:       c.IdleTimeout,
+		ShutdownTimeout:   c.ShutdownTimeout,
 	}
 }

@@ -1,0 +1,140 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"go.uber.org/zap"
+
+	"github.com/inthreat/taxii-server/internal/metrics"
+	"github.com/inthreat/taxii-server/internal/obs"
+)
+
+// RequestIDHeader carries the request id: honoured from trusted proxies, always echoed.
+const RequestIDHeader = "X-Request-Id"
+
+// TAXIIMediaType is the media type of TAXII 2.1 responses, errors included.
+const TAXIIMediaType = "application/taxii+json;version=2.1"
+
+// observe is the outermost middleware. Before the request it resolves the client
+// through trusted proxies, gives the request an id (X-Request-Id in the response)
+// and an obs.Info in its context; after it, it writes one log line and records
+// the metrics, labelled by the route pattern chi matched. It also turns a panic
+// into a 500 that names the request id.
+func observe(log *zap.Logger, m *metrics.Metrics, proxies trustedProxies, now func() time.Time) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := now()
+			o := proxies.resolve(r)
+			id := ""
+			if o.trusted {
+				id = r.Header.Get(RequestIDHeader)
+			}
+			if !validRequestID(id) {
+				id = newRequestID()
+			}
+			info := obs.New(obs.Request{ID: id, Client: o.client, Scheme: o.scheme, Host: o.host})
+			r = r.WithContext(obs.NewContext(r.Context(), info))
+			w.Header().Set(RequestIDHeader, id)
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			m.RequestStarted()
+
+			defer func() {
+				if rec := recover(); rec != nil {
+					if rec == http.ErrAbortHandler { //nolint:errorlint // a sentinel compared by identity, as net/http does
+						// The handler aborted the response on purpose: count it, re-panic for net/http.
+						status := ww.Status()
+						if status == 0 {
+							status = 499
+						}
+						m.RequestDone(metrics.Request{Method: r.Method, Route: routePattern(r), Status: status, Duration: now().Sub(start), Bytes: int64(ww.BytesWritten()), Info: info.Snapshot(), End: now()})
+						panic(rec)
+					}
+					log.Error("panic serving request", zap.String("request_id", id), zap.Any("panic", rec), zap.ByteString("stack", debug.Stack()))
+					if ww.Status() == 0 {
+						ww.Header().Set("Content-Type", TAXIIMediaType)
+						ww.WriteHeader(http.StatusInternalServerError)
+						_, _ = fmt.Fprintf(ww, `{"title":"Internal server error","http_status":"500","error_id":%q}`, id)
+					}
+				}
+				end := now()
+				status := ww.Status()
+				if status == 0 {
+					status = http.StatusOK // nothing written: net/http sends 200
+				}
+				route := routePattern(r)
+				snap := info.Snapshot()
+				m.RequestDone(metrics.Request{
+					Method: r.Method, Route: route, Status: status, Duration: end.Sub(start),
+					Bytes: int64(ww.BytesWritten()), Info: snap, End: end,
+				})
+				level := zap.InfoLevel
+				if route == "/healthz" || route == "/readyz" || route == "/metrics" {
+					level = zap.DebugLevel // probes and scrapes every few seconds would drown the log
+				}
+				if ce := log.Check(level, "request"); ce != nil {
+					fields := []zap.Field{
+						zap.String("request_id", id),
+						zap.String("method", r.Method),
+						zap.String("route", metrics.RouteLabel(route)),
+						zap.String("path", r.URL.Path),
+						zap.Int("status", status),
+						zap.Duration("duration", end.Sub(start)),
+						zap.Int("bytes", ww.BytesWritten()),
+						zap.String("client", o.client),
+						zap.String("key_name", snap.KeyName),
+						zap.String("user_agent", r.UserAgent()),
+					}
+					if snap.FeedID != "" {
+						fields = append(fields, zap.String("feed_id", snap.FeedID))
+					}
+					if snap.Served > 0 {
+						fields = append(fields, zap.Int("objects_served", snap.Served))
+					}
+					if snap.Imported > 0 || snap.Rejected > 0 {
+						fields = append(fields, zap.Int("objects_imported", snap.Imported), zap.Int("objects_rejected", snap.Rejected))
+					}
+					ce.Write(fields...)
+				}
+			}()
+			next.ServeHTTP(ww, r)
+		})
+	}
+}
+
+// routePattern is the pattern chi matched, read after routing; "" when none did.
+func routePattern(r *http.Request) string {
+	rctx := chi.RouteContext(r.Context())
+	if rctx == nil {
+		return ""
+	}
+	return rctx.RoutePattern()
+}
+
+func newRequestID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
+}
+
+// validRequestID accepts a proxy's request id when it is short and plain enough to log and echo.
+func validRequestID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '-' || c == '_' || c == '.' || c == ':' || c == '/' || c == '+' || c == '=':
+		default:
+			return false
+		}
+	}
+	return true
+}
