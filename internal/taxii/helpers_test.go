@@ -314,3 +314,10 @@ func golden(t *testing.T, name string, body []byte) {
 }
 
 func zapString(k, v string) zap.Field { return zap.String(k, v) }
+
+func mustJSON(t testing.TB, body []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("%s: %v", body, err)
+	}
+}
