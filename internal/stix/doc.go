@@ -1,0 +1,31 @@
+// Package stix parses and validates STIX 2.1 content: single objects against the
+// official OASIS JSON schemas plus the rules schemas cannot express, STIX
+// patterns, and the containers objects arrive in (bundles, TAXII envelopes,
+// arrays, NDJSON).
+//
+// Validation never touches the network or the file system: the schemas are
+// embedded (scripts/schemas.sh fills the schemas folder before a build) and
+// compiled once by NewValidator.
+//
+// # Custom content
+//
+// By default (Options.Strict false) custom content is accepted as the STIX
+// specification allows it: custom properties with or without the x_ prefix,
+// custom object types (validated against the common SDO core schema when they
+// carry created or modified, otherwise against the cyber-observable core).
+// Strict mode refuses top-level properties that the object's schema does not
+// define unless they start with x_ or the object declares a
+// toplevel-property-extension, and refuses object types that are neither
+// defined by the specification, nor x- prefixed, nor declared by an
+// extension-definition of type new-sdo, new-sco or new-sro.
+//
+// # What the schemas miss
+//
+// Checked in code: real calendar dates in every schema timestamp, modified not
+// before created, spec_version exactly "2.1" (STIX 2.0 content is refused as
+// such), identifiers of the form type--UUID whose type matches the object's
+// type, time ranges in order (valid_until after valid_from, last_seen not
+// before first_seen, ...), IPv6 addresses (the upstream schema regex is broken
+// for IPv4-mapped addresses), idn-hostname, duplicate JSON keys, invalid UTF-8,
+// and the syntax and semantics of STIX patterns.
+package stix

@@ -1,0 +1,129 @@
+package stix
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+// schemaReason turns a schema validation error into one JSON pointer and a
+// reason a person can act on: the most specific failure, in STIX words.
+func schemaReason(err error) (path, reason string) {
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return "", err.Error()
+	}
+	leaf := bestLeaf(ve)
+	path = pointer(leaf.InstanceLocation)
+	switch k := leaf.ErrorKind.(type) {
+	case *kind.Required:
+		return path + "/" + escapePointer(k.Missing[0]), fmt.Sprintf("required property %s is missing", k.Missing[0])
+	case *kind.AdditionalProperties:
+		p := path + "/" + escapePointer(k.Properties[0])
+		if strings.Contains(leaf.SchemaURL, "common/properties.json") {
+			return p, fmt.Sprintf("property name %q is not allowed: property names are 3 to 250 characters of a-z, 0-9 and _, starting with a letter", k.Properties[0])
+		}
+		return p, fmt.Sprintf("property %s is not allowed here", k.Properties[0])
+	case *kind.Format:
+		if k.Err != nil && (k.Want == fmtTimestamp || k.Want == fmtIPv6 || k.Want == "idn-hostname") {
+			return path, k.Err.Error()
+		}
+		return path, fmt.Sprintf("%s is not a valid %s", display(k.Got), k.Want)
+	case *kind.Pattern:
+		return path, patternReason(leaf, k)
+	case *kind.Not:
+		if strings.HasSuffix(leaf.SchemaURL, "core.json#/not") {
+			return path, "the property names severity, action, username and phone_numbers are reserved by STIX and must not be used"
+		}
+	case *kind.FalseSchema:
+		if n := len(leaf.InstanceLocation); n > 0 {
+			name := leaf.InstanceLocation[n-1]
+			switch name {
+			case "severity", "action", "username", "phone_numbers":
+				if n == 1 {
+					return path, fmt.Sprintf("the property name %s is reserved by STIX and must not be used", name)
+				}
+			}
+			return path, fmt.Sprintf("property %s is not allowed here", name)
+		}
+	}
+	return path, leaf.ErrorKind.LocalizedString(message.NewPrinter(language.English))
+}
+
+// bestLeaf picks the deepest concrete failure (longest instance path, then
+// the smallest path, so the choice does not depend on map order), skipping
+// the combinator wrappers.
+func bestLeaf(ve *jsonschema.ValidationError) *jsonschema.ValidationError {
+	var best *jsonschema.ValidationError
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) == 0 {
+			switch {
+			case best == nil || len(e.InstanceLocation) > len(best.InstanceLocation):
+				best = e
+			case len(e.InstanceLocation) == len(best.InstanceLocation):
+				if p, q := pointer(e.InstanceLocation), pointer(best.InstanceLocation); p < q || p == q && e.SchemaURL < best.SchemaURL {
+					best = e
+				}
+			}
+			return
+		}
+		for _, c := range e.Causes {
+			walk(c)
+		}
+	}
+	walk(ve)
+	if best == nil {
+		return ve
+	}
+	return best
+}
+
+func patternReason(leaf *jsonschema.ValidationError, k *kind.Pattern) string {
+	url := leaf.SchemaURL
+	switch {
+	case strings.Contains(url, "common/timestamp.json"):
+		if _, err := parseTimestamp(k.Got); err != nil {
+			return err.Error()
+		}
+		return fmt.Sprintf("%q is not a STIX timestamp (%s, UTC)", k.Got, timestampShape)
+	case strings.Contains(url, "common/identifier.json"):
+		return fmt.Sprintf("%q is not a STIX identifier (type--UUID with a version 1-5 UUID)", k.Got)
+	case strings.Contains(k.Want, `\.\d{3,}Z$`):
+		return fmt.Sprintf("%q must be precise to the millisecond at least (e.g. 2016-05-12T08:17:27.000Z)", k.Got)
+	case strings.Contains(url, "hashes-type.json") && len(leaf.InstanceLocation) > 0:
+		return fmt.Sprintf("%q is not a valid %s hash", k.Got, leaf.InstanceLocation[len(leaf.InstanceLocation)-1])
+	case strings.Contains(url, "common/binary.json"):
+		return fmt.Sprintf("%q is not padded base64 (properties ending in _bin hold binary data)", k.Got)
+	case strings.Contains(url, "common/hex.json"):
+		return fmt.Sprintf("%q is not an even number of hex digits (properties ending in _hex hold hex data)", k.Got)
+	}
+	return fmt.Sprintf("%q does not match the pattern %s", k.Got, k.Want)
+}
+
+func pointer(loc []string) string {
+	var b strings.Builder
+	for _, s := range loc {
+		b.WriteByte('/')
+		b.WriteString(escapePointer(s))
+	}
+	return b.String()
+}
+
+// display shows a JSON value briefly in a message.
+func display(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	if len(b) > 80 {
+		return string(b[:77]) + "..."
+	}
+	return string(b)
+}

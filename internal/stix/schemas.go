@@ -1,0 +1,308 @@
+package stix
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// The schemas folder is git-ignored and filled by scripts/schemas.sh (the
+// Makefile runs it before build, test and vet).
+//
+//go:embed schemas
+var schemaFS embed.FS
+
+// schemaBase is the $id prefix of every official schema.
+const schemaBase = "http://raw.githubusercontent.com/oasis-open/cti-stix2-json-schemas/stix2.1/schemas/"
+
+type category int
+
+const (
+	catSDO category = iota // also SROs and the meta objects: they share core.json
+	catSRO
+	catSCO
+	catMeta // marking-definition, language-content, extension-definition
+)
+
+// typeSchema is what the validator knows about one spec-defined type.
+type typeSchema struct {
+	schema *jsonschema.Schema
+	fast   *fastNode
+	cat    category
+	props  map[string]bool // top-level properties the schema defines (strict mode)
+}
+
+type compiledSchemas struct {
+	types   map[string]*typeSchema
+	sdoCore *typeSchema // custom SDO-like types
+	scoCore *typeSchema // custom SCO-like types
+}
+
+// embedLoader resolves schema URLs to the embedded files and refuses
+// anything else, so compiling never reaches the network.
+type embedLoader struct{ fsys fs.FS }
+
+func (l embedLoader) Load(url string) (any, error) {
+	rel, ok := strings.CutPrefix(url, schemaBase)
+	if !ok {
+		return nil, fmt.Errorf("refusing to load %s: only the embedded STIX schemas are available", url)
+	}
+	clean := path.Clean(rel)
+	if clean != rel || strings.HasPrefix(clean, "../") || !strings.HasSuffix(clean, ".json") {
+		return nil, fmt.Errorf("refusing to load %s: not an embedded schema file", url)
+	}
+	b, err := fs.ReadFile(l.fsys, "schemas/"+clean)
+	if err != nil {
+		return nil, fmt.Errorf("embedded schema %s: %w (did scripts/schemas.sh run before the build?)", clean, err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("embedded schema %s: %w", clean, err)
+	}
+	if err := fixSchema(clean, doc); err != nil {
+		return nil, fmt.Errorf("embedded schema %s: %w", clean, err)
+	}
+	return doc, nil
+}
+
+// Formats registered by this package.
+const (
+	fmtTimestamp = "stix-timestamp"
+	fmtIPv6      = "stix-ipv6"
+)
+
+// fixSchema works around upstream schema defects in memory (the files stay
+// as published). It fails when the expected structure is not found, so a
+// schema update cannot silently drop a workaround. It also rewrites two hot
+// constructs into equivalent faster ones (see speedUp).
+func fixSchema(rel string, doc any) error {
+	speedUp(rel, doc)
+	switch rel {
+	case "common/timestamp.json":
+		// Real calendar dates: the pattern accepts 2021-02-30.
+		m, ok := doc.(map[string]any)
+		if !ok || m["pattern"] == nil {
+			return fmt.Errorf("timestamp fix-up: unexpected structure")
+		}
+		m["format"] = fmtTimestamp
+	case "observables/ipv6-addr.json":
+		// The value regex lost its backslashes upstream (\d became d), so
+		// IPv4-mapped addresses fail; check the value in code instead.
+		value := dig(doc, "allOf", 1, "properties", "value")
+		m, ok := value.(map[string]any)
+		if !ok || m["pattern"] == nil {
+			return fmt.Errorf("ipv6-addr fix-up: unexpected structure")
+		}
+		delete(m, "pattern")
+		m["format"] = fmtIPv6
+	}
+	return nil
+}
+
+// anyJSONValueButNull is the anyOf that properties.json and dictionary.json
+// apply to every custom property and dictionary value.
+const anyJSONValueButNull = `[{"minItems":1,"type":"array"},{"type":"string"},{"type":"integer"},{"type":"boolean"},{"type":"number"},{"type":"object"}]`
+
+// reservedNames is the anyOf under "not" in the two core schemas.
+const reservedNames = `[{"required":["severity"]},{"required":["action"]},{"required":["username"]},{"required":["phone_numbers"]}]`
+
+// speedUp rewrites, when they are exactly as published, two constructs that
+// cost an error object per failed branch on every property of every object
+// (the validator library builds errors for failed anyOf branches even when
+// the anyOf as a whole passes):
+//   - anyOf [array with 1+ items, string, integer, boolean, number, object]
+//     becomes {"type": [array, string, number, boolean, object], "minItems": 1};
+//   - not {anyOf [required severity, required action, ...]} becomes
+//     allOf {"properties": {"severity": false, ...}}.
+//
+// Both pairs accept exactly the same documents; schemas_test.go checks that
+// the rewritten and the published schemas agree on all test data.
+func speedUp(rel string, doc any) {
+	if skipSpeedUp {
+		return
+	}
+	switch rel {
+	case "common/properties.json", "common/dictionary.json":
+		pp, _ := dig(doc, "patternProperties").(map[string]any)
+		for _, sub := range pp {
+			m, ok := sub.(map[string]any)
+			if !ok || len(m) != 1 || !sameJSON(m["anyOf"], anyJSONValueButNull) {
+				continue
+			}
+			delete(m, "anyOf")
+			m["type"] = []any{"array", "string", "number", "boolean", "object"}
+			m["minItems"] = json.Number("1")
+		}
+	case "common/core.json", "common/cyber-observable-core.json":
+		m, _ := doc.(map[string]any)
+		not, _ := m["not"].(map[string]any)
+		allOf, ok := m["allOf"].([]any)
+		if !ok || len(not) != 1 || !sameJSON(not["anyOf"], reservedNames) {
+			return
+		}
+		delete(m, "not")
+		m["allOf"] = append(allOf, map[string]any{"properties": map[string]any{
+			"severity": false, "action": false, "username": false, "phone_numbers": false,
+		}})
+	}
+}
+
+// skipSpeedUp is set by tests only, to compare against the published schemas.
+var skipSpeedUp bool
+
+func sameJSON(v any, want string) bool {
+	b, err := json.Marshal(v)
+	return err == nil && string(b) == want
+}
+
+// dig follows map keys (string) and array indexes (int) through a JSON document.
+func dig(v any, steps ...any) any {
+	for _, s := range steps {
+		switch k := s.(type) {
+		case string:
+			m, ok := v.(map[string]any)
+			if !ok {
+				return nil
+			}
+			v = m[k]
+		case int:
+			a, ok := v.([]any)
+			if !ok || k >= len(a) {
+				return nil
+			}
+			v = a[k]
+		}
+	}
+	return v
+}
+
+func compileSchemas() (*compiledSchemas, error) {
+	c := jsonschema.NewCompiler()
+	c.UseLoader(embedLoader{fsys: schemaFS})
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	c.UseRegexpEngine(regexpEngine)
+	c.RegisterFormat(&jsonschema.Format{Name: fmtTimestamp, Validate: formatTimestamp})
+	c.RegisterFormat(&jsonschema.Format{Name: fmtIPv6, Validate: formatIPv6})
+	c.RegisterFormat(&jsonschema.Format{Name: "idn-hostname", Validate: formatIDNHostname})
+
+	cs := &compiledSchemas{types: map[string]*typeSchema{}}
+	memo := map[*jsonschema.Schema]*fastNode{}
+	compile := func(rel string, cat category) (*typeSchema, error) {
+		s, err := c.Compile(schemaBase + rel)
+		if err != nil {
+			return nil, fmt.Errorf("compiling %s: %w", rel, err)
+		}
+		props := map[string]bool{}
+		collectProps(s, props, map[*jsonschema.Schema]bool{})
+		return &typeSchema{schema: s, fast: buildFast(s, memo), cat: cat, props: props}, nil
+	}
+	add := func(rel string, cat category) error {
+		ts, err := compile(rel, cat)
+		if err != nil {
+			return err
+		}
+		cs.types[strings.TrimSuffix(path.Base(rel), ".json")] = ts
+		return nil
+	}
+	dirs := []struct {
+		dir string
+		cat category
+	}{{"sdos", catSDO}, {"sros", catSRO}, {"observables", catSCO}}
+	for _, d := range dirs {
+		entries, err := fs.ReadDir(schemaFS, "schemas/"+d.dir)
+		if err != nil {
+			return nil, fmt.Errorf("embedded schemas: %w (did scripts/schemas.sh run before the build?)", err)
+		}
+		names := make([]string, 0, len(entries))
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".json") {
+				names = append(names, e.Name())
+			}
+		}
+		sort.Strings(names)
+		if len(names) == 0 {
+			return nil, fmt.Errorf("embedded schemas: %s is empty", d.dir)
+		}
+		for _, n := range names {
+			if err := add(d.dir+"/"+n, d.cat); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, n := range []string{"marking-definition", "language-content", "extension-definition"} {
+		if err := add("common/"+n+".json", catMeta); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	if cs.sdoCore, err = compile("common/core.json", catSDO); err != nil {
+		return nil, err
+	}
+	if cs.scoCore, err = compile("common/cyber-observable-core.json", catSCO); err != nil {
+		return nil, err
+	}
+	return cs, nil
+}
+
+// collectProps gathers the property names a schema defines at its own level,
+// following $ref and the combinators.
+func collectProps(s *jsonschema.Schema, into map[string]bool, seen map[*jsonschema.Schema]bool) {
+	if s == nil || seen[s] {
+		return
+	}
+	seen[s] = true
+	for k, sub := range s.Properties {
+		if sub.Bool != nil && !*sub.Bool {
+			continue // a forbidden name, not a defined property
+		}
+		into[k] = true
+	}
+	collectProps(s.Ref, into, seen)
+	for _, list := range [][]*jsonschema.Schema{s.AllOf, s.AnyOf, s.OneOf} {
+		for _, sub := range list {
+			collectProps(sub, into, seen)
+		}
+	}
+	collectProps(s.If, into, seen)
+	collectProps(s.Then, into, seen)
+	collectProps(s.Else, into, seen)
+}
+
+func formatTimestamp(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return nil
+	}
+	_, err := parseTimestamp(s)
+	return err
+}
+
+// formatIPv6 accepts what the ipv6-addr schema meant: one IPv6 address
+// (zone allowed) or an IPv6 CIDR block, including IPv4-mapped forms.
+func formatIPv6(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return nil
+	}
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil || !p.Addr().Is6() {
+			return fmt.Errorf("%q is not an IPv6 address or CIDR block", s)
+		}
+		return nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is6() {
+		return fmt.Errorf("%q is not an IPv6 address or CIDR block", s)
+	}
+	return nil
+}
