@@ -34,15 +34,15 @@ func validators(t testing.TB) (def, strict *Validator) {
 
 func baseIndicator() map[string]any {
 	return map[string]any{
-		"type":           "indicator",
-		"spec_version":   "2.1",
-		"id":             "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
-		"created":        "2016-04-06T20:03:48.000Z",
-		"modified":       "2016-04-06T20:03:48.000Z",
-		"name":           "Poison Ivy Malware",
-		"pattern":        "[file:hashes.'SHA-256' = '4bac27393bdd9777ce02453256c5577cd02275510b2227f473d03f533924f877']",
-		"pattern_type":   "stix",
-		"valid_from":     "2016-01-01T00:00:00Z",
+		"type":            "indicator",
+		"spec_version":    "2.1",
+		"id":              "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+		"created":         "2016-04-06T20:03:48.000Z",
+		"modified":        "2016-04-06T20:03:48.000Z",
+		"name":            "Poison Ivy Malware",
+		"pattern":         "[file:hashes.'SHA-256' = '4bac27393bdd9777ce02453256c5577cd02275510b2227f473d03f533924f877']",
+		"pattern_type":    "stix",
+		"valid_from":      "2016-01-01T00:00:00Z",
 		"indicator_types": []any{"malicious-activity"},
 	}
 }
