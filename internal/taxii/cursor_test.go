@@ -68,7 +68,11 @@ func FuzzParseVersions(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		m, keys, err := parseVersions(matchList(map[string][]string{"match[version]": {v}}, "version"))
+		vals, err := matchList(map[string][]string{"match[version]": {v}}, "version")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, keys, err := parseVersions(vals)
 		if err == nil && !m.All && !m.First && !m.Last && len(m.Times) == 0 {
 			t.Fatalf("%q selects nothing: %+v %v", v, m, keys)
 		}

@@ -46,7 +46,7 @@ func (h *handler) listQuery(r *http.Request, ep endpoint, f store.Feed, objectID
 	if v, err := single(values, "added_after"); err != nil {
 		return q, binding{}, err
 	} else if v != "" {
-		t, err := store.ParseTimestamp(v)
+		t, err := store.ParseTimestamp(unplus(v))
 		if err != nil {
 			return q, binding{}, badRequest("invalid_parameter",
 				"added_after %q is not an RFC 3339 timestamp such as 2026-01-02T03:04:05.123456Z.", v)
@@ -56,19 +56,29 @@ func (h *handler) listQuery(r *http.Request, ep endpoint, f store.Feed, objectID
 	}
 
 	if ep.supportsIDAndType() {
-		q.IDs = matchList(values, "id")
-		q.Types = matchList(values, "type")
+		if q.IDs, err = matchList(values, "id"); err != nil {
+			return q, binding{}, err
+		}
+		if q.Types, err = matchList(values, "type"); err != nil {
+			return q, binding{}, err
+		}
 	} else {
 		q.IDs = []string{objectID}
 	}
 	versionKeys := []string{"all"}
 	q.Versions = store.VersionMatch{All: true}
 	if ep.supportsVersion() {
-		if q.Versions, versionKeys, err = parseVersions(matchList(values, "version")); err != nil {
+		vals, err := matchList(values, "version")
+		if err != nil {
+			return q, binding{}, err
+		}
+		if q.Versions, versionKeys, err = parseVersions(vals); err != nil {
 			return q, binding{}, err
 		}
 	}
-	q.SpecVersions = matchList(values, "spec_version")
+	if q.SpecVersions, err = matchList(values, "spec_version"); err != nil {
+		return q, binding{}, err
+	}
 	q.NoRaw = ep == endpointManifest || ep == endpointVersions
 
 	// The cursor belongs to this collection, endpoint, object, key and filter set.
@@ -112,7 +122,7 @@ func single(values url.Values, name string) (string, error) {
 	case 1:
 		return strings.TrimSpace(vs[0]), nil
 	}
-	return "", badRequest("invalid_parameter", "%s is given %d times; give it once.", name, len(vs))
+	return "", badRequest("invalid_parameter", "%s is given %d times; give it once (several values of a match field go in one, comma-separated).", name, len(vs))
 }
 
 // parseLimit accepts a positive integer and caps it at max.
@@ -128,19 +138,23 @@ func parseLimit(v string, maxLimit int) (int, error) {
 	return min(n, maxLimit), nil
 }
 
-// matchList returns the values of match[field]: comma-separated, repeatable,
-// trimmed, without empties or duplicates, sorted (order never matters: they are ORed).
-func matchList(values url.Values, field string) []string {
+// matchList returns the values of match[field]: comma-separated, trimmed,
+// without empties or duplicates, sorted (order never matters: they are ORed).
+// Spec 3.4.1: a field MUST NOT occur more than once in a request.
+func matchList(values url.Values, field string) ([]string, error) {
+	name := "match[" + field + "]"
+	v, err := single(values, name)
+	if err != nil || v == "" {
+		return nil, err
+	}
 	var out []string
-	for _, v := range values["match["+field+"]"] {
-		for _, s := range strings.Split(v, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				out = append(out, s)
-			}
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
 		}
 	}
 	slices.Sort(out)
-	return slices.Compact(out)
+	return slices.Compact(out), nil
 }
 
 // parseVersions reads match[version]: last (the default), first, all, or version
@@ -159,7 +173,7 @@ func parseVersions(vals []string) (store.VersionMatch, []string, error) {
 		case "last":
 			m.Last = true
 		default:
-			k, err := store.VersionKey(v)
+			k, err := store.VersionKey(unplus(v))
 			if err != nil {
 				return m, nil, badRequest("invalid_parameter",
 					"match[version] value %q is not last, first, all or an RFC 3339 timestamp.", v)
@@ -185,3 +199,7 @@ func parseVersions(vals []string) (store.VersionMatch, []string, error) {
 	}
 	return m, append(keys, m.Times...), nil
 }
+
+// unplus undoes a client's unescaped "+" in a timestamp offset, which the query
+// string decodes to a space; a timestamp never contains a space otherwise.
+func unplus(ts string) string { return strings.ReplaceAll(ts, " ", "+") }
