@@ -23,7 +23,7 @@ type page struct {
 }
 
 var (
-	// objectsPage is the envelope (spec 3.7) with each object's stored bytes, never re-encoded.
+	// objectsPage is the TAXII envelope with each object's stored bytes, never re-encoded.
 	objectsPage = page{head: `{"objects":[`, item: func(p *pageWriter, row store.Row) error { return p.write(row.Raw) }}
 	// manifestPage is the envelope of manifest records (spec 5.3.1).
 	manifestPage = page{head: `{"objects":[`, item: (*pageWriter).manifestRecord}
