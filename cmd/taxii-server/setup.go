@@ -26,10 +26,17 @@ func parseFlags(name string, args []string, c *cli, extra func(fs *flag.FlagSet)
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
-	cfg.RegisterFlags(fs)
 	if extra != nil {
 		extra(fs)
 	}
+	// A command's own flags win over settings of the same name (feed create --title).
+	settings := flag.NewFlagSet(name, flag.ContinueOnError)
+	cfg.RegisterFlags(settings)
+	settings.VisitAll(func(f *flag.Flag) {
+		if fs.Lookup(f.Name) == nil {
+			fs.Var(f.Value, f.Name, f.Usage)
+		}
+	})
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, nil, errReported

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/inthreat/taxii-server/internal/stix"
+)
+
+// validateBatch objects are validated together on all cores.
+const validateBatch = 2000
+
+// runValidate checks STIX 2.1 content without storing it: one line per
+// invalid object (FILE:INDEX: ID: PATH: REASON), then "valid N, invalid M".
+func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return validateFiles(ctx, args, os.Stdin, stdout, stderr)
+}
+
+func validateFiles(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	strict := fs.Bool("strict", false, "refuse custom properties without the x_ prefix and undeclared custom object types")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: taxii-server validate [--strict] FILE...   (- reads standard input)")
+		fmt.Fprintln(stderr, "Reads bundles, TAXII envelopes, JSON arrays, single objects or JSON lines.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{"validate: " + err.Error()}
+	}
+	if fs.NArg() == 0 {
+		return usageError{"validate: name at least one FILE (- for standard input)"}
+	}
+	v, err := stix.NewValidator(stix.Options{Strict: *strict})
+	if err != nil {
+		return err
+	}
+	var total validateCounts
+	for _, name := range fs.Args() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c, err := validateFile(ctx, v, name, stdin, stdout)
+		total.valid += c.valid
+		total.invalid += c.invalid
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// The file cannot be read (further): one finding for the file.
+			fmt.Fprintf(stdout, "%s: %v\n", displayName(name), err)
+			total.invalid++
+		}
+	}
+	fmt.Fprintf(stdout, "valid %d, invalid %d\n", total.valid, total.invalid)
+	if total.invalid > 0 {
+		return fmt.Errorf("%w: %d invalid", errReported, total.invalid)
+	}
+	return nil
+}
+
+type validateCounts struct{ valid, invalid int }
+
+func displayName(name string) string {
+	if name == "-" {
+		return "<stdin>"
+	}
+	return name
+}
+
+// validateFile streams one file through the decoder and validates it in
+// batches; a returned error means the rest of the file could not be read.
+func validateFile(ctx context.Context, v *stix.Validator, name string, stdin io.Reader, out io.Writer) (validateCounts, error) {
+	var counts validateCounts
+	r := stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return counts, err
+		}
+		defer f.Close()
+		r = f
+	}
+	file := displayName(name)
+	dec := stix.NewDecoder(r, stix.Limits{})
+	type item struct {
+		index int
+		err   error // the decoder could not read this element
+	}
+	var items []item
+	var raws [][]byte
+	flush := func() {
+		res := v.ValidateAll(raws)
+		k := 0
+		for _, it := range items {
+			if it.err != nil {
+				counts.invalid++
+				fmt.Fprintf(out, "%s:%d: -: -: %v\n", file, it.index, reason(it.err))
+				continue
+			}
+			r := res[k]
+			k++
+			if r.Err == nil {
+				counts.valid++
+				continue
+			}
+			counts.invalid++
+			id, path, why := "-", "-", r.Err.Error()
+			var ve *stix.Error
+			if errors.As(r.Err, &ve) {
+				why = ve.Reason
+				if ve.ID != "" {
+					id = ve.ID
+				}
+				if ve.Path != "" {
+					path = ve.Path
+				}
+			}
+			fmt.Fprintf(out, "%s:%d: %s: %s: %s\n", file, it.index, id, path, why)
+		}
+		items, raws = items[:0], raws[:0]
+	}
+	for {
+		raw, idx, err := dec.Next()
+		if errors.Is(err, io.EOF) {
+			flush()
+			return counts, nil
+		}
+		if err != nil {
+			var ee *stix.ElementError
+			if errors.As(err, &ee) {
+				items = append(items, item{index: idx, err: ee})
+				continue
+			}
+			flush()
+			return counts, err
+		}
+		items = append(items, item{index: idx})
+		raws = append(raws, raw)
+		if len(raws) == validateBatch {
+			flush()
+			if err := ctx.Err(); err != nil {
+				return counts, err
+			}
+		}
+	}
+}
+
+// reason is an element error without the element's name, which the line
+// already shows.
+func reason(err error) string {
+	var ee *stix.ElementError
+	if errors.As(err, &ee) {
+		return fmt.Sprintf("%s (line %d)", ee.Reason, ee.Line)
+	}
+	return err.Error()
+}
