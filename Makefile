@@ -37,9 +37,22 @@ bench: schemas ## run the Go micro-benchmarks and the load benchmark (BENCH_N ob
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 .PHONY: lint
-lint: schemas ## go vet and gofmt
+lint: schemas openapi-lint ## go vet, gofmt and the OpenAPI lint
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# @redocly/cli, installed by npm into the git-ignored bin/node; the stamp reinstalls on a version change.
+REDOCLY_VERSION := 2.77.0
+REDOCLY := bin/node/node_modules/.bin/redocly
+REDOCLY_STAMP := bin/node/.redocly-$(REDOCLY_VERSION)
+
+$(REDOCLY_STAMP):
+	npm install --prefix bin/node --no-audit --no-fund --loglevel=error @redocly/cli@$(REDOCLY_VERSION)
+	@touch $@
+
+.PHONY: openapi-lint
+openapi-lint: $(REDOCLY_STAMP) ## lint api/openapi.yaml with @redocly/cli (npm installs it into bin/node)
+	$(REDOCLY) lint --config api/redocly.yaml api/openapi.yaml
 
 .PHONY: clean
 clean: ## remove build output and the copied schemas
