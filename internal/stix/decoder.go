@@ -78,6 +78,7 @@ type Decoder struct {
 	end     int
 	base    int64 // input offset of buf[0]
 	line    int
+	afterNL bool // the last skipWS passed a newline
 	eof     bool
 	readErr error
 
@@ -218,12 +219,14 @@ func (d *Decoder) peek() (byte, bool) {
 }
 
 func (d *Decoder) skipWS() {
+	d.afterNL = false
 	for {
 		for d.pos < d.end {
 			switch d.buf[d.pos] {
 			case '\n':
 				d.line++
 				d.pos++
+				d.afterNL = true
 			case ' ', '\t', '\r':
 				d.pos++
 			default:
@@ -395,19 +398,7 @@ func (d *Decoder) topMembers(first bool) ([]byte, bool, error) {
 // by whitespace: a truncated NDJSON line runs into the next object.
 func (d *Decoder) atLineStartBrace() bool {
 	c, ok := d.peek()
-	if !ok || c != '{' {
-		return false
-	}
-	for i := d.pos - 1; i >= 0; i-- {
-		switch d.buf[i] {
-		case '\n':
-			return true
-		case ' ', '\t', '\r':
-		default:
-			return false
-		}
-	}
-	return false
+	return ok && c == '{' && d.afterNL
 }
 
 func (d *Decoder) skipLine() {

@@ -60,7 +60,7 @@ func (k QualifierKind) String() string {
 
 // Qualifier is WITHIN n SECONDS, REPEATS n TIMES or START t'..' STOP t'..'.
 // Value holds the number as written (WITHIN, REPEATS); Start and Stop the
-// timestamps without the t” quoting.
+// timestamps as written between the quotes of t'...'.
 type Qualifier struct {
 	Kind        QualifierKind
 	Value       string

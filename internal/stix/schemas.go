@@ -48,7 +48,10 @@ type compiledSchemas struct {
 
 // embedLoader resolves schema URLs to the embedded files and refuses
 // anything else, so compiling never reaches the network.
-type embedLoader struct{ fsys fs.FS }
+type embedLoader struct {
+	fsys      fs.FS
+	published bool // skip speedUp: the schemas exactly as published (tests)
+}
 
 func (l embedLoader) Load(url string) (any, error) {
 	rel, ok := strings.CutPrefix(url, schemaBase)
@@ -67,6 +70,9 @@ func (l embedLoader) Load(url string) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded schema %s: %w", clean, err)
 	}
+	if !l.published {
+		speedUp(clean, doc)
+	}
 	if err := fixSchema(clean, doc); err != nil {
 		return nil, fmt.Errorf("embedded schema %s: %w", clean, err)
 	}
@@ -81,10 +87,8 @@ const (
 
 // fixSchema works around upstream schema defects in memory (the files stay
 // as published). It fails when the expected structure is not found, so a
-// schema update cannot silently drop a workaround. It also rewrites two hot
-// constructs into equivalent faster ones (see speedUp).
+// schema update cannot silently drop a workaround.
 func fixSchema(rel string, doc any) error {
-	speedUp(rel, doc)
 	switch rel {
 	case "common/timestamp.json":
 		// Real calendar dates: the pattern accepts 2021-02-30.
@@ -126,9 +130,6 @@ const reservedNames = `[{"required":["severity"]},{"required":["action"]},{"requ
 // Both pairs accept exactly the same documents; schemas_test.go checks that
 // the rewritten and the published schemas agree on all test data.
 func speedUp(rel string, doc any) {
-	if skipSpeedUp {
-		return
-	}
 	switch rel {
 	case "common/properties.json", "common/dictionary.json":
 		pp, _ := dig(doc, "patternProperties").(map[string]any)
@@ -154,9 +155,6 @@ func speedUp(rel string, doc any) {
 		}})
 	}
 }
-
-// skipSpeedUp is set by tests only, to compare against the published schemas.
-var skipSpeedUp bool
 
 func sameJSON(v any, want string) bool {
 	b, err := json.Marshal(v)
@@ -184,9 +182,11 @@ func dig(v any, steps ...any) any {
 	return v
 }
 
-func compileSchemas() (*compiledSchemas, error) {
+// compileSchemas compiles every type's schema; published skips the speed-up
+// rewrites (tests compare both).
+func compileSchemas(published bool) (*compiledSchemas, error) {
 	c := jsonschema.NewCompiler()
-	c.UseLoader(embedLoader{fsys: schemaFS})
+	c.UseLoader(embedLoader{fsys: schemaFS, published: published})
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
 	c.UseRegexpEngine(regexpEngine)

@@ -27,7 +27,7 @@ type Validator struct {
 
 // NewValidator compiles the embedded schemas (once per Validator).
 func NewValidator(opts Options) (*Validator, error) {
-	cs, err := compileSchemas()
+	cs, err := compileSchemas(false)
 	if err != nil {
 		return nil, err
 	}
@@ -131,16 +131,9 @@ func (v *Validator) Validate(raw []byte) (Meta, error) {
 	meta.Type = typ
 
 	ts := v.schemas.types[typ]
-	schema := ts
-	if ts == nil {
-		sco, declared := customKind(obj)
-		schema = v.schemas.sdoCore
-		if sco {
-			schema = v.schemas.scoCore
-		}
-		if v.strict && !declared && !strings.HasPrefix(typ, "x-") {
-			return fail("/type", "unknown object type %q: strict mode accepts custom types only with the x- prefix or declared by an extension-definition (new-sdo, new-sco, new-sro)", typ)
-		}
+	schema, declared := v.schemas.forObject(obj, typ)
+	if ts == nil && v.strict && !declared && !strings.HasPrefix(typ, "x-") {
+		return fail("/type", "unknown object type %q: strict mode accepts custom types only with the x- prefix or declared by an extension-definition (new-sdo, new-sco, new-sro)", typ)
 	}
 
 	// spec_version first: for STIX 2.0 content it is the one useful message.
@@ -173,8 +166,8 @@ func (v *Validator) Validate(raw []byte) (Meta, error) {
 		return fail(path, "%s", reason)
 	}
 
-	if typ == "indicator" && obj["pattern_type"] == "stix" {
-		if _, err := ParsePattern(obj["pattern"].(string)); err != nil {
+	if pattern, ok := obj["pattern"].(string); ok && typ == "indicator" && obj["pattern_type"] == "stix" {
+		if _, err := ParsePattern(pattern); err != nil {
 			return fail("/pattern", "%s", err.Error())
 		}
 	}
@@ -192,6 +185,20 @@ func (v *Validator) Validate(raw []byte) (Meta, error) {
 		}
 	}
 	return meta, nil
+}
+
+// forObject picks the schema for an object of type typ: its own, or for a
+// custom type one of the two core schemas; declared reports a custom type
+// announced by an extension-definition.
+func (cs *compiledSchemas) forObject(obj map[string]any, typ string) (ts *typeSchema, declared bool) {
+	if ts := cs.types[typ]; ts != nil {
+		return ts, false
+	}
+	sco, declared := customKind(obj)
+	if sco {
+		return cs.scoCore, declared
+	}
+	return cs.sdoCore, declared
 }
 
 // customKind tells how to treat an object of a type the specification does
@@ -217,7 +224,8 @@ func extensionKind(obj map[string]any, kinds ...string) string {
 		if !strings.HasPrefix(k, "extension-definition--") {
 			continue
 		}
-		et, _ := e.(map[string]any)["extension_type"].(string)
+		m, _ := e.(map[string]any)
+		et, _ := m["extension_type"].(string)
 		for _, want := range kinds {
 			if et == want {
 				return et
