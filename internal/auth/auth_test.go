@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/inthreat/taxii-server/internal/obs"
 	"github.com/inthreat/taxii-server/internal/store"
 )
 
@@ -276,5 +277,37 @@ func TestLastUsedWrittenAtMostOncePerMinute(t *testing.T) {
 	f.get(t, authz)
 	if f.keys.touches != 2 {
 		t.Fatalf("%d touches after a minute, want 2", f.keys.touches)
+	}
+}
+
+func TestMiddlewareRecordsTheKeyName(t *testing.T) {
+	f := setup(t)
+	cases := []struct {
+		name, authz, want string
+	}{
+		{"authenticated", "Bearer " + f.plain["reader"], "reader"},
+		{"refused", "Bearer " + f.plain["revoked"], ""},
+		{"anonymous", "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			info := obs.New(obs.Request{ID: "req-1"})
+			mw := Middleware(Config{Keys: f.keys, Fail: func(w http.ResponseWriter, _ *http.Request, _ error) {
+				w.WriteHeader(http.StatusUnauthorized)
+			}})
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			if c.authz != "" {
+				req.Header.Set("Authorization", c.authz)
+			}
+			req = req.WithContext(obs.NewContext(req.Context(), info))
+			mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(httptest.NewRecorder(), req)
+			if got := info.Snapshot().KeyName; got != c.want {
+				t.Fatalf("recorded key name %q, want %q", got, c.want)
+			}
+		})
+	}
+	// Without a record in the context (unit tests, other callers) nothing breaks.
+	if status, _ := f.get(t, "Bearer "+f.plain["reader"]); status != 200 {
+		t.Fatalf("status %d without an observation record", status)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/inthreat/taxii-server/internal/obs"
 	"github.com/inthreat/taxii-server/internal/store"
 )
 
@@ -41,7 +42,8 @@ type Config struct {
 
 // Middleware authenticates every request: HTTP Basic with the key as password
 // (the username is ignored), or "Authorization: Bearer <key>". On success the
-// Caller is in the request context.
+// Caller is in the request context, and the key's name in the request's
+// observation record (obs), for the access log and metrics.
 func Middleware(cfg Config) func(http.Handler) http.Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -56,6 +58,7 @@ func Middleware(cfg Config) func(http.Handler) http.Handler {
 				cfg.Fail(w, r, err)
 				return
 			}
+			obs.FromContext(r.Context()).SetKey(c.Name)
 			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), c)))
 		})
 	}
