@@ -16,11 +16,13 @@ CREATE TABLE objects (
 -- Identity of a version; also serves match[id] and the flag upkeep per id.
 CREATE UNIQUE INDEX objects_id_version ON objects (id, version_key);
 
--- match[version]=last (the default) and =first read these instead of the table.
+-- match[version]=last (the default) and =first walk these in date_added order
+-- instead of the table; several types are filtered inside the index.
 CREATE INDEX objects_latest ON objects (date_added, type, spec_version) WHERE is_latest = 1;
 CREATE INDEX objects_first ON objects (date_added, type, spec_version) WHERE is_first = 1;
 
--- match[type] over all versions.
+-- One type (a feed of indicators): an exact range, still in date_added order.
+CREATE INDEX objects_latest_type ON objects (type, date_added) WHERE is_latest = 1;
 CREATE INDEX objects_type ON objects (type, date_added);
 
 -- One row: the last date_added handed out. Writers are serialised by

@@ -27,7 +27,7 @@ func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
 		return err
 	}
 	if f.CreatedAt.IsZero() {
-		f.CreatedAt = time.Now()
+		f.CreatedAt = s.now()
 	}
 	_, err = s.w.ExecContext(ctx, insertFeed, f.ID, f.Title, f.Description, nullIfEmpty(f.Alias),
 		types, f.Writable, f.CreatedAt.UnixMicro())

@@ -27,7 +27,7 @@ WHERE NOT EXISTS (SELECT 1 FROM api_keys)`
 
 // CreateKey stores k; a zero CreatedAt becomes now. ErrConflict when the id exists.
 func (s *Store) CreateKey(ctx context.Context, k store.APIKey) error {
-	args, err := keyArgs(k)
+	args, err := s.keyArgs(k)
 	if err != nil {
 		return err
 	}
@@ -37,7 +37,7 @@ func (s *Store) CreateKey(ctx context.Context, k store.APIKey) error {
 
 // CreateFirstKey stores k only when there is no key at all and reports whether it did.
 func (s *Store) CreateFirstKey(ctx context.Context, k store.APIKey) (bool, error) {
-	args, err := keyArgs(k)
+	args, err := s.keyArgs(k)
 	if err != nil {
 		return false, err
 	}
@@ -80,7 +80,7 @@ func (s *Store) ListKeys(ctx context.Context) ([]store.APIKey, error) {
 
 // RevokeKey marks a key revoked now. ErrNotFound when none or already revoked.
 func (s *Store) RevokeKey(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, revokeKey, time.Now().UnixMicro(), id)
+	res, err := s.w.ExecContext(ctx, revokeKey, s.now().UnixMicro(), id)
 	return interpretError(oneRow(res, err))
 }
 
@@ -90,13 +90,13 @@ func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
 	return interpretError(oneRow(res, err))
 }
 
-func keyArgs(k store.APIKey) ([]any, error) {
+func (s *Store) keyArgs(k store.APIKey) ([]any, error) {
 	feeds, err := jsonList(k.Feeds)
 	if err != nil {
 		return nil, err
 	}
 	if k.CreatedAt.IsZero() {
-		k.CreatedAt = time.Now()
+		k.CreatedAt = s.now()
 	}
 	return []any{k.ID, k.Name, string(k.Role), feeds, k.Hash, k.CreatedAt.UnixMicro(),
 		nullMicros(k.LastUsedAt), nullMicros(k.RevokedAt)}, nil

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 	"modernc.org/sqlite"
@@ -33,6 +34,8 @@ type Store struct {
 	// r is the reader pool: WAL lets every reader keep its snapshot while the writer works.
 	r   *sql.DB
 	log *zap.Logger
+	// now is the wall clock; tests move it to show date_added does not follow it backwards.
+	now func() time.Time
 }
 
 var _ store.Store = (*Store)(nil)
@@ -86,7 +89,7 @@ func Open(ctx context.Context, path string, log *zap.Logger) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, interpretError(err))
 	}
-	return &Store{w: w, r: r, log: log}, nil
+	return &Store{w: w, r: r, log: log, now: time.Now}, nil
 }
 
 // Close closes both pools.

@@ -72,7 +72,8 @@ func exerciseFeeds(t *testing.T, setup setupFunc) {
 
 	t.Run("CreateGetListDelete", func(t *testing.T) {
 		s, ctx := setup(t)
-		f1, f2, f3 := feed(id1, "", 3), feed(id2, "intel", 1), feed(id3, "", 3)
+		// Creation order differs from id order; f1 and f3 tie on time, so id decides.
+		f1, f2, f3 := feed(id1, "", 3), feed(id2, "intel", 5), feed(id3, "", 3)
 		f3.Filter.Types = nil
 		for _, f := range []store.Feed{f1, f2, f3} {
 			if err := s.CreateFeed(ctx, f); err != nil {
@@ -100,7 +101,7 @@ func exerciseFeeds(t *testing.T, setup setupFunc) {
 		if len(list) != 3 {
 			t.Fatalf("ListFeeds returned %d feeds, want 3", len(list))
 		}
-		for i, want := range []store.Feed{f2, f1, f3} {
+		for i, want := range []store.Feed{f1, f3, f2} {
 			sameFeed(t, list[i], want)
 		}
 
@@ -192,6 +193,7 @@ func exerciseKeys(t *testing.T, setup setupFunc) {
 
 	t.Run("CreateGetList", func(t *testing.T) {
 		s, ctx := setup(t)
+		// Creation order differs from id order; a and c tie on time.
 		a, b, c := key(k1, 5, "feed-a", "feed-b"), key(k2, 2), key(k3, 5)
 		a.Role, c.Role = store.RoleAdmin, store.RoleReadOnly
 		for _, k := range []store.APIKey{a, b, c} {

@@ -259,6 +259,7 @@ func exerciseScanObjects(t *testing.T, setup setupFunc) {
 			{"VersionTimeMatchingNothing", store.Query{Versions: store.VersionMatch{Times: []string{versionKey(t, "1999-01-01T00:00:00Z")}}}, nil},
 			{"MatchType", store.Query{Types: []string{"indicator"}, Versions: all}, refsTo(ind1v2, ind1v1, ind1v3)},
 			{"MatchTypesAreOred", store.Query{Types: []string{"malware", "ipv4-addr"}}, refsTo(mal2v1, ipv4v)},
+			{"MatchTypeListedTwice", store.Query{Types: []string{"malware", "malware"}, Versions: all}, refsTo(mal2v1)},
 			{"MatchTypeUnknown", store.Query{Types: []string{"campaign"}}, nil},
 			{"FeedTypes", store.Query{Feed: store.FeedFilter{Types: []string{"identity", "malware"}}}, refsTo(mal2v1, idn3v2)},
 			{"FeedTypesAndMatchTypeAreAnded", store.Query{Feed: store.FeedFilter{Types: []string{"identity"}}, Types: []string{"malware"}}, nil},
