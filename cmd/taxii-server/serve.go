@@ -18,6 +18,7 @@ import (
 	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/metrics"
 	"github.com/inthreat/taxii-server/internal/server"
+	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/internal/store/postgres"
 	"github.com/inthreat/taxii-server/internal/taxii"
@@ -142,6 +143,10 @@ func taxiiOptions(cfg config.Config) taxii.Options {
 		MaxContentLength:   cfg.MaxContentLength,
 		PublicBaseURL:      cfg.PublicBaseURL,
 		Realm:              "taxii",
+		MaxObjectsPerAdd:   cfg.MaxObjectsPerAdd,
+		ObjectLimits:       stix.Limits{MaxObjectSize: cfg.MaxObjectSize},
+		StrictValidation:   cfg.StrictValidation,
+		StatusTTL:          cfg.StatusTTL,
 	}
 }
 

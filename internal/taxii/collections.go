@@ -8,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/inthreat/taxii-server/internal/auth"
+	"github.com/inthreat/taxii-server/internal/obs"
 	"github.com/inthreat/taxii-server/internal/store"
 )
 
@@ -75,7 +76,30 @@ func (h *handler) readableFeed(r *http.Request) (store.Feed, error) {
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !auth.FromContext(r.Context()).CanRead(f.ID)) {
 		return store.Feed{}, notFound("There is no collection %q in this API root.", idOrAlias)
 	}
+	if err == nil {
+		obs.FromContext(r.Context()).SetFeed(f.ID)
+	}
 	return f, err
+}
+
+// writableFeed resolves {collection} for Add Objects and Delete an Object: a
+// collection the caller may not read is 404 (as in readableFeed); one it may
+// read but not write is 403 (spec 5.5, and the table of 5.7), with the reason.
+// can_write false while can_read true is the only other case our roles allow:
+// every key may read what it may write.
+func (h *handler) writableFeed(r *http.Request) (store.Feed, error) {
+	f, err := h.readableFeed(r)
+	if err != nil {
+		return f, err
+	}
+	c := auth.FromContext(r.Context())
+	switch {
+	case c.CanWrite(f):
+		return f, nil
+	case !f.Writable:
+		return store.Feed{}, forbidden("Collection %q is read-only (can_write is false): it takes no objects and no deletions.", f.ID)
+	}
+	return store.Feed{}, forbidden("Your API key (role %s) may read collection %q but not write to it (can_write is false); writing needs a read-write or admin key.", c.Role, f.ID)
 }
 
 // pathParam is a path parameter unescaped: chi routes on the raw path when the

@@ -15,6 +15,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/inthreat/taxii-server/internal/auth"
+	"github.com/inthreat/taxii-server/internal/obs"
+	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 )
 
@@ -36,6 +38,20 @@ func notFound(format string, args ...any) error {
 	return &apiError{status: http.StatusNotFound, code: "not_found", description: fmt.Sprintf(format, args...)}
 }
 
+func forbidden(format string, args ...any) error {
+	return &apiError{status: http.StatusForbidden, code: "forbidden", description: fmt.Sprintf(format, args...)}
+}
+
+func tooLarge(code, format string, args ...any) error {
+	return &apiError{status: http.StatusRequestEntityTooLarge, code: code, description: fmt.Sprintf(format, args...)}
+}
+
+var errUnsupportedMediaType = &apiError{
+	status:      http.StatusUnsupportedMediaType,
+	code:        "unsupported_media_type",
+	description: "Add Objects takes a TAXII envelope sent with Content-Type: " + MediaTypeTAXII + ".",
+}
+
 var errNotAcceptable = &apiError{
 	status:      http.StatusNotAcceptable,
 	code:        "not_acceptable",
@@ -49,14 +65,24 @@ type errorResource struct {
 	ErrorID     string `json:"error_id,omitempty"`
 	ErrorCode   string `json:"error_code,omitempty"`
 	HTTPStatus  string `json:"http_status,omitempty"`
+	// Details carries request_id, the id of the request in the access log
+	// (X-Request-Id), when the server middleware assigned one.
+	Details map[string]string `json:"details,omitempty"`
 }
 
 // classify is the one table from errors to HTTP statuses.
 func classify(err error) *apiError {
 	var ae *apiError
+	var tooBig *http.MaxBytesError
+	var decodeErr *stix.DecodeError
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &tooBig): // before DecodeError: the decoder wraps the body's read error
+		return &apiError{status: http.StatusRequestEntityTooLarge, code: "body_too_large",
+			description: fmt.Sprintf("The body is larger than max_content_length, %d bytes (see the API root); send the objects in several requests.", tooBig.Limit)}
+	case errors.As(err, &decodeErr):
+		return decodeError(decodeErr)
 	case errors.Is(err, auth.ErrUnauthenticated):
 		return &apiError{status: http.StatusUnauthorized, code: "unauthorized",
 			description: "A valid API key is required: send it as the password of HTTP Basic authentication (any username) or as \"Authorization: Bearer <key>\"."}
@@ -67,6 +93,16 @@ func classify(err error) *apiError {
 	}
 	return &apiError{status: http.StatusInternalServerError, code: "internal_error",
 		description: "The server failed to answer this request; give the error_id to its operator."}
+}
+
+// decodeError explains a body Add Objects cannot read at all (spec 5.5: 400).
+func decodeError(e *stix.DecodeError) *apiError {
+	desc := "The body is not a usable TAXII envelope: " + e.Error() + "."
+	if errors.Is(e.Err, stix.ErrNotEnvelope) {
+		desc += ` Add Objects takes a TAXII envelope, {"objects": [...]}, and nothing else (spec 5.5); ` +
+			`to send a STIX bundle, send its objects array in an envelope, e.g. jq '{objects: .objects}' bundle.json.`
+	}
+	return &apiError{status: http.StatusBadRequest, code: "invalid_body", description: desc}
 }
 
 // fail renders err as a TAXII error resource and logs it with the same error_id:
@@ -85,6 +121,10 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if c := auth.FromContext(r.Context()); c != nil {
 		fields = append(fields, zap.String("key_id", c.KeyID))
 	}
+	rid := obs.RequestID(r.Context())
+	if rid != "" {
+		fields = append(fields, zap.String("request_id", rid))
+	}
 	if ae.status >= 500 && r.Context().Err() != nil && errors.Is(err, context.Canceled) {
 		// The client went away; nobody is left to answer.
 		h.log.Warn("request abandoned by client", fields...)
@@ -98,13 +138,17 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if ae.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+h.opts.Realm+`"`)
 	}
-	h.writeJSON(w, r, ae.status, errorResource{
+	res := errorResource{
 		Title:       http.StatusText(ae.status),
 		Description: ae.description,
 		ErrorID:     id,
 		ErrorCode:   ae.code,
 		HTTPStatus:  strconv.Itoa(ae.status),
-	})
+	}
+	if rid != "" {
+		res.Details = map[string]string{"request_id": rid}
+	}
+	h.writeJSON(w, r, ae.status, res)
 }
 
 // writeJSON is the response helper for small resources (everything but pages).

@@ -68,3 +68,15 @@ func rangeAcceptsTAXII(rng string) bool {
 	}
 	return false
 }
+
+// isTAXIIContent reports whether a request Content-Type is a TAXII 2.1 envelope:
+// application/taxii+json with version=2.1 or no version (spec 1.6.8: the
+// latest, 2.1). Other parameters, such as charset, are ignored.
+func isTAXIIContent(contentType string) bool {
+	typ, params, err := mime.ParseMediaType(contentType)
+	if err != nil || typ != "application/taxii+json" {
+		return false
+	}
+	v, ok := params["version"]
+	return !ok || v == "2.1"
+}

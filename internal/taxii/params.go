@@ -203,3 +203,28 @@ func parseVersions(vals []string) (store.VersionMatch, []string, error) {
 // unplus undoes a client's unescaped "+" in a timestamp offset, which the query
 // string decodes to a space; a timestamp never contains a space otherwise.
 func unplus(ts string) string { return strings.ReplaceAll(ts, " ", "+") }
+
+// deleteFilters reads the parameters of Delete an Object (spec 5.7): match[version]
+// and match[spec_version]; others are ignored, as on every endpoint. Without
+// match[version] every version goes: a DELETE of /objects/{id}/ deletes the
+// object, so that Get an Object then answers 404 (spec 5.7). The "last" default
+// of match[version] (spec 3.4.1) is a reading default; it would leave the earlier
+// versions, and the object, in place. match[version]=last deletes only the latest.
+func deleteFilters(r *http.Request) (store.VersionMatch, []string, error) {
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return store.VersionMatch{}, nil, badRequest("invalid_parameter", "The query string is malformed: %v.", err)
+	}
+	vals, err := matchList(values, "version")
+	if err != nil {
+		return store.VersionMatch{}, nil, err
+	}
+	vm := store.VersionMatch{All: true}
+	if len(vals) > 0 {
+		if vm, _, err = parseVersions(vals); err != nil {
+			return vm, nil, err
+		}
+	}
+	specs, err := matchList(values, "spec_version")
+	return vm, specs, err
+}

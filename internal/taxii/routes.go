@@ -25,11 +25,14 @@ func (h *handler) routes() http.Handler {
 	}
 	r.Get("/taxii2", h.discovery)                                                       // 4.1 Server Discovery
 	r.Get(rootInfo, h.apiRoot)                                                          // 4.2 Get API Root Information
+	r.Get(root+"/status/{status}", h.status)                                            // 4.3 Get Status
 	r.Get(root+"/collections", h.collections)                                           // 5.1 Get Collections
 	r.Get(root+"/collections/{collection}", h.collection)                               // 5.2 Get a Collection
 	r.Get(root+"/collections/{collection}/manifest", h.manifest)                        // 5.3 Get Object Manifests
 	r.Get(root+"/collections/{collection}/objects", h.objects)                          // 5.4 Get Objects
+	r.Post(root+"/collections/{collection}/objects", h.addObjects)                      // 5.5 Add Objects
 	r.Get(root+"/collections/{collection}/objects/{object}", h.object)                  // 5.6 Get an Object
+	r.Delete(root+"/collections/{collection}/objects/{object}", h.deleteObject)         // 5.7 Delete an Object
 	r.Get(root+"/collections/{collection}/objects/{object}/versions", h.objectVersions) // 5.8 Get Object Versions
 	return r
 }

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/inthreat/taxii-server/internal/obs"
 	"github.com/inthreat/taxii-server/internal/store"
 )
 
@@ -192,6 +193,7 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request, q store.Quer
 		err = p.end(summary.More, next)
 	}
 	if err == nil {
+		obs.FromContext(r.Context()).AddServed(p.items)
 		return
 	}
 	if !p.committed() {

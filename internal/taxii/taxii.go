@@ -1,5 +1,6 @@
-// Package taxii serves the TAXII 2.1 read API: discovery, the API root, and every
-// feed as a collection with its objects, manifest and versions, paged and streamed.
+// Package taxii serves the TAXII 2.1 API: discovery, the API root, and every feed as
+// a collection with its objects, manifest and versions, paged and streamed; writable
+// collections also take objects (Add Objects, status resources) and deletions.
 // It speaks to the store only through store.Store and to callers through auth.
 package taxii
 
@@ -10,10 +11,13 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/inthreat/taxii-server/internal/obs"
+	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 )
 
@@ -25,9 +29,16 @@ type Options struct {
 	APIRootDescription          string
 	DefaultPageSize             int    // default 1000
 	MaxPageSize                 int    // default 10000; a larger limit is capped
-	MaxContentLength            int64  // advertised in the API root; default 100 MiB
-	PublicBaseURL               string // e.g. https://taxii.example.com; "": from the request (Host, TLS)
+	MaxContentLength            int64  // largest request body, advertised in the API root and enforced; default 100 MiB
+	PublicBaseURL               string // e.g. https://taxii.example.com; "": as the client reached the server (obs.BaseURL)
 	Realm                       string // of WWW-Authenticate; default "taxii"
+
+	// Add Objects.
+	MaxObjectsPerAdd int              // most objects in one request; default 100,000
+	ObjectLimits     stix.Limits      // size, depth and properties of one object; zero fields: stix defaults
+	StrictValidation bool             // stix.Options.Strict
+	StatusTTL        time.Duration    // how long a status resource stays readable; default 24h
+	Now              func() time.Time // the clock of request timestamps and status expiry; nil: time.Now
 }
 
 const (
@@ -37,6 +48,8 @@ const (
 	defaultMaxPageSize      = 10000
 	defaultMaxContentLength = 100 << 20
 	defaultRealm            = "taxii"
+	defaultMaxObjectsPerAdd = 100_000
+	defaultStatusTTL        = 24 * time.Hour
 )
 
 func (o Options) withDefaults() Options {
@@ -61,6 +74,15 @@ func (o Options) withDefaults() Options {
 	if o.Realm == "" {
 		o.Realm = defaultRealm
 	}
+	if o.MaxObjectsPerAdd == 0 {
+		o.MaxObjectsPerAdd = defaultMaxObjectsPerAdd
+	}
+	if o.StatusTTL == 0 {
+		o.StatusTTL = defaultStatusTTL
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	return o
 }
 
@@ -84,6 +106,12 @@ func (o Options) validate() error {
 	if o.MaxContentLength < 1 {
 		return fmt.Errorf("taxii: max content length %d < 1", o.MaxContentLength)
 	}
+	if o.MaxObjectsPerAdd < 1 {
+		return fmt.Errorf("taxii: max objects per add %d < 1", o.MaxObjectsPerAdd)
+	}
+	if o.StatusTTL < 0 {
+		return fmt.Errorf("taxii: status TTL %s < 0", o.StatusTTL)
+	}
 	if strings.ContainsAny(o.Realm, "\"\\\r\n") {
 		return fmt.Errorf("taxii: realm %q may not contain quotes, backslashes or line breaks", o.Realm)
 	}
@@ -96,13 +124,15 @@ func (o Options) validate() error {
 	return nil
 }
 
-// handler holds what every request needs; it has no mutable state.
+// handler holds what every request needs; it has no mutable state beyond the
+// validator, compiled once on the first Add Objects request.
 type handler struct {
-	opts    Options
-	root    string // API root path without trailing slash
-	st      store.Store
-	log     *zap.Logger
-	cursors cursorCodec
+	opts      Options
+	root      string // API root path without trailing slash
+	st        store.Store
+	log       *zap.Logger
+	cursors   cursorCodec
+	validator func() (*stix.Validator, error)
 }
 
 // NewHandler returns the TAXII API, to be mounted at "/". It reads the cursor
@@ -133,19 +163,21 @@ func NewHandler(opts Options, st store.Store, log *zap.Logger) (http.Handler, er
 		return nil, err
 	}
 	h := &handler{opts: opts, root: root, st: st, log: log, cursors: codec}
+	// Compiling the STIX schemas takes a tenth of a second: a server that is
+	// never written to (and every read-only test) does not pay for it.
+	h.validator = sync.OnceValues(func() (*stix.Validator, error) {
+		return stix.NewValidator(stix.Options{Strict: opts.StrictValidation, Limits: opts.ObjectLimits})
+	})
 	return h.routes(), nil
 }
 
-// baseURL is the scheme and host the API is reached at.
+// baseURL is the scheme and host the API is reached at: the configured public
+// base URL, else what the client used (behind a trusted proxy, what it forwarded).
 func (h *handler) baseURL(r *http.Request) string {
 	if h.opts.PublicBaseURL != "" {
 		return strings.TrimSuffix(h.opts.PublicBaseURL, "/")
 	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
+	return obs.BaseURL(r)
 }
 
 // apiRootURL is the absolute URL of the API root, with its trailing slash.

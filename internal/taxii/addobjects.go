@@ -1,0 +1,227 @@
+package taxii
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/inthreat/taxii-server/internal/auth"
+	"github.com/inthreat/taxii-server/internal/obs"
+	"github.com/inthreat/taxii-server/internal/stix"
+	"github.com/inthreat/taxii-server/internal/store"
+)
+
+// addObjects is Add Objects (spec 5.5). The request is processed while the client
+// waits: the body is streamed through the envelope decoder, every object is
+// validated, the valid ones the collection's filter shows are stored in one
+// transaction, and the status resource is stored; only then is 202 answered, with
+// status "complete". A 202 therefore never covers an object that could still be
+// lost, and an error answer means nothing of the request was stored (a retry is
+// safe: a version already stored counts as a success).
+//
+// What is refused as a whole (nothing stored), and what per object:
+//   - 415: a Content-Type other than application/taxii+json[;version=2.1].
+//   - 413: a body over max_content_length (by Content-Length before reading it,
+//     otherwise once that many bytes were read), or more than MaxObjectsPerAdd
+//     objects.
+//   - 400: a body that is not one UTF-8 JSON envelope with an objects array: not
+//     JSON, truncated, invalid UTF-8 anywhere, no objects, objects not an array,
+//     data after the envelope, and a STIX bundle (the spec wants an envelope;
+//     the error says how to turn a bundle into one).
+//   - Per-object failures, listed in the status with the reason: an element that
+//     is not a JSON object, an object over the size, depth or property limits,
+//     an invalid STIX object, and one whose type the collection does not show
+//     (a writable collection takes only what it would serve back).
+//
+// An empty objects array is a request with nothing to do: 202, total_count 0.
+func (h *handler) addObjects(w http.ResponseWriter, r *http.Request) {
+	requested := h.opts.Now().UTC()
+	f, err := h.writableFeed(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if !isTAXIIContent(r.Header.Get("Content-Type")) {
+		h.fail(w, r, errUnsupportedMediaType)
+		return
+	}
+	if r.ContentLength > h.opts.MaxContentLength {
+		h.fail(w, r, tooLarge("body_too_large",
+			"The body is %d bytes, more than max_content_length, %d bytes (see the API root); send the objects in several requests.",
+			r.ContentLength, h.opts.MaxContentLength))
+		return
+	}
+	v, err := h.validator()
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("taxii: STIX validator: %w", err))
+		return
+	}
+	items, err := h.readEnvelope(http.MaxBytesReader(w, r.Body, h.opts.MaxContentLength))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	objs, stored := h.check(v, f, items)
+
+	if len(objs) > 0 {
+		outcomes, err := h.st.AddObjects(r.Context(), objs)
+		if err == nil && len(outcomes) != len(objs) {
+			err = fmt.Errorf("taxii: the store answered %d outcomes for %d objects", len(outcomes), len(objs))
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		for j, o := range outcomes {
+			if it := &items[stored[j]]; it.version == "" {
+				// No created or modified: the version the read side shows (spec 4.3.1:
+				// "a value for the version that is consistent to the server").
+				it.version = store.FormatDateAdded(o.DateAdded)
+			}
+		}
+	}
+
+	st := newStatus(f.ID, auth.FromContext(r.Context()).KeyID, requested, items)
+	st.ExpiresAt = h.opts.Now().UTC().Add(h.opts.StatusTTL)
+	if err := h.st.CreateStatus(r.Context(), st); err != nil {
+		// The objects are stored, the acknowledgement is not: answer an error, and
+		// a retry of the same envelope succeeds object by object.
+		h.fail(w, r, fmt.Errorf("taxii: store the status of an add request: %w", err))
+		return
+	}
+	obs.FromContext(r.Context()).AddImported(st.SuccessCount, st.FailureCount)
+	h.writeJSON(w, r, http.StatusAccepted, toStatusResource(st))
+}
+
+// addItem is one element of the envelope's objects array, in order.
+type addItem struct {
+	raw     []byte // the element as received; nil when the decoder refused it
+	failure string // why it is not stored; "" for a success
+	id      string // the STIX id, when readable
+	version string // modified, else created, else (stored objects) date_added
+}
+
+// readEnvelope decodes the body into its elements. A per-element problem (not an
+// object, over a limit) becomes a failure of that element; anything else that
+// keeps the decoder from reading on, invalid UTF-8 included, is the error of
+// the whole request, as is one element too many.
+func (h *handler) readEnvelope(body io.Reader) ([]addItem, error) {
+	dec := stix.NewEnvelopeDecoder(body, h.opts.ObjectLimits)
+	var items []addItem
+	for {
+		raw, _, err := dec.Next()
+		var ee *stix.ElementError
+		switch {
+		case err == io.EOF:
+			return items, nil
+		case errors.As(err, &ee) && errors.Is(err, stix.ErrInvalidUTF8):
+			// JSON text is UTF-8 (RFC 8259): the body is malformed, not this object.
+			return nil, &stix.DecodeError{Offset: ee.Offset, Line: ee.Line, Err: ee.Err,
+				Reason: fmt.Sprintf("objects[%d]: %s; the body must be UTF-8", ee.Index, ee.Reason)}
+		case errors.As(err, &ee):
+			items = append(items, addItem{failure: ee.Error()})
+		case err != nil:
+			return nil, err
+		default:
+			items = append(items, addItem{raw: raw})
+		}
+		if len(items) > h.opts.MaxObjectsPerAdd {
+			return nil, tooLarge("too_many_objects",
+				"The envelope holds more than %d objects, the most one request may add; send them in several requests.",
+				h.opts.MaxObjectsPerAdd)
+		}
+	}
+}
+
+// check validates the decoded elements and returns the objects to store, with
+// the index in items of each. Items that fail get their reason.
+func (h *handler) check(v *stix.Validator, f store.Feed, items []addItem) ([]store.Object, []int) {
+	raws := make([][]byte, 0, len(items))
+	for _, it := range items {
+		if it.raw != nil {
+			raws = append(raws, it.raw)
+		}
+	}
+	results := v.ValidateAll(raws)
+	var objs []store.Object
+	var at []int
+	k := 0
+	for i := range items {
+		it := &items[i]
+		if it.raw == nil {
+			continue
+		}
+		res := results[k]
+		k++
+		if res.Err != nil {
+			it.id, it.version = identify(it.raw)
+			it.failure = validationMessage(res.Err)
+			continue
+		}
+		m := res.Meta
+		it.id, it.version = m.ID, store.ObjectVersion(m.Created, m.Modified)
+		if !f.Filter.Allows(m.Type) {
+			it.failure = fmt.Sprintf("type %s is not accepted by this collection (it takes %s)", m.Type, strings.Join(f.Filter.Types, ", "))
+			continue
+		}
+		objs = append(objs, store.Object{ID: m.ID, Type: m.Type, SpecVersion: m.SpecVersion,
+			Created: m.Created, Modified: m.Modified, Raw: it.raw})
+		at = append(at, i)
+	}
+	return objs, at
+}
+
+// identify reads what it can of an invalid object's id and version, for its
+// entry in failures; strings only, "" for anything else.
+func identify(raw []byte) (id, version string) {
+	var o struct {
+		ID       any `json:"id"`
+		Created  any `json:"created"`
+		Modified any `json:"modified"`
+	}
+	if json.Unmarshal(raw, &o) != nil {
+		return "", ""
+	}
+	str := func(v any) string { s, _ := v.(string); return s }
+	return str(o.ID), store.ObjectVersion(str(o.Created), str(o.Modified))
+}
+
+// validationMessage is the reason of a validation failure, without the id the
+// status entry already carries.
+func validationMessage(err error) string {
+	var se *stix.Error
+	if !errors.As(err, &se) {
+		return err.Error()
+	}
+	if se.Path != "" {
+		return se.Path + ": " + se.Reason
+	}
+	return se.Reason
+}
+
+// newStatus summarises a processed request: every item is a success or a failure.
+func newStatus(feedID, keyID string, requested time.Time, items []addItem) store.Status {
+	st := store.Status{
+		ID:               uuid.NewString(),
+		FeedID:           feedID,
+		KeyID:            keyID,
+		Status:           statusComplete,
+		RequestTimestamp: requested,
+		TotalCount:       len(items),
+	}
+	for _, it := range items {
+		if it.failure != "" {
+			st.Failures = append(st.Failures, store.StatusObject{ID: it.id, Version: it.version, Message: it.failure})
+		} else {
+			st.Successes = append(st.Successes, store.StatusObject{ID: it.id, Version: it.version})
+		}
+	}
+	st.SuccessCount, st.FailureCount = len(st.Successes), len(st.Failures)
+	return st
+}
