@@ -479,10 +479,10 @@ func (d *Decoder) topMembersInner(first bool) ([]byte, bool, error) {
 				}
 				d.topType, d.typeSeen = t, true
 				if d.envelope {
-					return nil, false, d.fatalErr(ErrNotEnvelope, `the body has "type": %q; expected a TAXII envelope {"objects": [...]}`, t)
+					return nil, false, d.fatalErr(ErrNotEnvelope, `the body has "type": %s; expected a TAXII envelope {"objects": [...]}`, quoteShort(t))
 				}
 				if d.container && t != "bundle" {
-					return nil, false, d.fatalErr(ErrNotEnvelope, "an object of type %q holds an objects array: neither a bundle nor a TAXII envelope", t)
+					return nil, false, d.fatalErr(ErrNotEnvelope, "an object of type %s holds an objects array: neither a bundle nor a TAXII envelope", quoteShort(t))
 				}
 				continue
 			}

@@ -19,14 +19,14 @@ func formatIDNHostname(v any) error {
 	}
 	name := strings.TrimSuffix(s, ".")
 	if name == "" {
-		return fmt.Errorf("%q is not a host name: empty", s)
+		return fmt.Errorf("%s is not a host name: empty", quoteShort(s))
 	}
 	if utf8.RuneCountInString(name) > 253 {
-		return fmt.Errorf("%q is not a host name: longer than 253 characters", s)
+		return fmt.Errorf("%s is not a host name: longer than 253 characters", quoteShort(s))
 	}
 	for label := range strings.SplitSeq(name, ".") {
 		if err := checkLabel(label); err != nil {
-			return fmt.Errorf("%q is not a host name: %v", s, err)
+			return fmt.Errorf("%s is not a host name: %v", quoteShort(s), err)
 		}
 	}
 	return nil
@@ -37,14 +37,14 @@ func checkLabel(label string) error {
 		return fmt.Errorf("empty label")
 	}
 	if utf8.RuneCountInString(label) > 63 {
-		return fmt.Errorf("label %q is longer than 63 characters", label)
+		return fmt.Errorf("label %s is longer than 63 characters", quoteShort(label))
 	}
 	if label[0] == '-' || label[len(label)-1] == '-' {
-		return fmt.Errorf("label %q starts or ends with a hyphen", label)
+		return fmt.Errorf("label %s starts or ends with a hyphen", quoteShort(label))
 	}
 	// RFC 5891 4.2.3.1: "--" in positions 3-4 is reserved for A-labels (xn--).
 	if len(label) >= 4 && label[2:4] == "--" && !strings.HasPrefix(strings.ToLower(label), "xn--") {
-		return fmt.Errorf("label %q has '--' in positions 3 and 4", label)
+		return fmt.Errorf("label %s has '--' in positions 3 and 4", quoteShort(label))
 	}
 	for _, r := range label {
 		switch {

@@ -26,7 +26,7 @@ func (e *jsonError) pointer() string {
 	var b strings.Builder
 	for i := len(e.path) - 1; i >= 0; i-- {
 		b.WriteByte('/')
-		b.WriteString(escapePointer(e.path[i]))
+		b.WriteString(escapePointer(pointerSegment(e.path[i])))
 	}
 	return b.String()
 }
@@ -151,7 +151,7 @@ func (p *jsonParser) object() (any, *jsonError) {
 		}
 		key := k.(string)
 		if _, dup := m[key]; dup {
-			return nil, &jsonError{offset: keyAt, msg: fmt.Sprintf("duplicate property %q", key), path: []string{key}}
+			return nil, &jsonError{offset: keyAt, msg: "duplicate property " + quoteShort(key), path: []string{key}}
 		}
 		if p.maxProps > 0 && len(m) >= p.maxProps {
 			return nil, &jsonError{offset: keyAt, msg: fmt.Sprintf("more than %d properties in one object", p.maxProps)}

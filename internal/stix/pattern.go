@@ -165,8 +165,21 @@ func ParsePattern(s string) (*Pattern, error) {
 }
 
 type parser struct {
-	lex lexer
-	tok token
+	lex   lexer
+	tok   token
+	depth int // open parentheses and brackets
+}
+
+// maxPatternNesting bounds parentheses so that a hostile pattern cannot
+// recurse the parser deeply; real patterns nest a handful of levels.
+const maxPatternNesting = 100
+
+func (p *parser) open() *PatternError {
+	p.depth++
+	if p.depth > maxPatternNesting {
+		return newPatternError(p.tok.start, "nested deeper than %d levels", maxPatternNesting)
+	}
+	return nil
 }
 
 func (p *parser) advance() *PatternError {
@@ -244,6 +257,9 @@ func (p *parser) observation() (ObservationExpr, *PatternError) {
 	simple := false
 	switch p.tok.kind {
 	case tLBrack:
+		if err := p.open(); err != nil {
+			return nil, err
+		}
 		if err := p.advance(); err != nil {
 			return nil, err
 		}
@@ -254,9 +270,13 @@ func (p *parser) observation() (ObservationExpr, *PatternError) {
 		if err := p.expect(tRBrack, "']'"); err != nil {
 			return nil, err
 		}
+		p.depth--
 		o := &Observation{Comparison: c}
 		node, quals, simple = o, &o.Qualifiers, true
 	case tLParen:
+		if err := p.open(); err != nil {
+			return nil, err
+		}
 		if err := p.advance(); err != nil {
 			return nil, err
 		}
@@ -267,6 +287,7 @@ func (p *parser) observation() (ObservationExpr, *PatternError) {
 		if err := p.expect(tRParen, "')'"); err != nil {
 			return nil, err
 		}
+		p.depth--
 		g := &ObservationGroup{Expr: e}
 		node, quals = g, &g.Qualifiers
 	default:
@@ -390,6 +411,9 @@ func (p *parser) propTest() (ComparisonExpr, *PatternError) {
 	start := p.tok.start
 	switch p.tok.kind {
 	case tLParen:
+		if err := p.open(); err != nil {
+			return nil, err
+		}
 		if err := p.advance(); err != nil {
 			return nil, err
 		}
@@ -397,6 +421,7 @@ func (p *parser) propTest() (ComparisonExpr, *PatternError) {
 		if err != nil {
 			return nil, err
 		}
+		p.depth--
 		return c, p.expect(tRParen, "')'")
 	case tNOT, tEXISTS:
 		c := &Comparison{Operator: "EXISTS", Offset: start}

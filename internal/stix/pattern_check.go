@@ -59,7 +59,7 @@ func checkComparisonHashes(c ComparisonExpr) *PatternError {
 		}
 		for _, v := range n.Values {
 			if !validHash(algo, v) {
-				return newPatternError(v.Offset, "%s is not a valid %s hash", v.Text, n.Path.Steps[len(n.Path.Steps)-1].Key)
+				return newPatternError(v.Offset, "%s is not a valid %s hash", shortText(v.Text), n.Path.Steps[len(n.Path.Steps)-1].Key)
 			}
 		}
 	}

@@ -293,7 +293,7 @@ func (l *lexer) number(start, digits int, neg bool) (token, *PatternError) {
 		return token{kind: tFloatPos, start: start, end: i}, nil
 	}
 	if i-digits > 1 && s[digits] == '0' {
-		return token{}, l.errorf(start, "invalid integer %q: leading zero", s[start:i])
+		return token{}, l.errorf(start, "invalid integer %s: leading zero", quoteShort(s[start:i]))
 	}
 	l.pos = i
 	if neg {
@@ -353,7 +353,7 @@ func (l *lexer) timestampLit(start int) (token, *PatternError) {
 		return token{}, err
 	}
 	if !timestampShapeOK(body) {
-		return token{}, l.errorf(start, "invalid timestamp literal t'%s': want t'%s'", body, timestampShape)
+		return token{}, l.errorf(start, "invalid timestamp literal t%s: want t'%s'", quoteShort(body), timestampShape)
 	}
 	l.pos = end
 	return token{kind: tTimestamp, start: start, end: end}, nil
@@ -365,11 +365,11 @@ func (l *lexer) hexLit(start int) (token, *PatternError) {
 		return token{}, err
 	}
 	if len(body)%2 != 0 {
-		return token{}, l.errorf(start, "invalid hex literal h'%s': odd number of digits", body)
+		return token{}, l.errorf(start, "invalid hex literal h%s: odd number of digits", quoteShort(body))
 	}
 	for i := 0; i < len(body); i++ {
 		if !isHexDigit(body[i]) {
-			return token{}, l.errorf(start, "invalid hex literal h'%s': %q is not a hex digit", body, body[i])
+			return token{}, l.errorf(start, "invalid hex literal h%s: %q is not a hex digit", quoteShort(body), body[i])
 		}
 	}
 	l.pos = end
@@ -382,7 +382,7 @@ func (l *lexer) binaryLit(start int) (token, *PatternError) {
 		return token{}, err
 	}
 	if !validBase64(body) {
-		return token{}, l.errorf(start, "invalid binary literal b'%s': not padded base64", body)
+		return token{}, l.errorf(start, "invalid binary literal b%s: not padded base64", quoteShort(body))
 	}
 	l.pos = end
 	return token{kind: tBinary, start: start, end: end}, nil

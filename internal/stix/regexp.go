@@ -67,7 +67,35 @@ var fastPatterns = map[string]func(string) bool{
 	},
 	// core.json and cyber-observable-core.json: type names.
 	`^([a-z][a-z0-9]*)+(-[a-z0-9]+)*\-?$`: func(s string) bool { return typeName(s, true) },
+	// binary.json and hex.json: payloads can be megabytes, so they are
+	// matched here rather than under the length guard below.
+	`^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)$`: validBase64,
+	`^([a-fA-F0-9]{2})+$`: func(s string) bool {
+		if len(s) == 0 || len(s)%2 != 0 {
+			return false
+		}
+		for i := 0; i < len(s); i++ {
+			if !isHexDigit(s[i]) {
+				return false
+			}
+		}
+		return true
+	},
 }
+
+// maxPatternInput is the longest value other schema patterns are run on.
+// They describe names, versions, CPEs, language tags and the like; on
+// megabyte values some of them cost seconds of CPU, so a longer value simply
+// does not match.
+const maxPatternInput = 64 << 10
+
+type guardedRegexp struct{ re *regexp.Regexp }
+
+func (g *guardedRegexp) MatchString(s string) bool {
+	return len(s) <= maxPatternInput && g.re.MatchString(s)
+}
+
+func (g *guardedRegexp) String() string { return g.re.String() }
 
 func regexpEngine(src string) (jsonschema.Regexp, error) {
 	if f, ok := fastPatterns[src]; ok {
@@ -81,7 +109,7 @@ func regexpEngine(src string) (jsonschema.Regexp, error) {
 	if err != nil {
 		return nil, err
 	}
-	return re, nil
+	return &guardedRegexp{re: re}, nil
 }
 
 func isPlainLiteral(s string) bool {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -23,13 +24,17 @@ func schemaReason(err error) (path, reason string) {
 	path = pointer(leaf.InstanceLocation)
 	switch k := leaf.ErrorKind.(type) {
 	case *kind.Required:
-		return path + "/" + escapePointer(k.Missing[0]), fmt.Sprintf("required property %s is missing", k.Missing[0])
-	case *kind.AdditionalProperties:
-		p := path + "/" + escapePointer(k.Properties[0])
-		if strings.Contains(leaf.SchemaURL, "common/properties.json") {
-			return p, fmt.Sprintf("property name %q is not allowed: property names are 3 to 250 characters of a-z, 0-9 and _, starting with a letter", k.Properties[0])
+		return path + "/" + escapePointer(pointerSegment(k.Missing[0])), fmt.Sprintf("required property %s is missing", k.Missing[0])
+	case *kind.AnyOf:
+		if alts := requiredAlternatives(leaf); alts != nil {
+			return path, fmt.Sprintf("at least one of the properties %s is required", strings.Join(alts, ", "))
 		}
-		return p, fmt.Sprintf("property %s is not allowed here", k.Properties[0])
+	case *kind.AdditionalProperties:
+		p := path + "/" + escapePointer(pointerSegment(k.Properties[0]))
+		if strings.Contains(leaf.SchemaURL, "common/properties.json") {
+			return p, fmt.Sprintf("property name %s is not allowed: property names are 3 to 250 characters of a-z, 0-9 and _, starting with a letter", quoteShort(k.Properties[0]))
+		}
+		return p, fmt.Sprintf("property %s is not allowed here", quoteShort(k.Properties[0]))
 	case *kind.Format:
 		if k.Err != nil && (k.Want == fmtTimestamp || k.Want == fmtIPv6 || k.Want == "idn-hostname") {
 			return path, k.Err.Error()
@@ -63,7 +68,7 @@ func bestLeaf(ve *jsonschema.ValidationError) *jsonschema.ValidationError {
 	var best *jsonschema.ValidationError
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
-		if len(e.Causes) == 0 {
+		if len(e.Causes) == 0 || requiredAlternatives(e) != nil {
 			switch {
 			case best == nil || len(e.InstanceLocation) > len(best.InstanceLocation):
 				best = e
@@ -85,35 +90,67 @@ func bestLeaf(ve *jsonschema.ValidationError) *jsonschema.ValidationError {
 	return best
 }
 
+// requiredAlternatives returns the property names of an anyOf whose
+// branches all failed for a missing property (file: hashes or name; ...).
+func requiredAlternatives(e *jsonschema.ValidationError) []string {
+	if _, ok := e.ErrorKind.(*kind.AnyOf); !ok || len(e.Causes) < 2 {
+		return nil
+	}
+	var names []string
+	for _, c := range e.Causes {
+		r, ok := c.ErrorKind.(*kind.Required)
+		if !ok || len(c.Causes) > 0 || len(r.Missing) != 1 {
+			return nil
+		}
+		names = append(names, r.Missing[0])
+	}
+	return names
+}
+
 func patternReason(leaf *jsonschema.ValidationError, k *kind.Pattern) string {
 	url := leaf.SchemaURL
 	switch {
+	case len(k.Got) > maxPatternInput && !strings.Contains(url, "common/binary.json") && !strings.Contains(url, "common/hex.json"):
+		return fmt.Sprintf("a value of %d bytes is too long here (at most %d)", len(k.Got), maxPatternInput)
 	case strings.Contains(url, "common/timestamp.json"):
 		if _, err := parseTimestamp(k.Got); err != nil {
 			return err.Error()
 		}
-		return fmt.Sprintf("%q is not a STIX timestamp (%s, UTC)", k.Got, timestampShape)
+		return fmt.Sprintf("%s is not a STIX timestamp (%s, UTC)", quoteShort(k.Got), timestampShape)
 	case strings.Contains(url, "common/identifier.json"):
-		return fmt.Sprintf("%q is not a STIX identifier (type--UUID with a version 1-5 UUID)", k.Got)
+		return fmt.Sprintf("%s is not a STIX identifier (type--UUID with a version 1-5 UUID)", quoteShort(k.Got))
 	case strings.Contains(k.Want, `\.\d{3,}Z$`):
-		return fmt.Sprintf("%q must be precise to the millisecond at least (e.g. 2016-05-12T08:17:27.000Z)", k.Got)
+		return fmt.Sprintf("%s must be precise to the millisecond at least (e.g. 2016-05-12T08:17:27.000Z)", quoteShort(k.Got))
 	case strings.Contains(url, "hashes-type.json") && len(leaf.InstanceLocation) > 0:
-		return fmt.Sprintf("%q is not a valid %s hash", k.Got, leaf.InstanceLocation[len(leaf.InstanceLocation)-1])
+		return fmt.Sprintf("%s is not a valid %s hash", quoteShort(k.Got), leaf.InstanceLocation[len(leaf.InstanceLocation)-1])
 	case strings.Contains(url, "common/binary.json"):
-		return fmt.Sprintf("%q is not padded base64 (properties ending in _bin hold binary data)", k.Got)
+		return fmt.Sprintf("%s is not padded base64 (properties ending in _bin hold binary data)", quoteShort(k.Got))
 	case strings.Contains(url, "common/hex.json"):
-		return fmt.Sprintf("%q is not an even number of hex digits (properties ending in _hex hold hex data)", k.Got)
+		return fmt.Sprintf("%s is not an even number of hex digits (properties ending in _hex hold hex data)", quoteShort(k.Got))
 	}
-	return fmt.Sprintf("%q does not match the pattern %s", k.Got, k.Want)
+	return fmt.Sprintf("%s does not match the pattern %s", quoteShort(k.Got), k.Want)
 }
 
 func pointer(loc []string) string {
 	var b strings.Builder
 	for _, s := range loc {
 		b.WriteByte('/')
-		b.WriteString(escapePointer(s))
+		b.WriteString(escapePointer(pointerSegment(s)))
 	}
 	return b.String()
+}
+
+// pointerSegment cuts absurdly long keys so that a path stays printable;
+// real property names are at most 250 characters.
+func pointerSegment(s string) string {
+	if len(s) <= 256 {
+		return s
+	}
+	cut := 64
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // display shows a JSON value briefly in a message.

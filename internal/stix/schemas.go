@@ -296,13 +296,13 @@ func formatIPv6(v any) error {
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil || !p.Addr().Is6() {
-			return fmt.Errorf("%q is not an IPv6 address or CIDR block", s)
+			return fmt.Errorf("%s is not an IPv6 address or CIDR block", quoteShort(s))
 		}
 		return nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil || !a.Is6() {
-		return fmt.Errorf("%q is not an IPv6 address or CIDR block", s)
+		return fmt.Errorf("%s is not an IPv6 address or CIDR block", quoteShort(s))
 	}
 	return nil
 }

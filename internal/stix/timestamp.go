@@ -101,7 +101,7 @@ func daysIn(year, month int) int {
 func parseTimestamp(s string) (instant, error) {
 	f, frac, ok := splitTimestamp(s)
 	if !ok {
-		return instant{}, fmt.Errorf("%q is not a STIX timestamp (%s, UTC)", s, timestampShape)
+		return instant{}, fmt.Errorf("%s is not a STIX timestamp (%s, UTC)", quoteShort(s), timestampShape)
 	}
 	if f[2] > daysIn(f[0], f[1]) {
 		return instant{}, fmt.Errorf("%s is not a real date", s)

@@ -133,7 +133,7 @@ func (v *Validator) Validate(raw []byte) (Meta, error) {
 	ts := v.schemas.types[typ]
 	schema, declared := v.schemas.forObject(obj, typ)
 	if ts == nil && v.strict && !declared && !strings.HasPrefix(typ, "x-") {
-		return fail("/type", "unknown object type %q: strict mode accepts custom types only with the x- prefix or declared by an extension-definition (new-sdo, new-sco, new-sro)", typ)
+		return fail("/type", "unknown object type %s: strict mode accepts custom types only with the x- prefix or declared by an extension-definition (new-sdo, new-sco, new-sro)", quoteShort(typ))
 	}
 
 	// spec_version first: for STIX 2.0 content it is the one useful message.
@@ -181,7 +181,7 @@ func (v *Validator) Validate(raw []byte) (Meta, error) {
 		}
 		if len(unknown) > 0 {
 			sort.Strings(unknown)
-			return fail("/"+escapePointer(unknown[0]), "property %s is not defined by STIX 2.1 for %s objects; custom properties need the x_ prefix (strict mode)", unknown[0], typ)
+			return fail("/"+escapePointer(pointerSegment(unknown[0])), "property %s is not defined by STIX 2.1 for %s objects; custom properties need the x_ prefix (strict mode)", shortText(unknown[0]), typ)
 		}
 	}
 	return meta, nil
@@ -243,13 +243,13 @@ func declaresToplevelExtension(obj map[string]any) bool {
 func checkID(id, typ string) string {
 	prefix, uuid, ok := strings.Cut(id, "--")
 	if !ok {
-		return fmt.Sprintf("%q is not a STIX identifier (%s--<UUID>)", id, typ)
+		return fmt.Sprintf("%s is not a STIX identifier (%s<UUID>)", quoteShort(id), shortText(typ+"--"))
 	}
 	if prefix != typ {
-		return fmt.Sprintf("id %q does not match the object's type: it must start with %q", id, typ+"--")
+		return fmt.Sprintf("id %s does not match the object's type: it must start with %s", quoteShort(id), quoteShort(typ+"--"))
 	}
 	if !uuidShape(uuid) {
-		return fmt.Sprintf("id %q: %q is not a UUID (8-4-4-4-12 hex digits)", id, uuid)
+		return fmt.Sprintf("id %s: %s is not a UUID (8-4-4-4-12 hex digits)", quoteShort(id), quoteShort(uuid))
 	}
 	return ""
 }
