@@ -141,7 +141,9 @@ func FuzzDecoder(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		for _, mk := range []func() *Decoder{
 			func() *Decoder { return NewDecoder(bytes.NewReader(in), Limits{}) },
-			func() *Decoder { return NewDecoder(bytes.NewReader(in), Limits{MaxObjectSize: 256, MaxDepth: 6, MaxProperties: 8}) },
+			func() *Decoder {
+				return NewDecoder(bytes.NewReader(in), Limits{MaxObjectSize: 256, MaxDepth: 6, MaxProperties: 8})
+			},
 			func() *Decoder { return NewEnvelopeDecoder(bytes.NewReader(in), Limits{}) },
 		} {
 			d := mk()
