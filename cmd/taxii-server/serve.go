@@ -73,7 +73,10 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close() // after Serve has drained the requests
+	defer func() { // after Serve has drained the requests
+		st.Close()
+		log.Info("stopped: database pool closed")
+	}()
 	if err := bootstrapAdminKey(ctx, st, c, log); err != nil {
 		return err
 	}

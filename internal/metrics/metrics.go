@@ -6,6 +6,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -139,7 +140,9 @@ func (m *Metrics) RequestDone(r Request) {
 	if in.Rejected > 0 {
 		m.rejected.WithLabelValues(in.FeedID).Add(float64(in.Rejected))
 	}
-	if r.Method == http.MethodGet && r.Status == http.StatusOK && in.KeyName != "" {
+	// A poll is a successful read of a collection's resources (objects, manifest, versions),
+	// not of a status resource, which also names the feed.
+	if r.Method == http.MethodGet && r.Status == http.StatusOK && in.KeyName != "" && strings.Contains(r.Route, "/collections/") {
 		m.lastPoll.WithLabelValues(in.KeyName, in.FeedID).Set(float64(r.End.UnixNano()) / 1e9)
 	}
 }

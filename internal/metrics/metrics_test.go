@@ -81,13 +81,16 @@ func TestRequestDone(t *testing.T) {
 	m := New(reg)
 	end := time.Unix(1_800_000_000, 0)
 	m.RequestStarted()
-	m.RequestDone(Request{Method: "GET", Route: "/api/{collection}/objects", Status: 200, Duration: time.Second, Bytes: 10, End: end,
+	m.RequestDone(Request{Method: "GET", Route: "/api/collections/{collection}/objects", Status: 200, Duration: time.Second, Bytes: 10, End: end,
 		Info: obs.Snapshot{KeyName: "sentinel", FeedID: "f1", Served: 7}})
 	m.RequestStarted()
-	m.RequestDone(Request{Method: "GET", Route: "/api/{collection}/objects", Status: 404, End: end.Add(time.Hour),
+	m.RequestDone(Request{Method: "GET", Route: "/api/collections/{collection}/objects", Status: 404, End: end.Add(time.Hour),
+		Info: obs.Snapshot{KeyName: "sentinel", FeedID: "f1"}})
+	m.RequestStarted()
+	m.RequestDone(Request{Method: "GET", Route: "/api/status/{status}", Status: 200, End: end.Add(2 * time.Hour),
 		Info: obs.Snapshot{KeyName: "sentinel", FeedID: "f1"}})
 	if v := testutil.ToFloat64(m.lastPoll.WithLabelValues("sentinel", "f1")); v != 1_800_000_000 {
-		t.Fatalf("last poll = %v: a 404 must not move it", v)
+		t.Fatalf("last poll = %v: neither a 404 nor a status read may move it", v)
 	}
 	if v := testutil.ToFloat64(m.served.WithLabelValues("f1")); v != 7 {
 		t.Fatalf("served = %v", v)
@@ -143,7 +146,7 @@ func TestMetricNamesLint(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := New(reg)
 	m.RequestStarted()
-	m.RequestDone(Request{Method: "GET", Route: "/taxii2", Status: 200, Info: obs.Snapshot{KeyName: "k", FeedID: "f", Served: 1, Imported: 1, Rejected: 1}})
+	m.RequestDone(Request{Method: "GET", Route: "/r/collections/{collection}/objects", Status: 200, Info: obs.Snapshot{KeyName: "k", FeedID: "f", Served: 1, Imported: 1, Rejected: 1}})
 	m.RateLimited()
 	m.storeDuration.WithLabelValues("ping").Observe(0.001)
 	m.storeErrors.WithLabelValues("ping").Inc()

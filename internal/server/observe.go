@@ -60,7 +60,7 @@ func observe(log *zap.Logger, m *metrics.Metrics, proxies trustedProxies, now fu
 					if ww.Status() == 0 {
 						ww.Header().Set("Content-Type", TAXIIMediaType)
 						ww.WriteHeader(http.StatusInternalServerError)
-						_, _ = fmt.Fprintf(ww, `{"title":"Internal server error","http_status":"500","error_id":%q}`, id)
+						_, _ = fmt.Fprintf(ww, `{"title":"Internal Server Error","description":"The server failed to answer this request; give the error_id to its operator.","error_id":%q,"error_code":"internal_error","http_status":"500","details":{"request_id":%q}}`, id, id)
 					}
 				}
 				end := now()

@@ -206,8 +206,11 @@ func TestPanicBecomesTAXIIError(t *testing.T) {
 	}
 	var e struct {
 		ErrorID string `json:"error_id"`
+		Details struct {
+			RequestID string `json:"request_id"`
+		} `json:"details"`
 	}
-	if err := json.Unmarshal([]byte(body), &e); err != nil || e.ErrorID != resp.Header.Get("X-Request-Id") {
+	if err := json.Unmarshal([]byte(body), &e); err != nil || e.ErrorID == "" || e.Details.RequestID != resp.Header.Get("X-Request-Id") {
 		t.Fatalf("error body %s does not name the request id %s", body, resp.Header.Get("X-Request-Id"))
 	}
 	if n := f.logs.FilterMessage("panic serving request").Len(); n != 1 {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/inthreat/taxii-server/internal/metrics"
 	"github.com/inthreat/taxii-server/internal/obs"
 )
@@ -125,8 +127,10 @@ func credential(authz string) string {
 }
 
 // middleware refuses requests over the limit with 429, Retry-After (whole seconds,
-// rounded up) and a TAXII error resource naming the request id.
-func (l *limiter) middleware(m *metrics.Metrics) func(http.Handler) http.Handler {
+// rounded up) and a TAXII error resource naming the request id. routes, when the
+// TAXII handler is a chi router, names the route a refused request was for, so that
+// its metrics and log line carry the pattern, as if it had been routed.
+func (l *limiter) middleware(m *metrics.Metrics, routes chi.Routes) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ok, wait := l.allow(identity(r))
@@ -135,12 +139,22 @@ func (l *limiter) middleware(m *metrics.Metrics) func(http.Handler) http.Handler
 				return
 			}
 			m.RateLimited()
+			if rctx := chi.RouteContext(r.Context()); rctx != nil && routes != nil {
+				p := routes.Find(chi.NewRouteContext(), r.Method, r.URL.Path)
+				if trimmed := strings.TrimSuffix(r.URL.Path, "/"); p == "" && trimmed != "" {
+					p = routes.Find(chi.NewRouteContext(), r.Method, trimmed) // the TAXII router strips slashes
+				}
+				if p != "" {
+					rctx.RoutePatterns = append(rctx.RoutePatterns, p)
+				}
+			}
 			secs := max(1, int(math.Ceil(wait.Seconds())))
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 			w.Header().Set("Content-Type", TAXIIMediaType)
 			w.WriteHeader(http.StatusTooManyRequests)
-			_, _ = fmt.Fprintf(w, `{"title":"Too many requests","description":"This API key made more than %g requests per second; retry after %d seconds.","http_status":"429","error_id":%q}`,
-				l.rate, secs, obs.RequestID(r.Context()))
+			id := obs.RequestID(r.Context())
+			_, _ = fmt.Fprintf(w, `{"title":"Too Many Requests","description":"This API key made more than %g requests per second on this server; retry after %d seconds.","error_id":%q,"error_code":"rate_limited","http_status":"429","details":{"request_id":%q}}`,
+				l.rate, secs, id, id)
 		})
 	}
 }

@@ -69,8 +69,11 @@ func TestRateLimitMiddleware(t *testing.T) {
 		Title      string `json:"title"`
 		HTTPStatus string `json:"http_status"`
 		ErrorID    string `json:"error_id"`
+		Details    struct {
+			RequestID string `json:"request_id"`
+		} `json:"details"`
 	}
-	if err := json.Unmarshal([]byte(body), &e); err != nil || e.HTTPStatus != "429" || e.ErrorID != resp.Header.Get("X-Request-Id") || e.Title == "" {
+	if err := json.Unmarshal([]byte(body), &e); err != nil || e.HTTPStatus != "429" || e.ErrorID == "" || e.Details.RequestID != resp.Header.Get("X-Request-Id") || e.Title == "" {
 		t.Fatalf("429 body %s: %v", body, err)
 	}
 	if resp, _ := f.do(t, "GET", path, map[string]string{"Authorization": "Bearer key-2"}); resp.StatusCode != 200 {
@@ -94,8 +97,8 @@ func TestRateLimitMiddleware(t *testing.T) {
 	if v, _ := metricValue(t, f.reg, "taxii_http_rate_limited_total", nil); v != 2 {
 		t.Fatalf("rate_limited_total = %v, want 2", v)
 	}
-	if v, _ := metricValue(t, f.reg, "taxii_http_requests_total", map[string]string{"status": "429"}); v != 2 {
-		t.Fatalf("429s counted %v times", v)
+	if v, _ := metricValue(t, f.reg, "taxii_http_requests_total", map[string]string{"status": "429", "route": "/api/root/collections/{collection}/objects"}); v != 2 {
+		t.Fatalf("429s counted %v times under their route pattern", v)
 	}
 }
 

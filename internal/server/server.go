@@ -57,7 +57,8 @@ func New(o Options) http.Handler {
 	}
 	r.Group(func(r chi.Router) {
 		if o.RateLimit > 0 {
-			r.Use(newLimiter(o.RateLimit, o.RateBurst, o.Now).middleware(o.Metrics))
+			routes, _ := o.TAXII.(chi.Routes)
+			r.Use(newLimiter(o.RateLimit, o.RateBurst, o.Now).middleware(o.Metrics, routes))
 		}
 		r.Mount("/", o.TAXII)
 	})
