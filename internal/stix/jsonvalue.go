@@ -44,11 +44,18 @@ type jsonParser struct {
 	depth    int
 	maxDepth int
 	maxProps int
+	names    map[string]string // interned property names; may be nil
 }
 
 // parseJSON parses exactly one JSON value (surrounded by optional whitespace).
 func parseJSON(data []byte, lim Limits) (any, *jsonError) {
-	p := jsonParser{data: data, maxDepth: lim.MaxDepth, maxProps: lim.MaxProperties}
+	return parseJSONNames(data, lim, nil)
+}
+
+// parseJSONNames is parseJSON sharing the strings of known property names
+// instead of allocating one per key.
+func parseJSONNames(data []byte, lim Limits, names map[string]string) (any, *jsonError) {
+	p := jsonParser{data: data, maxDepth: lim.MaxDepth, maxProps: lim.MaxProperties, names: names}
 	p.skipWS()
 	v, err := p.value()
 	if err != nil {
@@ -132,7 +139,11 @@ func (p *jsonParser) object() (any, *jsonError) {
 		return nil, err
 	}
 	p.pos++ // {
-	m := make(map[string]any, 8)
+	hint := 8
+	if p.depth == 1 {
+		hint = 24 // a STIX object's own properties
+	}
+	m := make(map[string]any, hint)
 	p.skipWS()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
@@ -145,11 +156,10 @@ func (p *jsonParser) object() (any, *jsonError) {
 			return nil, p.fail("unexpected %s, expected a property name", p.describe())
 		}
 		keyAt := p.pos
-		k, err := p.str()
+		key, err := p.key()
 		if err != nil {
 			return nil, err
 		}
-		key := k.(string)
 		if _, dup := m[key]; dup {
 			return nil, &jsonError{offset: keyAt, msg: "duplicate property " + quoteShort(key), path: []string{key}}
 		}
@@ -265,6 +275,31 @@ func (p *jsonParser) number() (any, *jsonError) {
 	}
 	p.pos = i
 	return json.Number(d[start:i]), nil
+}
+
+// key parses a property name, reusing the interned string when known.
+func (p *jsonParser) key() (string, *jsonError) {
+	if p.names != nil {
+		d := p.data
+		for i := p.pos + 1; i < len(d) && i-p.pos < 64; i++ {
+			c := d[i]
+			if c == '"' {
+				if s, ok := p.names[string(d[p.pos+1:i])]; ok {
+					p.pos = i + 1
+					return s, nil
+				}
+				break
+			}
+			if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+				break
+			}
+		}
+	}
+	k, err := p.str()
+	if err != nil {
+		return "", err
+	}
+	return k.(string), nil
 }
 
 // str parses a JSON string at p.pos (which holds '"').

@@ -44,6 +44,7 @@ type compiledSchemas struct {
 	types   map[string]*typeSchema
 	sdoCore *typeSchema // custom SDO-like types
 	scoCore *typeSchema // custom SCO-like types
+	names   map[string]string // every property name the schemas define, for interning
 }
 
 // embedLoader resolves schema URLs to the embedded files and refuses
@@ -249,6 +250,12 @@ func compileSchemas(published bool) (*compiledSchemas, error) {
 	}
 	if cs.scoCore, err = compile("common/cyber-observable-core.json", catSCO); err != nil {
 		return nil, err
+	}
+	cs.names = map[string]string{}
+	for _, n := range memo {
+		for k := range n.props {
+			cs.names[k] = k
+		}
 	}
 	return cs, nil
 }

@@ -106,7 +106,7 @@ const chunkSize = 16
 // the returned Meta then holds what could be read (ID, Type).
 func (v *Validator) Validate(raw []byte) (Meta, error) {
 	var meta Meta
-	doc, jerr := parseJSON(raw, v.lim)
+	doc, jerr := parseJSONNames(raw, v.lim, v.schemas.names)
 	if jerr != nil {
 		return meta, &Error{ID: sniffID(raw), Path: jerr.pointer(), Reason: fmt.Sprintf("invalid JSON: %s (offset %d)", jerr.msg, jerr.offset)}
 	}
