@@ -42,8 +42,8 @@ type typeSchema struct {
 
 type compiledSchemas struct {
 	types   map[string]*typeSchema
-	sdoCore *typeSchema // custom SDO-like types
-	scoCore *typeSchema // custom SCO-like types
+	sdoCore *typeSchema       // custom SDO-like types
+	scoCore *typeSchema       // custom SCO-like types
 	names   map[string]string // every property name the schemas define, for interning
 }
 
