@@ -5,7 +5,8 @@
 //
 // Validation never touches the network or the file system: the schemas are
 // embedded (scripts/schemas.sh fills the schemas folder before a build) and
-// compiled once by NewValidator.
+// compiled once by NewValidator. Each object is checked against the schema of
+// its own type, never through bundle.json.
 //
 // # Custom content
 //
@@ -17,15 +18,34 @@
 // define unless they start with x_ or the object declares a
 // toplevel-property-extension, and refuses object types that are neither
 // defined by the specification, nor x- prefixed, nor declared by an
-// extension-definition of type new-sdo, new-sco or new-sro.
+// extension-definition of type new-sdo, new-sco or new-sro. Property names the
+// schemas forbid (upper case, fewer than 3 characters, the reserved severity,
+// action, username and phone_numbers) are refused in both modes.
 //
 // # What the schemas miss
 //
-// Checked in code: real calendar dates in every schema timestamp, modified not
-// before created, spec_version exactly "2.1" (STIX 2.0 content is refused as
-// such), identifiers of the form type--UUID whose type matches the object's
-// type, time ranges in order (valid_until after valid_from, last_seen not
-// before first_seen, ...), IPv6 addresses (the upstream schema regex is broken
-// for IPv4-mapped addresses), idn-hostname, duplicate JSON keys, invalid UTF-8,
-// and the syntax and semantics of STIX patterns.
+// Checked in code: real calendar dates in every schema timestamp (leap
+// seconds only where they happened), modified not before created,
+// spec_version exactly "2.1" (STIX 2.0 content, with spec_version "2.0" or
+// without spec_version on an SDO or SRO, is refused as such), identifiers of
+// the form type--UUID whose type matches the object's type, time ranges in
+// order (valid_until after valid_from, last_seen not before first_seen,
+// stop_time after start_time, ...), IPv6 addresses (the upstream regex is
+// broken for IPv4-mapped addresses), idn-hostname, duplicate JSON keys,
+// invalid UTF-8, and the syntax and semantics of STIX patterns. Patterns of
+// other types (sigma, yara, snort, ...) are accepted as text.
+//
+// # Bounded work
+//
+// Objects come from untrusted clients, so every cost is bounded: Limits caps
+// size, nesting and properties; schema patterns other than the base64 and hex
+// ones are not run on values over 64 KiB (no real identifier, version or CPE
+// is that long, and some patterns cost seconds on megabytes); patterns nest at
+// most 100 levels.
+//
+// # Speed
+//
+// Valid objects are the common case: an allocation-free evaluator walks the
+// compiled schemas first, and the schema library only runs (and writes the
+// error) when that evaluator does not answer a certain yes.
 package stix
