@@ -1,0 +1,672 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultPGURL is the Postgres server the benchmark creates its database on by default.
+const DefaultPGURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// Config is what one benchmark run measures.
+type Config struct {
+	N        int           // objects in the data set; at least 2000
+	Store    string        // "postgres" or "sqlite"
+	PGURL    string        // a Postgres server where the benchmark may create a database
+	Runs     int           // repetitions of the cheap measurements, whose medians are reported
+	Pollers  []int         // concurrent poller counts, each measured in turn
+	PollTime time.Duration // how long each poller count runs
+	Think    time.Duration // pause of a poller between two pages; 0: none (saturation)
+	Quick    bool          // one run, few samples, short polling: proves the tool works
+	Seed     uint64        // names the data set
+	// ServerBin is a built taxii-server; empty: built from the module into WorkDir.
+	ServerBin string
+	// WorkDir holds the data file and the embedded store; empty: a temporary folder, removed.
+	WorkDir  string
+	Progress io.Writer // progress lines; nil: none
+}
+
+func (c *Config) setDefaults() {
+	if c.N == 0 {
+		c.N = 100_000
+	}
+	if c.Store == "" {
+		c.Store = "postgres"
+	}
+	if c.PGURL == "" {
+		c.PGURL = DefaultPGURL
+	}
+	if c.Runs == 0 {
+		c.Runs = 3
+		if c.Quick {
+			c.Runs = 1
+		}
+	}
+	if len(c.Pollers) == 0 {
+		c.Pollers = []int{50, 200}
+	}
+	if c.PollTime == 0 {
+		c.PollTime = 20 * time.Second
+		if c.Quick {
+			c.PollTime = 2 * time.Second
+		}
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.N < 2000 {
+		errs = append(errs, fmt.Errorf("-n %d: want at least 2000 (the deep page needs two full pages)", c.N))
+	}
+	if c.Store != "postgres" && c.Store != "sqlite" {
+		errs = append(errs, fmt.Errorf("-store %q: want postgres or sqlite", c.Store))
+	}
+	if c.Runs < 1 {
+		errs = append(errs, fmt.Errorf("-runs %d: want at least 1", c.Runs))
+	}
+	for _, p := range c.Pollers {
+		if p < 1 || p > 10000 {
+			errs = append(errs, fmt.Errorf("-pollers: %d is not between 1 and 10000", p))
+		}
+	}
+	if c.PollTime < 100*time.Millisecond || c.Think < 0 {
+		errs = append(errs, fmt.Errorf("-poll-time %s, -think %s: want at least 100ms and at least 0", c.PollTime, c.Think))
+	}
+	return errors.Join(errs...)
+}
+
+// Phases of the report, in the order of the issue: figures appear in this order
+// whatever order they are measured in.
+const (
+	secImport = iota
+	secPull
+	secAddedAfter
+	secDeepPage
+	secPollers
+	secMemory
+	secBaseline
+	sections
+)
+
+// Pages sizes of the full-feed pulls, and of the pollers' and deep-page requests.
+var pullLimits = []int{1000, 10000}
+
+const pollLimit = 1000
+
+// run is one benchmark in progress.
+type run struct {
+	cfg     Config
+	started time.Time
+	report  *Report
+	figs    [sections][]Figure
+
+	dir      string
+	data     string // the data set, as JSON lines
+	dep      *deployment
+	srv      *server
+	feed     string
+	readKey  string
+	writeKey string
+	reader   *Client
+
+	next    int      // index of the next indicator to add after the data set
+	lasts   []string // X-TAXII-Date-Added-Last of each page of a limit=1000 pull
+	canPost bool
+}
+
+// Run runs the benchmark: it makes the data set, starts a server on a store of its
+// own, measures, and removes everything it made, the database included.
+func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	b := &run{cfg: cfg, started: time.Now(), next: cfg.N}
+	b.report = &Report{Machine: Machine{
+		Cores: runtime.NumCPU(), CPU: cpuModel(), GoVersion: runtime.Version(),
+		OS: runtime.GOOS + "/" + runtime.GOARCH, Store: cfg.Store, Objects: cfg.N,
+		Runs: cfg.Runs, Quick: cfg.Quick, Started: b.started.UTC(),
+	}}
+	defer func() {
+		if cerr := b.close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"prepare", b.prepare},
+		{"import", b.importCommand},
+		{"pull", b.pulls},
+		{"baseline", b.baseline},
+		{"add objects", b.importPost},
+		{"pollers", b.pollers},
+	}
+	for _, s := range steps {
+		if err := s.fn(ctx); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	for _, f := range b.figs {
+		b.report.Figures = append(b.report.Figures, f...)
+	}
+	b.report.Machine.Seconds = time.Since(b.started).Seconds()
+	return b.report, nil
+}
+
+func (b *run) logf(format string, args ...any) {
+	fmt.Fprintf(b.cfg.Progress, "[%6.1fs] %s\n", time.Since(b.started).Seconds(), fmt.Sprintf(format, args...))
+}
+
+func (b *run) add(sec int, key, name string, v float64, unit string) {
+	b.figs[sec] = append(b.figs[sec], Figure{Key: key, Name: name, Value: v, Unit: unit})
+}
+
+func (b *run) na(sec int, key, name, unit, why string) {
+	b.figs[sec] = append(b.figs[sec], Figure{Key: key, Name: name, Unit: unit, Missing: why})
+}
+
+// prepare writes the data set, builds the server and starts it on a new store,
+// and creates a writable feed, a read-only key and a read-write key.
+func (b *run) prepare(ctx context.Context) error {
+	b.dir = b.cfg.WorkDir
+	if b.dir == "" {
+		dir, err := os.MkdirTemp("", "taxii-bench-")
+		if err != nil {
+			return err
+		}
+		b.dir = dir
+	} else if err := os.MkdirAll(b.dir, 0o750); err != nil {
+		return err
+	}
+
+	b.data = filepath.Join(b.dir, "indicators.jsonl")
+	f, err := os.Create(b.data)
+	if err != nil {
+		return err
+	}
+	size, err := NewGenerator(b.cfg.Seed).WriteLines(f, 0, b.cfg.N)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write the data set: %w", err)
+	}
+	b.report.Machine.DataBytes = size
+	b.logf("data set: %d indicators, %.1f MB, in %s", b.cfg.N, float64(size)/1e6, b.data)
+
+	bin := b.cfg.ServerBin
+	if bin == "" {
+		b.logf("building the server")
+		if bin, err = BuildServer(ctx, b.dir); err != nil {
+			return err
+		}
+	}
+	if b.cfg.Store == "postgres" {
+		if b.dep, err = newPostgresDeployment(ctx, bin, b.cfg.PGURL); err != nil {
+			return err
+		}
+		if b.report.Machine.Postgres, err = postgresVersion(ctx, b.dep.pgURL); err != nil {
+			return err
+		}
+	} else {
+		b.dep = newSqliteDeployment(bin, b.dir)
+	}
+	if b.srv, err = b.dep.startServer(ctx); err != nil {
+		return err
+	}
+	b.logf("server %d listening on %s (%s store)", b.srv.pid(), b.srv.addr, b.cfg.Store)
+
+	out, err := b.dep.command(ctx, "feed", "create", "--title", "Benchmark indicators", "--writable")
+	if err != nil {
+		return err
+	}
+	b.feed = strings.TrimSpace(out)
+	if out, err = b.dep.command(ctx, "key", "create", "--name", "bench-reader", "--role", "read-only"); err != nil {
+		return err
+	}
+	b.readKey = strings.TrimSpace(out)
+	if out, err = b.dep.command(ctx, "key", "create", "--name", "bench-writer", "--role", "read-write"); err != nil {
+		return err
+	}
+	b.writeKey = strings.TrimSpace(out)
+	b.reader = NewClient(b.rootURL(), b.feed, b.readKey, 4)
+	return nil
+}
+
+func (b *run) rootURL() string { return "http://" + b.srv.addr + apiRootPath }
+
+// close stops the server and removes the database and the work folder.
+func (b *run) close() error {
+	var errs []error
+	if b.reader != nil {
+		b.reader.Close()
+	}
+	if b.srv != nil {
+		errs = append(errs, b.srv.stop())
+	}
+	if b.dep != nil {
+		errs = append(errs, b.dep.close())
+	}
+	if b.cfg.WorkDir == "" && b.dir != "" {
+		errs = append(errs, os.RemoveAll(b.dir))
+	}
+	return errors.Join(errs...)
+}
+
+// importCommand is figure 1a: `taxii-server import` of the data set, validation on.
+func (b *run) importCommand(ctx context.Context) error {
+	start := time.Now()
+	out, err := b.dep.command(ctx, "import", b.data)
+	if err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	var imported, unchanged, rejected int
+	if _, err := fmt.Sscanf(strings.TrimSpace(out), "imported %d, unchanged %d, rejected %d", &imported, &unchanged, &rejected); err != nil {
+		return fmt.Errorf("unexpected output of import: %q", out)
+	}
+	if imported != b.cfg.N {
+		return fmt.Errorf("import stored %d of %d objects (%d unchanged, %d rejected)", imported, b.cfg.N, unchanged, rejected)
+	}
+	rate := perSecond(float64(imported), elapsed)
+	b.logf("import: %d objects in %s: %.0f objects/s", imported, elapsed.Round(time.Millisecond), rate)
+	b.add(secImport, "import.command", "import: taxii-server import, validated", rate, "objects/s")
+	return nil
+}
+
+// pulls are figures 2 and 3 (full-feed pulls by next and by added_after at both
+// page sizes), 4 (deep page) and the server's peak memory meanwhile.
+func (b *run) pulls(ctx context.Context) error {
+	peak := watchPeak(b.srv.pid())
+	type series struct {
+		rates, mbps []float64
+		cpu         time.Duration
+		objects     int
+	}
+	got := map[string]*series{}
+	key := func(m PullMethod, limit int) string { return fmt.Sprintf("%s.%d", m, limit) }
+	for run := 1; run <= b.cfg.Runs; run++ {
+		for _, m := range []PullMethod{FollowNext, AddedAfter} {
+			for _, limit := range pullLimits {
+				cpu0, cpuErr := procCPU(b.srv.pid())
+				res, err := b.reader.Pull(ctx, m, limit)
+				if err != nil {
+					return fmt.Errorf("pull by %s, limit=%d: %w", m, limit, err)
+				}
+				cpu1, _ := procCPU(b.srv.pid())
+				b.report.Pulls = append(b.report.Pulls, PullCheck{
+					Name:    fmt.Sprintf("%s limit=%d run %d", m, limit, run),
+					Objects: res.Objects, Duplicates: res.Duplicates,
+				})
+				if res.Objects != b.cfg.N || res.Duplicates != 0 {
+					return fmt.Errorf("pull by %s, limit=%d returned %d objects (%d duplicates) of %d", m, limit, res.Objects, res.Duplicates, b.cfg.N)
+				}
+				s := got[key(m, limit)]
+				if s == nil {
+					s = &series{}
+					got[key(m, limit)] = s
+				}
+				s.rates = append(s.rates, perSecond(float64(res.Objects), res.Elapsed))
+				s.mbps = append(s.mbps, perSecond(float64(res.Bytes)/1e6, res.Elapsed))
+				if cpuErr == nil {
+					s.cpu += cpu1 - cpu0
+					s.objects += res.Objects
+				}
+				if m == FollowNext && limit == pollLimit && b.lasts == nil {
+					b.lasts = res.Lasts
+				}
+				b.logf("pull by %s, limit=%d, run %d: %d objects in %d pages, %s: %.0f objects/s, %.1f MB/s",
+					m, limit, run, res.Objects, res.Pages, res.Elapsed.Round(time.Millisecond), s.rates[len(s.rates)-1], s.mbps[len(s.mbps)-1])
+			}
+		}
+	}
+	for _, m := range []PullMethod{FollowNext, AddedAfter} {
+		sec, how := secPull, "following next"
+		if m == AddedAfter {
+			sec, how = secAddedAfter, "re-polling added_after"
+		}
+		for _, limit := range pullLimits {
+			s := got[key(m, limit)]
+			name := fmt.Sprintf("full pull %s, limit=%d", how, limit)
+			b.add(sec, "pull."+key(m, limit)+".rate", name, median(s.rates), "objects/s")
+			b.add(sec, "pull."+key(m, limit)+".mbps", name, median(s.mbps), "MB/s")
+			if s.objects > 0 {
+				b.add(sec, "pull."+key(m, limit)+".server_cpu", name+", server CPU", float64(s.cpu.Microseconds())/float64(s.objects), "µs/object")
+			} else {
+				b.na(sec, "pull."+key(m, limit)+".server_cpu", name+", server CPU", "µs/object", "no /proc")
+			}
+		}
+	}
+	if err := b.deepPage(ctx); err != nil {
+		return err
+	}
+	if bytes, err := peak.done(); err == nil {
+		b.add(secMemory, "rss.pull", "server peak RSS during the pulls", float64(bytes)/(1<<20), "MiB")
+	} else {
+		b.na(secMemory, "rss.pull", "server peak RSS during the pulls", "MiB", err.Error())
+	}
+	return nil
+}
+
+// deepPage is figure 4: a full page at the end of the feed (by added_after)
+// against the first page, alternated, medians of many.
+func (b *run) deepPage(ctx context.Context) error {
+	// The page after lasts[k] is full: k+1 pages of pollLimit come before it, and at least one after.
+	k := b.cfg.N/pollLimit - 2
+	if k < 0 || k >= len(b.lasts) {
+		return fmt.Errorf("deep page: %d page boundaries for %d objects", len(b.lasts), b.cfg.N)
+	}
+	first := "limit=" + strconv.Itoa(pollLimit)
+	deep := first + "&added_after=" + url.QueryEscape(b.lasts[k])
+	samples := 50
+	if b.cfg.Quick {
+		samples = 5
+	}
+	r := b.reader.newReader()
+	var firstT, deepT []time.Duration
+	for i := -1; i < samples; i++ { // one warm-up round
+		for _, q := range []string{first, deep} {
+			p, err := r.page(ctx, q, nil)
+			if err != nil {
+				return err
+			}
+			if p.objects != pollLimit {
+				return fmt.Errorf("deep page: %q returned %d objects, want %d", q, p.objects, pollLimit)
+			}
+			if i < 0 {
+				continue
+			}
+			if q == first {
+				firstT = append(firstT, p.latency)
+			} else {
+				deepT = append(deepT, p.latency)
+			}
+		}
+	}
+	f, d := medianDuration(firstT), medianDuration(deepT)
+	b.logf("deep page: first %s, last %s (median of %d)", f, d, samples)
+	name := fmt.Sprintf("page of %d", pollLimit)
+	b.add(secDeepPage, "deep_page.first", name+" at the start of the feed", ms(f), "ms")
+	b.add(secDeepPage, "deep_page.last", name+" at the end (added_after)", ms(d), "ms")
+	b.add(secDeepPage, "deep_page.ratio", "deep-page ratio: end / start", float64(d)/float64(f), "x")
+	return nil
+}
+
+// baseline is figure 7: the database's own fastest read of the same objects,
+// and how close the pulls by next come to it.
+func (b *run) baseline(ctx context.Context) error {
+	var rates, mbps []float64
+	for range b.cfg.Runs {
+		var res baselineResult
+		var err error
+		if b.cfg.Store == "postgres" {
+			res, err = postgresBaseline(ctx, b.dep.pgURL)
+		} else {
+			res, err = sqliteBaseline(ctx, b.dep.sqlite)
+		}
+		if err != nil {
+			return err
+		}
+		if res.rows != int64(b.cfg.N) {
+			return fmt.Errorf("the baseline read %d rows, want %d", res.rows, b.cfg.N)
+		}
+		rates = append(rates, perSecond(float64(res.rows), res.elapsed))
+		mbps = append(mbps, perSecond(float64(res.bytes)/1e6, res.elapsed))
+		b.logf("baseline: %d rows, %.1f MB in %s", res.rows, float64(res.bytes)/1e6, res.elapsed.Round(time.Millisecond))
+	}
+	name := "baseline: COPY (SELECT raw ... ORDER BY date_added) TO STDOUT (binary)"
+	if b.cfg.Store == "sqlite" {
+		name = "baseline: SELECT raw FROM objects ORDER BY date_added (database/sql)"
+	}
+	rate := median(rates)
+	b.add(secBaseline, "baseline.rate", name, rate, "objects/s")
+	b.add(secBaseline, "baseline.mbps", name, median(mbps), "MB/s")
+	for _, limit := range pullLimits {
+		if f, ok := b.figure(secPull, fmt.Sprintf("pull.next.%d.rate", limit)); ok && rate > 0 {
+			b.add(secBaseline, fmt.Sprintf("baseline.ratio.%d", limit), fmt.Sprintf("full pull limit=%d / baseline", limit), f.Value/rate, "x")
+		}
+	}
+	return nil
+}
+
+func (b *run) figure(sec int, key string) (Figure, bool) {
+	for _, f := range b.figs[sec] {
+		if f.Key == key {
+			return f, true
+		}
+	}
+	return Figure{}, false
+}
+
+// postBatch is the size of one add-objects request.
+const postBatch = 1000
+
+// importPost is figure 1b: one client adding new indicators with POST, batches
+// of 1000, one request after the other. The server validates them too.
+func (b *run) importPost(ctx context.Context) error {
+	const name, unit = "import: POST objects, batches of 1000, validated", "objects/s"
+	total := min(max(b.cfg.N/5/postBatch*postBatch, postBatch), 100_000)
+	if b.cfg.Quick {
+		total = postBatch
+	}
+	w := NewClient(b.rootURL(), b.feed, b.writeKey, 1)
+	defer w.Close()
+	g := NewGenerator(b.cfg.Seed)
+	var body []byte
+	var elapsed time.Duration
+	added := 0
+	for added < total {
+		body = g.AppendEnvelope(body[:0], b.next, postBatch)
+		start := time.Now()
+		n, err := w.Post(ctx, body)
+		if errors.Is(err, ErrNoWriteAPI) {
+			b.logf("add objects: the server has no POST objects endpoint")
+			b.na(secImport, "import.post", name, unit, "endpoint missing")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		elapsed += time.Since(start)
+		if n != postBatch {
+			return fmt.Errorf("POST of %d new objects added %d", postBatch, n)
+		}
+		b.next += postBatch
+		added += n
+	}
+	b.canPost = true
+	rate := perSecond(float64(added), elapsed)
+	b.logf("add objects: %d objects in %s: %.0f objects/s", added, elapsed.Round(time.Millisecond), rate)
+	b.add(secImport, "import.post", name, rate, unit)
+	return nil
+}
+
+// pollers is figure 5 and the memory of figure 6: for each count, that many
+// clients pull pages of 1000 from random places of the feed, following next,
+// while an importer adds objects.
+func (b *run) pollers(ctx context.Context) error {
+	for _, n := range b.cfg.Pollers {
+		if err := b.pollersAt(ctx, n); err != nil {
+			return fmt.Errorf("%d pollers: %w", n, err)
+		}
+	}
+	return nil
+}
+
+func (b *run) pollersAt(ctx context.Context, n int) error {
+	if len(b.lasts) == 0 {
+		return errors.New("no page boundaries to start from")
+	}
+	c := NewClient(b.rootURL(), b.feed, b.readKey, n)
+	defer c.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	peak := watchPeak(b.srv.pid())
+	start := time.Now()
+	deadline := start.Add(b.cfg.PollTime)
+
+	var imported atomic.Int64
+	var importErr error
+	var importEnd time.Time
+	var iwg sync.WaitGroup
+	iwg.Go(func() {
+		importErr = b.importWhile(ctx, deadline, &imported)
+		importEnd = time.Now()
+	})
+
+	type pollerResult struct {
+		latencies []time.Duration
+		objects   int
+		failed    int
+		err       error
+	}
+	results := make([]pollerResult, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			res := &results[i]
+			rng := rand.New(rand.NewPCG(b.cfg.Seed, uint64(i)))
+			r := c.newReader()
+			from := func() string {
+				return "limit=" + strconv.Itoa(pollLimit) + "&added_after=" + url.QueryEscape(b.lasts[rng.IntN(len(b.lasts))])
+			}
+			params := from()
+			for time.Now().Before(deadline) {
+				p, err := r.page(ctx, params, nil)
+				if err != nil {
+					if ctx.Err() != nil {
+						res.err = ctx.Err()
+						return
+					}
+					res.failed++
+					params = from()
+					continue
+				}
+				res.latencies = append(res.latencies, p.latency)
+				res.objects += p.objects
+				if p.more {
+					params = "limit=" + strconv.Itoa(pollLimit) + "&next=" + url.QueryEscape(p.next)
+				} else {
+					params = from()
+				}
+				if b.cfg.Think > 0 {
+					select {
+					case <-time.After(b.cfg.Think):
+					case <-ctx.Done():
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	iwg.Wait()
+	mem, memErr := peak.done()
+
+	var lat []time.Duration
+	objects, failed := 0, 0
+	for _, r := range results {
+		if r.err != nil {
+			return r.err
+		}
+		lat = append(lat, r.latencies...)
+		objects += r.objects
+		failed += r.failed
+	}
+	if importErr != nil {
+		return fmt.Errorf("the importer: %w", importErr)
+	}
+	if len(lat) == 0 {
+		return fmt.Errorf("no page completed in %s", b.cfg.PollTime)
+	}
+	p50, p99 := percentile(lat, 50), percentile(lat, 99)
+	rate := perSecond(float64(objects), elapsed)
+	importRate := perSecond(float64(imported.Load()), importEnd.Sub(start))
+	how := "POST"
+	if !b.canPost {
+		how = "taxii-server import"
+	}
+	b.logf("%d pollers: %d pages, p50 %s, p99 %s, %.0f objects/s, %d failed; meanwhile %s added %d objects (%.0f/s)",
+		n, len(lat), p50.Round(time.Microsecond), p99.Round(time.Microsecond), rate, failed, how, imported.Load(), importRate)
+
+	name := fmt.Sprintf("%d pollers, pages of %d", n, pollLimit)
+	key := fmt.Sprintf("pollers.%d.", n)
+	b.add(secPollers, key+"p50", name+", latency p50", ms(p50), "ms")
+	b.add(secPollers, key+"p99", name+", latency p99", ms(p99), "ms")
+	b.add(secPollers, key+"rate", name+", total", rate, "objects/s")
+	b.add(secPollers, key+"failed", name+", failed requests", float64(failed), "requests")
+	b.add(secPollers, key+"import", name+", meanwhile added by "+how, importRate, "objects/s")
+	if memErr == nil {
+		b.add(secMemory, fmt.Sprintf("rss.pollers.%d", n), fmt.Sprintf("server peak RSS with %d pollers", n), float64(mem)/(1<<20), "MiB")
+	} else {
+		b.na(secMemory, fmt.Sprintf("rss.pollers.%d", n), fmt.Sprintf("server peak RSS with %d pollers", n), "MiB", memErr.Error())
+	}
+	return nil
+}
+
+// importWhile adds new indicators until the deadline: by POST in batches of 1000
+// when the server has the endpoint, else by `taxii-server import` of 10,000 at a time.
+func (b *run) importWhile(ctx context.Context, deadline time.Time, added *atomic.Int64) error {
+	g := NewGenerator(b.cfg.Seed)
+	if b.canPost {
+		w := NewClient(b.rootURL(), b.feed, b.writeKey, 1)
+		defer w.Close()
+		var body []byte
+		for time.Now().Before(deadline) {
+			body = g.AppendEnvelope(body[:0], b.next, postBatch)
+			n, err := w.Post(ctx, body)
+			if err != nil {
+				return err
+			}
+			b.next += postBatch
+			added.Add(int64(n))
+		}
+		return nil
+	}
+	const chunk = 10_000
+	path := filepath.Join(b.dir, "more.jsonl")
+	for time.Now().Before(deadline) {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		_, err = g.WriteLines(f, b.next, chunk)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		out, err := b.dep.command(ctx, "import", path)
+		if err != nil {
+			return err
+		}
+		var imported int
+		if _, err := fmt.Sscanf(strings.TrimSpace(out), "imported %d", &imported); err != nil {
+			return fmt.Errorf("unexpected output of import: %q", out)
+		}
+		b.next += chunk
+		added.Add(int64(imported))
+	}
+	return nil
+}
