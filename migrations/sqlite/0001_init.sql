@@ -16,14 +16,15 @@ CREATE TABLE objects (
 -- Identity of a version; also serves match[id] and the flag upkeep per id.
 CREATE UNIQUE INDEX objects_id_version ON objects (id, version_key);
 
--- match[version]=last (the default) and =first walk these in date_added order
--- instead of the table; several types are filtered inside the index.
+-- match[version]=last, the default, walks this in date_added order instead of
+-- the table; several types are filtered inside the index.
 CREATE INDEX objects_latest ON objects (date_added, type, spec_version) WHERE is_latest = 1;
-CREATE INDEX objects_first ON objects (date_added, type, spec_version) WHERE is_first = 1;
 
--- One type (a feed of indicators): an exact range, still in date_added order.
+-- Latest of one type (a feed of indicators): an exact range, still in date_added order.
 CREATE INDEX objects_latest_type ON objects (type, date_added) WHERE is_latest = 1;
-CREATE INDEX objects_type ON objects (type, date_added);
+
+-- Rarer queries (first, all versions) walk the table itself in date_added order:
+-- every index costs the import.
 
 -- One row: the last date_added handed out. Writers are serialised by
 -- BEGIN IMMEDIATE, so reading and bumping it inside the transaction keeps

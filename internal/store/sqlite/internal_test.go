@@ -169,8 +169,8 @@ func TestQueryPlans(t *testing.T) {
 		{"LatestOfOneType", store.Query{Feed: store.FeedFilter{Types: []string{"indicator", "malware"}}, Types: []string{"indicator"}},
 			"USING COVERING INDEX objects_latest_type (type=? AND date_added>?)"},
 		{"LatestOfTypes", store.Query{Types: []string{"indicator", "malware"}}, "USING COVERING INDEX objects_latest (date_added>?)"},
-		{"First", store.Query{Versions: store.VersionMatch{First: true}}, "USING COVERING INDEX objects_first"},
-		{"AllOfOneType", store.Query{Types: []string{"indicator"}, Versions: store.VersionMatch{All: true}}, "USING COVERING INDEX objects_type (type=? AND date_added>?)"},
+		{"First", store.Query{Versions: store.VersionMatch{First: true}}, "USING INTEGER PRIMARY KEY (rowid>?)"},
+		{"AllOfOneType", store.Query{Types: []string{"indicator"}, Versions: store.VersionMatch{All: true}}, "USING INTEGER PRIMARY KEY (rowid>?)"},
 		{"ByID", store.Query{IDs: []string{"indicator--1"}}, "INDEX objects_id_version (id=?)"},
 		{"ByIDAndType", store.Query{IDs: []string{"indicator--1"}, Types: []string{"indicator"}}, "INDEX objects_id_version (id=?)"},
 	} {

@@ -15,25 +15,20 @@ const (
 	selectClock = `SELECT last FROM clock WHERE id = 1`
 	updateClock = `UPDATE clock SET last = ? WHERE id = 1`
 
-	// insertObject computes the new version's flags from the versions already
-	// stored (earlier inputs of the same call included) and does nothing when
-	// (id, version_key) exists.
+	// versionSpans reads, for the ids of a call, the first and last version
+	// keys already stored: one query per call, so flags are known before insert.
+	versionSpans = `
+SELECT id, min(version_key), max(version_key) FROM objects
+WHERE id IN (SELECT value FROM json_each(?)) GROUP BY id`
+
 	insertObject = `
 INSERT INTO objects (date_added, id, type, spec_version, created, modified, version_key, is_latest, is_first, raw)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,
-    NOT EXISTS (SELECT 1 FROM objects WHERE id = ?2 AND version_key > ?7),
-    NOT EXISTS (SELECT 1 FROM objects WHERE id = ?2 AND version_key < ?7),
-    ?8)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id, version_key) DO NOTHING`
 
-	// demoteAfterInsert clears the flags the new version ?2 of ?1 took over: a
-	// version older than it is no longer latest, a newer one no longer first.
-	// It touches no row when the id is new, so it needs no prior lookup.
-	demoteAfterInsert = `
-UPDATE objects
-SET is_latest = is_latest AND version_key > ?2,
-    is_first  = is_first  AND version_key < ?2
-WHERE id = ?1 AND ((is_latest = 1 AND version_key < ?2) OR (is_first = 1 AND version_key > ?2))`
+	// A new last (first) version of an id takes the flag from the one before.
+	demoteLatest = `UPDATE objects SET is_latest = 0 WHERE id = ? AND is_latest = 1 AND version_key < ?`
+	demoteFirst  = `UPDATE objects SET is_first = 0 WHERE id = ? AND is_first = 1 AND version_key > ?`
 
 	selectDateAdded = `SELECT date_added FROM objects WHERE id = ? AND version_key = ?`
 
@@ -76,41 +71,52 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 		return nil, nil
 	}
 	keys := make([]string, len(objs))
+	ids := make([]string, len(objs))
 	for i, o := range objs {
 		k, err := store.VersionKey(store.ObjectVersion(o.Created, o.Modified))
 		if err != nil {
 			return nil, fmt.Errorf("object %d (%s): %w", i, o.ID, err)
 		}
-		keys[i] = k
+		keys[i], ids[i] = k, o.ID
+	}
+	idList, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]store.AddOutcome, len(objs))
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		var last int64
 		if err := tx.QueryRowContext(ctx, selectClock).Scan(&last); err != nil {
 			return err
 		}
 		next := max(last+1, s.now().UnixMicro())
+		spans, err := readVersionSpans(ctx, tx, idList)
+		if err != nil {
+			return err
+		}
 
-		ins, err := tx.PrepareContext(ctx, insertObject)
-		if err != nil {
-			return err
+		// Cancelling ctx still rolls the transaction back (database/sql watches
+		// it); statements run without it to spare the driver a goroutine each.
+		stmtCtx := context.WithoutCancel(ctx)
+		var stmts [4]*sql.Stmt
+		for i, q := range []string{insertObject, selectDateAdded, demoteLatest, demoteFirst} {
+			if stmts[i], err = tx.PrepareContext(ctx, q); err != nil {
+				return err
+			}
+			defer stmts[i].Close()
 		}
-		defer ins.Close()
-		demote, err := tx.PrepareContext(ctx, demoteAfterInsert)
-		if err != nil {
-			return err
-		}
-		defer demote.Close()
-		existing, err := tx.PrepareContext(ctx, selectDateAdded)
-		if err != nil {
-			return err
-		}
-		defer existing.Close()
+		ins, existing, demoteL, demoteF := stmts[0], stmts[1], stmts[2], stmts[3]
 
 		added := false
 		for i, o := range objs {
-			res, err := ins.ExecContext(ctx, next, o.ID, o.Type, o.SpecVersion,
-				nullIfEmpty(o.Created), nullIfEmpty(o.Modified), keys[i], o.Raw)
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			k := keys[i]
+			sp, known := spans[o.ID]
+			isLatest, isFirst := !known || k > sp.last, !known || k < sp.first
+			res, err := ins.ExecContext(stmtCtx, next, o.ID, o.Type, o.SpecVersion,
+				nullIfEmpty(o.Created), nullIfEmpty(o.Modified), k, isLatest, isFirst, o.Raw)
 			if err != nil {
 				return fmt.Errorf("object %d (%s): %w", i, o.ID, err)
 			}
@@ -119,14 +125,25 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 				return err
 			}
 			if n == 0 {
-				if err := existing.QueryRowContext(ctx, o.ID, keys[i]).Scan(&out[i].DateAdded); err != nil {
+				if err := existing.QueryRowContext(stmtCtx, o.ID, k).Scan(&out[i].DateAdded); err != nil {
 					return err
 				}
 				continue
 			}
-			if _, err := demote.ExecContext(ctx, o.ID, keys[i]); err != nil {
+			switch {
+			case !known:
+				sp = span{first: k, last: k}
+			case isLatest:
+				sp.last = k
+				_, err = demoteL.ExecContext(stmtCtx, o.ID, k)
+			case isFirst:
+				sp.first = k
+				_, err = demoteF.ExecContext(stmtCtx, o.ID, k)
+			}
+			if err != nil {
 				return err
 			}
+			spans[o.ID] = sp
 			out[i] = store.AddOutcome{Added: true, DateAdded: next}
 			next++
 			added = true
@@ -141,6 +158,27 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 		return nil, interpretError(err)
 	}
 	return out, nil
+}
+
+// span is the first and last version key stored for an id.
+type span struct{ first, last string }
+
+func readVersionSpans(ctx context.Context, tx *sql.Tx, idList []byte) (map[string]span, error) {
+	rows, err := tx.QueryContext(ctx, versionSpans, string(idList))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	spans := make(map[string]span)
+	for rows.Next() {
+		var id string
+		var sp span
+		if err := rows.Scan(&id, &sp.first, &sp.last); err != nil {
+			return nil, err
+		}
+		spans[id] = sp
+	}
+	return spans, rows.Err()
 }
 
 // ScanObjects pages with a keyset on date_added inside one read transaction, so

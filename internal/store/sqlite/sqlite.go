@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,10 +59,11 @@ func Open(ctx context.Context, path string, log *zap.Logger) (*Store, error) {
 	}
 
 	// synchronous=FULL: a commit is on disk before AddObjects returns, so an
-	// acknowledged write survives kill -9 and power loss.
-	w, err := sql.Open("sqlite", path+fmt.Sprintf(
-		"?_txlock=immediate&_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)",
-		busyTimeoutMS))
+	// acknowledged write survives kill -9 and power loss. A 32 MB page cache keeps
+	// a large import batch in memory until its commit.
+	w, err := sql.Open("sqlite", path+"?_txlock=immediate"+
+		"&_pragma=busy_timeout("+strconv.Itoa(busyTimeoutMS)+")"+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=cache_size(-32000)")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open writer: %w", err)
 	}
@@ -75,13 +77,14 @@ func Open(ctx context.Context, path string, log *zap.Logger) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, interpretError(err))
 	}
 
-	r, err := sql.Open("sqlite", path+fmt.Sprintf(
-		"?_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=query_only(1)", busyTimeoutMS))
+	r, err := sql.Open("sqlite", path+"?_pragma=busy_timeout("+strconv.Itoa(busyTimeoutMS)+")"+
+		"&_pragma=foreign_keys(1)&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open readers: %w", err)
 	}
-	n := max(4, runtime.GOMAXPROCS(0))
+	// A reader is held while a page streams to a client, slow ones included.
+	n := max(16, 2*runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	if err := r.PingContext(ctx); err != nil {

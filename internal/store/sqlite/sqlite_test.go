@@ -1,13 +1,325 @@
 package sqlite_test
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
 	"github.com/inthreat/taxii-server/internal/store"
+	"github.com/inthreat/taxii-server/internal/store/sqlite"
 	"github.com/inthreat/taxii-server/internal/store/sqlite/sqlitetest"
 	"github.com/inthreat/taxii-server/internal/store/storetest"
 )
 
 func TestStore(t *testing.T) {
 	storetest.Exercise(t, func(t *testing.T) store.Store { return sqlitetest.New(t) })
+}
+
+func indicator(n int) store.Object {
+	id := fmt.Sprintf("indicator--00000000-0000-4000-8000-%012d", n)
+	return store.Object{ID: id, Type: "indicator", SpecVersion: "2.1", Created: "2021-01-01T00:00:00Z",
+		Raw: []byte(`{"type":"indicator","id":"` + id + `","pattern":"[ipv4-addr:value = '10.0.0.1']"}`)}
+}
+
+// allObjects returns the ids of every stored version, in date_added order.
+func allObjects(t *testing.T, s store.Store) ([]string, []int64) {
+	t.Helper()
+	var ids []string
+	var added []int64
+	q := store.Query{Versions: store.VersionMatch{All: true}, Limit: 10_000}
+	for {
+		var page store.Page
+		err := s.ScanObjects(t.Context(), q, func(p store.Page) error { page = p; return nil },
+			func(r store.Row) error { ids = append(ids, r.ID); added = append(added, r.DateAdded); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !page.More {
+			return ids, added
+		}
+		q.After = page.Last
+	}
+}
+
+func TestReopenKeepsEverything(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "taxii.db")
+	ctx := t.Context()
+
+	s, err := sqlite.Open(ctx, path, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.AddObjects(ctx, []store.Object{indicator(1), indicator(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := store.Feed{ID: "6d1a2f9e-3f2c-4c55-9d0b-7d1cb1e6d001", Title: "Feed", Alias: "intel"}
+	if err := s.CreateFeed(ctx, feed); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.CreateFirstKey(ctx, store.APIKey{ID: "k1", Name: "admin", Role: store.RoleAdmin, Hash: []byte("h")}); !ok || err != nil {
+		t.Fatalf("CreateFirstKey = %v, %v", ok, err)
+	}
+	secret, err := s.CursorSecret(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s = sqlitetest.Open(t, path)
+	if err := s.CheckSchema(ctx); err != nil {
+		t.Fatalf("CheckSchema after reopen: %v", err)
+	}
+	ids, added := allObjects(t, s)
+	if len(ids) != 2 || added[0] != out[0].DateAdded || added[1] != out[1].DateAdded {
+		t.Fatalf("after reopen: %v at %v, want the 2 objects at %d, %d", ids, added, out[0].DateAdded, out[1].DateAdded)
+	}
+	if got, err := s.GetFeed(ctx, "intel"); err != nil || got.ID != feed.ID {
+		t.Fatalf("feed after reopen: %+v, %v", got, err)
+	}
+	if ok, err := s.CreateFirstKey(ctx, store.APIKey{ID: "k2", Name: "again", Role: store.RoleAdmin, Hash: []byte("h")}); ok || err != nil {
+		t.Fatalf("CreateFirstKey after reopen = %v, %v; want false: the first key is still there", ok, err)
+	}
+	again, err := s.CursorSecret(ctx)
+	if err != nil || !bytes.Equal(again, secret) {
+		t.Fatalf("cursor secret after reopen = %x, %v; want %x", again, err, secret)
+	}
+	// The clock survived too: new objects come after the old ones.
+	next, err := s.AddObjects(ctx, []store.Object{indicator(3)})
+	if err != nil || next[0].DateAdded <= out[1].DateAdded {
+		t.Fatalf("add after reopen = %+v, %v; want after %d", next, err, out[1].DateAdded)
+	}
+}
+
+// childEnv makes the test binary, run again, act as a writer that the parent kills.
+const childEnv = "TAXII_SQLITE_KILL_CHILD_DB"
+
+// TestKilledWriterLosesNothingAcknowledged runs a writer in a child process that
+// prints "ack N" after each AddObjects returns, kills it with SIGKILL in the middle
+// of its work, and checks that every acknowledged object is in the reopened file.
+func TestKilledWriterLosesNothingAcknowledged(t *testing.T) {
+	if path := os.Getenv(childEnv); path != "" {
+		killChild(path)
+		return
+	}
+	path := filepath.Join(t.TempDir(), "taxii.db")
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestKilledWriterLosesNothingAcknowledged$", "-test.count=1")
+	cmd.Env = append(os.Environ(), childEnv+"="+path)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	acked := -1
+	lines := bufio.NewScanner(stdout)
+	for lines.Scan() {
+		n, ok := strings.CutPrefix(lines.Text(), "ack ")
+		if !ok {
+			continue
+		}
+		if acked, err = strconv.Atoi(n); err != nil {
+			t.Fatal(err)
+		}
+		// Enough batches acknowledged; the child is writing the next one right now.
+		if acked >= 2_000 {
+			break
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// Acknowledgements written before the kill still count.
+	for lines.Scan() {
+		if n, ok := strings.CutPrefix(lines.Text(), "ack "); ok {
+			if acked, err = strconv.Atoi(n); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("child did not die of SIGKILL: %v", err)
+	}
+	if acked < 0 {
+		t.Fatal("the child acknowledged nothing")
+	}
+
+	s := sqlitetest.Open(t, path)
+	if err := s.CheckSchema(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ids, added := allObjects(t, s)
+	stored := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		stored[id] = true
+	}
+	for n := 0; n <= acked; n++ {
+		if !stored[indicator(n).ID] {
+			t.Fatalf("object %d was acknowledged (up to %d) but is not in the reopened store (%d stored)", n, acked, len(ids))
+		}
+	}
+	t.Logf("acknowledged %d objects, found %d after SIGKILL", acked+1, len(ids))
+	// The store is usable and its clock intact.
+	next, err := s.AddObjects(t.Context(), []store.Object{indicator(1_000_000)})
+	if err != nil || next[0].DateAdded <= added[len(added)-1] {
+		t.Fatalf("add after recovery = %+v, %v", next, err)
+	}
+}
+
+// killChild writes batches of 10 objects forever, acknowledging each on stdout.
+func killChild(path string) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, path, zap.NewNop())
+	if err == nil {
+		err = s.Migrate(ctx)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		os.Exit(2)
+	}
+	for n := 0; ; n += 10 {
+		batch := make([]store.Object, 10)
+		for i := range batch {
+			batch[i] = indicator(n + i)
+		}
+		if _, err := s.AddObjects(ctx, batch); err != nil {
+			fmt.Fprintln(os.Stderr, "child:", err)
+			os.Exit(2)
+		}
+		fmt.Printf("ack %d\n", n+9)
+	}
+}
+
+func TestOpenDoesNotMigrate(t *testing.T) {
+	ctx := t.Context()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "new", "folder", "taxii.db"), zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatalf("Open (creating the folder): %v", err)
+	}
+	defer s.Close()
+	if err := s.CheckSchema(ctx); !errors.Is(err, store.ErrSchemaMismatch) {
+		t.Fatalf("CheckSchema on a new file: %v, want ErrSchemaMismatch", err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckSchema(ctx); err != nil {
+		t.Fatalf("CheckSchema after Migrate: %v", err)
+	}
+}
+
+func TestSchemaMismatch(t *testing.T) {
+	ctx := t.Context()
+	for _, tt := range []struct {
+		name   string
+		change string
+	}{
+		{"NewerThanTheBinary", `INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', 0)`},
+		{"MissingAMigration", `DELETE FROM schema_migrations WHERE version = 1`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "taxii.db")
+			sqlitetest.Open(t, path).Close()
+			db, err := sql.Open("sqlite", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, tt.change); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+
+			s, err := sqlite.Open(ctx, path, zaptest.NewLogger(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if err := s.CheckSchema(ctx); !errors.Is(err, store.ErrSchemaMismatch) {
+				t.Fatalf("CheckSchema: %v, want ErrSchemaMismatch", err)
+			}
+		})
+	}
+
+	t.Run("MigrateRefusesANewerDatabase", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "taxii.db")
+		sqlitetest.Open(t, path).Close()
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', 0)`); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		s, err := sqlite.Open(ctx, path, zaptest.NewLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if err := s.Migrate(ctx); !errors.Is(err, store.ErrSchemaMismatch) {
+			t.Fatalf("Migrate: %v, want ErrSchemaMismatch", err)
+		}
+	})
+}
+
+func TestMigrateFromTwoProcessesAtOnce(t *testing.T) {
+	// Two Stores on one file are two connections pools, as two processes would be.
+	path := filepath.Join(t.TempDir(), "taxii.db")
+	ctx := t.Context()
+	var stores []*sqlite.Store
+	for range 3 {
+		s, err := sqlite.Open(ctx, path, zaptest.NewLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores = append(stores, s)
+	}
+	errs := make(chan error, len(stores))
+	for _, s := range stores {
+		go func() { errs <- s.Migrate(ctx) }()
+	}
+	for range stores {
+		if err := <-errs; err != nil {
+			t.Errorf("Migrate: %v", err)
+		}
+	}
+	for _, s := range stores {
+		if err := s.CheckSchema(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestOpenRejectsBadPaths(t *testing.T) {
+	for _, p := range []string{"", "data/taxii.db?mode=ro"} {
+		if s, err := sqlite.Open(t.Context(), p, zaptest.NewLogger(t)); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) accepted", p)
+		}
+	}
+}
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Benchmark(b, func(tb testing.TB) store.Store { return sqlitetest.New(tb) })
 }
