@@ -1,0 +1,6 @@
+//go:build !race
+
+package taxii
+
+// raceEnabled lets heavy tests shrink under the race detector's slowdown.
+const raceEnabled = false
