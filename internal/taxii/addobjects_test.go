@@ -72,7 +72,7 @@ func TestAddObjectsPerObjectFailures(t *testing.T) {
 		body := envelopeOf(
 			indicator(1, mod1), // stored
 			`42`,               // not an object
-			`{"type":"indicator","spec_version":"2.1","id":"`+stixID("indicator", 3)+`","created":"2026-01-01T00:00:00.000Z","modified":"`+mod1+`"}`, // no pattern
+			`{"type":"indicator","spec_version":"2.1","id":"`+stixID("indicator", 3)+`","created":"2026-01-01T00:00:00.000Z","modified":"`+mod1+`"}`,                           // no pattern
 			`{"type":"indicator","id":"`+stixID("indicator", 4)+`","created":"2016-01-01T00:00:00Z","modified":"2016-01-01T00:00:00Z","pattern":"[a:b = 'c']","labels":["x"]}`, // STIX 2.0
 			malware(5, mod1), // outside the collection's filter
 			`[1,2]`,          // not an object either
