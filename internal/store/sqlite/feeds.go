@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/inthreat/taxii-server/internal/store"
@@ -15,7 +16,7 @@ INSERT INTO feeds (id, title, description, alias, types, writable, created_at)
 VALUES (?, ?, ?, ?, ?, ?, ?)`
 	feedColumns = `id, title, description, coalesce(alias, ''), types, writable, created_at`
 	// An id beats an alias that happens to spell another feed's id.
-	selectFeed  = `SELECT ` + feedColumns + ` FROM feeds WHERE id = ?1 OR alias = ?1 ORDER BY id = ?1 DESC LIMIT 1`
+	selectFeed  = `SELECT ` + feedColumns + ` FROM feeds WHERE id = ?1 OR alias = ?2 ORDER BY id = ?1 DESC LIMIT 1`
 	selectFeeds = `SELECT ` + feedColumns + ` FROM feeds ORDER BY created_at, id`
 	deleteFeed  = `DELETE FROM feeds WHERE id = ?`
 )
@@ -29,14 +30,14 @@ func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
 	if f.CreatedAt.IsZero() {
 		f.CreatedAt = s.now()
 	}
-	_, err = s.w.ExecContext(ctx, insertFeed, f.ID, f.Title, f.Description, nullIfEmpty(f.Alias),
+	_, err = s.w.ExecContext(ctx, insertFeed, canonicalID(f.ID), f.Title, f.Description, nullIfEmpty(f.Alias),
 		types, f.Writable, f.CreatedAt.UnixMicro())
 	return interpretError(err)
 }
 
 // GetFeed finds a feed by id or alias. ErrNotFound when none.
 func (s *Store) GetFeed(ctx context.Context, idOrAlias string) (store.Feed, error) {
-	f, err := scanFeed(s.r.QueryRowContext(ctx, selectFeed, idOrAlias))
+	f, err := scanFeed(s.r.QueryRowContext(ctx, selectFeed, canonicalID(idOrAlias), idOrAlias))
 	return f, interpretError(err)
 }
 
@@ -60,7 +61,7 @@ func (s *Store) ListFeeds(ctx context.Context) ([]store.Feed, error) {
 
 // DeleteFeed removes a feed, not its objects. ErrNotFound when none.
 func (s *Store) DeleteFeed(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, deleteFeed, id)
+	res, err := s.w.ExecContext(ctx, deleteFeed, canonicalID(id))
 	return interpretError(oneRow(res, err))
 }
 
@@ -101,6 +102,10 @@ func jsonList[T any](list []T) (string, error) {
 	b, err := json.Marshal(list)
 	return string(b), err
 }
+
+// canonicalID is how feed, key and status ids (UUIDs) are stored and looked up:
+// lower case, as Postgres's uuid type shows them, so either case finds them.
+func canonicalID(id string) string { return strings.ToLower(id) }
 
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 

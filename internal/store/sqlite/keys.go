@@ -56,7 +56,7 @@ func (s *Store) CreateFirstKey(ctx context.Context, k store.APIKey) (bool, error
 
 // GetKey returns a key by id, revoked or not. ErrNotFound when none.
 func (s *Store) GetKey(ctx context.Context, id string) (store.APIKey, error) {
-	k, err := scanKey(s.r.QueryRowContext(ctx, selectKey, id))
+	k, err := scanKey(s.r.QueryRowContext(ctx, selectKey, canonicalID(id)))
 	return k, interpretError(err)
 }
 
@@ -80,13 +80,13 @@ func (s *Store) ListKeys(ctx context.Context) ([]store.APIKey, error) {
 
 // RevokeKey marks a key revoked now. ErrNotFound when none or already revoked.
 func (s *Store) RevokeKey(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, revokeKey, s.now().UnixMicro(), id)
+	res, err := s.w.ExecContext(ctx, revokeKey, s.now().UnixMicro(), canonicalID(id))
 	return interpretError(oneRow(res, err))
 }
 
 // TouchKey sets last_used_at to at. ErrNotFound when the key does not exist.
 func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
-	res, err := s.w.ExecContext(ctx, touchKey, at.UnixMicro(), id)
+	res, err := s.w.ExecContext(ctx, touchKey, at.UnixMicro(), canonicalID(id))
 	return interpretError(oneRow(res, err))
 }
 
@@ -98,7 +98,7 @@ func (s *Store) keyArgs(k store.APIKey) ([]any, error) {
 	if k.CreatedAt.IsZero() {
 		k.CreatedAt = s.now()
 	}
-	return []any{k.ID, k.Name, string(k.Role), feeds, k.Hash, k.CreatedAt.UnixMicro(),
+	return []any{canonicalID(k.ID), k.Name, string(k.Role), feeds, k.Hash, k.CreatedAt.UnixMicro(),
 		nullMicros(k.LastUsedAt), nullMicros(k.RevokedAt)}, nil
 }
 

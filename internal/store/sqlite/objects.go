@@ -197,7 +197,7 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 	}
 	defer func() { _ = tx.Rollback() }()
 
-	page, err := scanPage(ctx, tx, where, args, max(q.AddedAfter, q.After), q.Limit)
+	page, err := scanPage(ctx, tx, where, slices.Concat(args, []any{max(q.AddedAfter, q.After), q.Limit + 1}), q.Limit)
 	if err != nil {
 		return interpretError(err)
 	}
@@ -212,20 +212,16 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 	if q.NoRaw {
 		query = scanRowsNoRaw
 	}
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf(query, where), append(args, page.First, page.Last)...)
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(query, where), slices.Concat(args, []any{page.First, page.Last})...)
 	if err != nil {
 		return interpretError(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var row store.Row
-		// RawBytes avoids a copy; Row.Raw is only valid during each.
-		var raw sql.RawBytes
-		if err := rows.Scan(&row.DateAdded, &row.ID, &row.Type, &row.SpecVersion, &row.Version, &raw); err != nil {
+		// RawBytes avoids a copy: Row.Raw is only valid during each. NULL with NoRaw.
+		if err := rows.Scan(&row.DateAdded, &row.ID, &row.Type, &row.SpecVersion, &row.Version, (*sql.RawBytes)(&row.Raw)); err != nil {
 			return interpretError(err)
-		}
-		if !q.NoRaw {
-			row.Raw = raw
 		}
 		if err := each(row); err != nil {
 			return err
@@ -234,9 +230,10 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 	return interpretError(rows.Err())
 }
 
-// scanPage reads up to limit+1 date_added values after lower to summarise the page.
-func scanPage(ctx context.Context, tx *sql.Tx, where string, args []any, lower int64, limit int) (store.Page, error) {
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf(scanKeys, where), append(args, lower, limit+1)...)
+// scanPage reads up to limit+1 date_added values (args end with the lower bound
+// and limit+1) to summarise the page.
+func scanPage(ctx context.Context, tx *sql.Tx, where string, args []any, limit int) (store.Page, error) {
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(scanKeys, where), args...)
 	if err != nil {
 		return store.Page{}, err
 	}

@@ -143,10 +143,10 @@ func interpretError(err error) error {
 	if errors.As(err, &se) {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return fmt.Errorf("%w: %s", store.ErrConflict, se.Error())
+			return fmt.Errorf("%w: %s", store.ErrConflict, err.Error())
 		}
-		// Keep the message, drop the driver type.
-		return fmt.Errorf("sqlite: %s", se.Error())
+		// Keep the message (with what wrapped it), drop the driver type.
+		return fmt.Errorf("sqlite: %s", err.Error())
 	}
 	return err
 }

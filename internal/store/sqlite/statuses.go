@@ -58,7 +58,7 @@ func (s *Store) GetStatus(ctx context.Context, id string, now time.Time) (store.
 	var st store.Status
 	var requested, expires int64
 	var successes, failures, pendings string
-	err := s.r.QueryRowContext(ctx, selectStatus, id, now.UnixMicro()).Scan(
+	err := s.r.QueryRowContext(ctx, selectStatus, canonicalID(id), now.UnixMicro()).Scan(
 		&st.ID, &st.FeedID, &st.KeyID, &st.Status, &requested, &st.TotalCount, &st.SuccessCount,
 		&st.FailureCount, &st.PendingCount, &successes, &failures, &pendings, &expires)
 	if err != nil {
@@ -100,7 +100,7 @@ func statusArgs(st store.Status) ([]any, error) {
 		}
 		lists[i] = string(b)
 	}
-	return []any{st.ID, st.FeedID, st.KeyID, st.Status, st.RequestTimestamp.UnixMicro(), st.TotalCount,
+	return []any{canonicalID(st.ID), canonicalID(st.FeedID), st.KeyID, st.Status, st.RequestTimestamp.UnixMicro(), st.TotalCount,
 		st.SuccessCount, st.FailureCount, st.PendingCount, lists[0], lists[1], lists[2],
 		st.ExpiresAt.UnixMicro()}, nil
 }

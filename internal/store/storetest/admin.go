@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -155,6 +156,24 @@ func exerciseFeeds(t *testing.T, setup setupFunc) {
 		}
 	})
 
+	// Ids are UUIDs: stored and shown in lower case, found in either case.
+	t.Run("IDsIgnoreCase", func(t *testing.T) {
+		s, ctx := setup(t)
+		if err := s.CreateFeed(ctx, feed(strings.ToUpper(id1), "", 1)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetFeed(ctx, id1)
+		if err != nil || got.ID != id1 {
+			t.Fatalf("GetFeed(lower case) = %q, %v; want the feed, id in lower case", got.ID, err)
+		}
+		if err := s.CreateFeed(ctx, feed(id1, "", 2)); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("same id in the other case: %v, want ErrConflict", err)
+		}
+		if err := s.DeleteFeed(ctx, strings.ToUpper(id1)); err != nil {
+			t.Fatalf("DeleteFeed(upper case): %v", err)
+		}
+	})
+
 	t.Run("DeletingAFeedKeepsItsObjects", func(t *testing.T) {
 		s, ctx := setup(t)
 		if err := s.CreateFeed(ctx, feed(id1, "", 1)); err != nil {
@@ -273,6 +292,25 @@ func exerciseKeys(t *testing.T, setup setupFunc) {
 			if got, _ := s.GetKey(ctx, k1); !got.LastUsedAt.Equal(at(minute)) {
 				t.Fatalf("LastUsedAt = %v, want %v", got.LastUsedAt, at(minute))
 			}
+		}
+	})
+
+	t.Run("IDsIgnoreCase", func(t *testing.T) {
+		s, ctx := setup(t)
+		if err := s.CreateKey(ctx, key(strings.ToUpper(k1), 1)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.GetKey(ctx, k1); err != nil || got.ID != k1 {
+			t.Fatalf("GetKey(lower case) = %q, %v; want the key, id in lower case", got.ID, err)
+		}
+		if err := s.TouchKey(ctx, strings.ToUpper(k1), at(9)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RevokeKey(ctx, strings.ToUpper(k1)); err != nil {
+			t.Fatalf("RevokeKey(upper case): %v", err)
+		}
+		if got, _ := s.GetKey(ctx, strings.ToUpper(k1)); !got.LastUsedAt.Equal(at(9)) || got.RevokedAt.IsZero() {
+			t.Fatalf("key after touch and revoke in upper case = %+v", got)
 		}
 	})
 
@@ -417,6 +455,21 @@ func exerciseStatuses(t *testing.T, setup setupFunc) {
 		}
 		if err := s.CreateStatus(ctx, status(st1, expires)); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("CreateStatus(same id): %v, want ErrConflict", err)
+		}
+	})
+
+	t.Run("IDsIgnoreCase", func(t *testing.T) {
+		s := setupFeed(t)
+		ctx := t.Context()
+		if err := s.CreateStatus(ctx, status(strings.ToUpper(st1), expires)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetStatus(ctx, st1, live)
+		if err != nil || got.ID != st1 {
+			t.Fatalf("GetStatus(lower case) = %q, %v; want the status, id in lower case", got.ID, err)
+		}
+		if err := s.UpdateStatus(ctx, status(strings.ToUpper(st1), expires)); err != nil {
+			t.Fatalf("UpdateStatus(upper case): %v", err)
 		}
 	})
 

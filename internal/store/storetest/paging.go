@@ -25,7 +25,7 @@ func exercisePaging(t *testing.T, setup setupFunc) {
 		}
 		out := add(t, ctx, s, objs...)
 
-		for _, limit := range []int{7, 100, n, n + 1} {
+		for _, limit := range []int{13, 100, n, n + 1} {
 			for _, byAddedAfter := range []bool{false, true} {
 				t.Run(fmt.Sprintf("Limit%d/ByAddedAfter=%v", limit, byAddedAfter), func(t *testing.T) {
 					rows := pageAll(t, ctx, s, store.Query{Limit: limit}, byAddedAfter)
