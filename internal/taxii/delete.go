@@ -3,8 +3,6 @@ package taxii
 import (
 	"errors"
 	"net/http"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/inthreat/taxii-server/internal/store"
 )
@@ -33,14 +31,9 @@ func (h *handler) deleteObject(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	missing := notFound("There is no object %q in this collection, or no version of it matches match[version] and match[spec_version].", id)
-	if !utf8.ValidString(id) || strings.ContainsRune(id, 0) {
-		h.fail(w, r, missing) // no stored id looks like this; some databases would choke on it
-		return
-	}
 	if _, err := h.st.DeleteObject(r.Context(), f.Filter, id, versions, specVersions); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			err = missing
+			err = notFound("There is no object %q in this collection, or no version of it matches match[version] and match[spec_version].", id)
 		}
 		h.fail(w, r, err)
 		return

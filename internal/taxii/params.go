@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/inthreat/taxii-server/internal/auth"
 	"github.com/inthreat/taxii-server/internal/store"
@@ -228,3 +229,28 @@ func deleteFilters(r *http.Request) (store.VersionMatch, []string, error) {
 	specs, err := matchList(values, "spec_version")
 	return vm, specs, err
 }
+
+// plainURL refuses (400) a request whose path or query, once unescaped, is not
+// UTF-8 text or holds a NUL: no collection, object, status or filter value can
+// be named so, and a database would fail on it rather than find nothing.
+func (h *handler) plainURL(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bad := !plainText(r.URL.Path)
+		// A malformed query string is the parameters' business (listQuery); the
+		// values it could parse are checked here.
+		values, _ := url.ParseQuery(r.URL.RawQuery)
+		for k, vs := range values {
+			bad = bad || !plainText(k)
+			for _, v := range vs {
+				bad = bad || !plainText(v)
+			}
+		}
+		if bad {
+			h.fail(w, r, badRequest("invalid_parameter", "The request URL holds invalid UTF-8 or a NUL character once unescaped; identifiers and parameters are UTF-8 text."))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func plainText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }

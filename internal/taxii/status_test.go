@@ -91,8 +91,6 @@ func TestStatusUnknownAndOddIDs(t *testing.T) {
 			"{" + s.ID + "}",
 			strings.ReplaceAll(s.ID, "-", ""),
 			s.ID + "x",
-			"%FF%FE",
-			"%00",
 			"'%20OR%201=1--",
 			strings.Repeat("a", 5000),
 			"%E2%80%AE" + s.ID,
@@ -100,6 +98,8 @@ func TestStatusUnknownAndOddIDs(t *testing.T) {
 			b.get(t, "admin", b.statusURL(id)).taxiiError(t, 404, "no status")
 		}
 		b.get(t, "admin", b.root+"/status/").taxiiError(t, 404, "")
+		b.get(t, "admin", b.statusURL("%FF%FE")).taxiiError(t, 400, "UTF-8")
+		b.get(t, "admin", b.statusURL(s.ID+"%00")).taxiiError(t, 400, "NUL")
 	})
 }
 
