@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -216,12 +217,36 @@ func newStatus(feedID, keyID string, requested time.Time, items []addItem) store
 		TotalCount:       len(items),
 	}
 	for _, it := range items {
+		o := store.StatusObject{ID: statusText(it.id, maxStatusID), Version: statusText(it.version, maxStatusID)}
 		if it.failure != "" {
-			st.Failures = append(st.Failures, store.StatusObject{ID: it.id, Version: it.version, Message: it.failure})
+			o.Message = statusText(it.failure, maxStatusMessage)
+			st.Failures = append(st.Failures, o)
 		} else {
-			st.Successes = append(st.Successes, store.StatusObject{ID: it.id, Version: it.version})
+			st.Successes = append(st.Successes, o)
 		}
 	}
 	st.SuccessCount, st.FailureCount = len(st.Successes), len(st.Failures)
 	return st
+}
+
+// Bounds on what a status entry repeats of an invalid object: a STIX id is at
+// most 250+2+36 bytes, and a status must not grow with a client's garbage.
+const (
+	maxStatusID      = 300
+	maxStatusMessage = 1000
+)
+
+// statusText makes s storable in every store (Postgres refuses NUL in text and
+// JSON) and bounded: NUL becomes U+FFFD, and over max bytes s is cut on a
+// character boundary and marked with "...".
+func statusText(s string, max int) string {
+	s = strings.ReplaceAll(s, "\x00", "\uFFFD")
+	if len(s) <= max {
+		return s
+	}
+	cut := max - 3
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }

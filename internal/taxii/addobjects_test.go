@@ -408,3 +408,31 @@ func TestAddObjectsStatusJSONShape(t *testing.T) {
 		t.Fatalf("the failure of a non-object keeps the required id and version, empty: %s", r.body)
 	}
 }
+
+// What a status repeats of an invalid object is storable in every store (Postgres
+// refuses NUL in JSON) and bounded, whatever the client sent.
+func TestAddObjectsStatusOfGarbage(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		b := setupWrite(t, st, Options{})
+		for _, elem := range []string{
+			`{"type":"indicator","id":"a\u0000b"}`,
+			`{"type":"indicator","spec_version":"2.1\u0000","id":"indicator--00000000-0000-4000-8000-000000000001"}`,
+			`{"type":"x-a\u0000","spec_version":"2.1","id":"x-a\u0000--00000000-0000-4000-8000-000000000001","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z"}`,
+			`{"type":"indicator","id":"` + strings.Repeat("x", 100_000) + `","modified":"` + strings.Repeat("é", 100_000) + `"}`,
+			`{"type":"indicator","spec_version":"` + strings.Repeat("2", 100_000) + `"}`,
+		} {
+			r := b.post(t, "writer", "all", envelopeOf(elem))
+			s := r.accepted(t)
+			f := s.Failures[0]
+			if strings.ContainsRune(f.ID+f.Version+f.Message, 0) || len(f.ID) > 300 || len(f.Version) > 300 || len(f.Message) > 1000 {
+				t.Fatalf("failure entry %.400q", f)
+			}
+			if got := b.get(t, "reader", b.statusURL(s.ID)).ok(t); !bytes.Equal(got.body, r.body) {
+				t.Fatalf("stored status differs:\n%.300s\n%.300s", got.body, r.body)
+			}
+		}
+		if rows := stored(t, st); len(rows) != 0 {
+			t.Fatalf("stored %v", storedRefs(rows))
+		}
+	})
+}
