@@ -39,12 +39,12 @@ SET is_latest = version_key = (SELECT max(version_key) FROM objects WHERE id = ?
     is_first  = version_key = (SELECT min(version_key) FROM objects WHERE id = ?1)
 WHERE id = ?1`
 
-	// Conditions of a query. Lists travel as one JSON array parameter, so the
-	// SQL text does not depend on their length.
-	// One type is an equality, so the planner takes a (type, date_added) index.
-	// Several are filtered with the index use switched off (unary +): walking a
-	// date_added index and skipping other types never sorts, while an IN over a
-	// type index would sort every match of the query to return one page.
+	// Conditions of a query, ANDed. Lists travel as one JSON array parameter, so
+	// the SQL text does not depend on their length. One type is an equality, so
+	// the planner takes the (type, date_added) index; several are filtered with
+	// index use switched off (unary +): walking a date_added index and skipping
+	// other types never sorts, while an IN over a type index would sort every
+	// match of the query to return one page.
 	condType         = `type = ?`
 	condTypes        = `+type IN (SELECT value FROM json_each(?))`
 	condIDs          = `id IN (SELECT value FROM json_each(?))`
@@ -56,11 +56,11 @@ WHERE id = ?1`
 
 	// Phase 1 reads only date_added: with is_latest alone it is a scan of the
 	// partial index objects_latest, never of the rows.
-	scanKeys        = `SELECT date_added FROM objects WHERE %s AND date_added > ? ORDER BY date_added LIMIT ?`
-	scanRows        = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), raw FROM objects WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
-	scanRowsNoRaw   = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), NULL FROM objects WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
-	deleteVersions  = `DELETE FROM objects WHERE %s`
-	conditionsJoint = " AND "
+	scanKeys       = `SELECT date_added FROM objects WHERE %s AND date_added > ? ORDER BY date_added LIMIT ?`
+	scanRows       = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), raw FROM objects WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
+	scanRowsNoRaw  = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), NULL FROM objects WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
+	deleteVersions = `DELETE FROM objects WHERE %s`
+	and            = " AND "
 )
 
 // AddObjects stores the new versions in one write transaction. date_added comes
@@ -264,7 +264,7 @@ func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id stri
 	if err != nil {
 		return 0, err
 	}
-	where = condID + conditionsJoint + where
+	where = condID + and + where
 	args = append([]any{id}, args...)
 	var n int64
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
@@ -349,7 +349,7 @@ func queryConditions(q store.Query) (string, []any, error) {
 	if len(conds) == 0 {
 		return "1", nil, nil
 	}
-	return strings.Join(conds, conditionsJoint), args, nil
+	return strings.Join(conds, and), args, nil
 }
 
 // allowedTypes is the set both the feed and match[type] allow (an empty list
