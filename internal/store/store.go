@@ -83,7 +83,7 @@ type Query struct {
 	IDs          []string // match[id]
 	Types        []string // match[type]
 	Versions     VersionMatch
-	SpecVersions []string // match[spec_version]; empty: the latest spec_version of each object
+	SpecVersions []string // match[spec_version]; empty: every stored version (only 2.1 is ever stored, so that is the latest)
 	AddedAfter   int64    // exclusive lower bound on date_added in µs; 0: none
 	After        int64    // exclusive cursor position (a date_added); 0: from the start
 	Limit        int      // >= 1
@@ -132,7 +132,8 @@ type Feed struct {
 
 // Feeds manages feeds.
 type Feeds interface {
-	// CreateFeed stores f (ID must be set). ErrConflict when the id or alias exists.
+	// CreateFeed stores f (ID must be set; a zero CreatedAt means now). ErrConflict when the id or alias exists.
+	// Feed, key and status ids are UUIDs and match in either case.
 	CreateFeed(ctx context.Context, f Feed) error
 	// GetFeed finds a feed by id or alias. ErrNotFound when none.
 	GetFeed(ctx context.Context, idOrAlias string) (Feed, error)
@@ -170,18 +171,18 @@ type APIKey struct {
 
 // Keys manages API keys.
 type Keys interface {
-	// CreateKey stores k (ID and Hash set). ErrConflict when the id exists.
+	// CreateKey stores k (ID and Hash set; a zero CreatedAt means now). ErrConflict when the id exists.
 	CreateKey(ctx context.Context, k APIKey) error
 	// CreateFirstKey stores k only when the store has no key at all, atomically
 	// across processes. It reports whether k was stored.
 	CreateFirstKey(ctx context.Context, k APIKey) (bool, error)
 	// GetKey returns a key by id, revoked or not. ErrNotFound when none.
 	GetKey(ctx context.Context, id string) (APIKey, error)
-	// ListKeys returns every key, revoked ones included, by creation time.
+	// ListKeys returns every key, revoked ones included, by creation time, then id.
 	ListKeys(ctx context.Context) ([]APIKey, error)
 	// RevokeKey marks a key revoked. ErrNotFound when none or already revoked.
 	RevokeKey(ctx context.Context, id string) error
-	// TouchKey sets last_used_at to at.
+	// TouchKey sets last_used_at to at; no error when the key is missing.
 	TouchKey(ctx context.Context, id string, at time.Time) error
 }
 
@@ -222,9 +223,9 @@ type Statuses interface {
 	CreateStatus(ctx context.Context, s Status) error
 	// UpdateStatus replaces a stored status. ErrNotFound when none.
 	UpdateStatus(ctx context.Context, s Status) error
-	// GetStatus returns a status that has not expired at now. ErrNotFound otherwise.
+	// GetStatus returns a status live at now (now < ExpiresAt). ErrNotFound otherwise.
 	GetStatus(ctx context.Context, id string, now time.Time) (Status, error)
-	// DeleteExpiredStatuses removes statuses that expired before now and returns how many.
+	// DeleteExpiredStatuses removes statuses with ExpiresAt <= now and returns how many.
 	DeleteExpiredStatuses(ctx context.Context, now time.Time) (int, error)
 }
 

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -21,6 +22,9 @@ func scanFeed(row pgx.Row) (store.Feed, error) {
 
 // CreateFeed implements store.Feeds.
 func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
+	if f.CreatedAt.IsZero() {
+		f.CreatedAt = time.Now()
+	}
 	types := f.Filter.Types
 	if types == nil {
 		types = []string{}

@@ -35,6 +35,9 @@ func scanKey(row pgx.Row) (store.APIKey, error) {
 }
 
 func keyArgs(k store.APIKey) []any {
+	if k.CreatedAt.IsZero() {
+		k.CreatedAt = time.Now()
+	}
 	feeds := k.Feeds
 	if feeds == nil {
 		feeds = []string{}

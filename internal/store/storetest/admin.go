@@ -71,6 +71,29 @@ func exerciseFeeds(t *testing.T, setup setupFunc) {
 		}
 	}
 
+	t.Run("ZeroCreatedAtMeansNow", func(t *testing.T) {
+		s, ctx := setup(t)
+		if err := s.CreateFeed(ctx, store.Feed{ID: id1, Title: "now"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateKey(ctx, store.APIKey{ID: id2, Name: "now", Role: store.RoleReadOnly, Hash: make([]byte, 32)}); err != nil {
+			t.Fatal(err)
+		}
+		f, err := s.GetFeed(ctx, id1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := s.GetKey(ctx, id2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for what, got := range map[string]time.Time{"feed": f.CreatedAt, "key": k.CreatedAt} {
+			if d := time.Since(got); d < -time.Minute || d > time.Minute {
+				t.Errorf("%s created_at = %v, want about now", what, got)
+			}
+		}
+	})
+
 	t.Run("CreateGetListDelete", func(t *testing.T) {
 		s, ctx := setup(t)
 		// Creation order differs from id order; f1 and f3 tie on time, so id decides.
