@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/term"
@@ -63,7 +64,9 @@ func runImport(ctx context.Context, args []string, c *cli) error {
 			if errors.As(err, &storeErr) {
 				return err // the store failing is not a property of one file
 			}
+			// The rest of an unreadable file is lost to this run: it counts as one rejection.
 			fmt.Fprintf(c.stderr, "%s: %v\n", name, err)
+			imp.counts.rejected++
 			fileErrs = append(fileErrs, err)
 		}
 	}
@@ -180,7 +183,12 @@ func (imp *importer) store(ctx context.Context, name string, items []pending, re
 			continue
 		}
 		if r.Err != nil {
-			imp.reject(name, items[i].index, r.Meta.ID, r.Err.Error())
+			reason := r.Err.Error()
+			var se *stix.Error
+			if errors.As(r.Err, &se) { // the id is printed once, before the reason
+				reason = strings.TrimPrefix(se.Path+": "+se.Reason, ": ")
+			}
+			imp.reject(name, items[i].index, r.Meta.ID, reason)
 			continue
 		}
 		if imp.filter != nil && !imp.filter.Allows(r.Meta.Type) {
