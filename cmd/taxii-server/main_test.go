@@ -325,3 +325,24 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestImportReportsEachRejection: a bad object and an unreadable file are each reported
+// on stderr with a reason, counted, and do not stop the good objects.
+func TestImportReportsEachRejection(t *testing.T) {
+	b := binaries(t)["sqlite"](t)
+	dir := t.TempDir()
+	good := indicator(0, 1)
+	bad := strings.Replace(indicator(0, 2), `"pattern":"[`, `"pattern":"(`, 1)
+	lines := filepath.Join(dir, "mixed.jsonl")
+	garbage := filepath.Join(dir, "garbage.json")
+	_ = os.WriteFile(lines, []byte(good+"\n"+bad+"\n"), 0o600)
+	_ = os.WriteFile(garbage, []byte("<html>"), 0o600)
+	stdout, stderr, err := b.run(context.Background(), "", "import", lines, garbage)
+	if err == nil || stdout != "imported 1, unchanged 0, rejected 2\n" {
+		t.Fatalf("err=%v stdout=%q stderr=%s", err, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "mixed.jsonl:1 indicator--00000002-0000-4000-8000-000000000000: /pattern: ") ||
+		strings.Count(stderr, "indicator--00000002") != 1 || !strings.Contains(stderr, "garbage.json: ") {
+		t.Fatalf("stderr does not name each rejection once:\n%s", stderr)
+	}
+}
