@@ -23,8 +23,10 @@ import (
 // validated, the valid ones the collection's filter shows are stored in one
 // transaction, and the status resource is stored; only then is 202 answered, with
 // status "complete". A 202 therefore never covers an object that could still be
-// lost, and an error answer means nothing of the request was stored (a retry is
-// safe: a version already stored counts as a success).
+// lost. An error answer means nothing of the request was stored, with one
+// exception: if the status cannot be stored after the objects were, the answer
+// is a 500 although the objects are in. Either way a retry of the same envelope
+// is safe: a version already stored counts as a success.
 //
 // What is refused as a whole (nothing stored), and what per object:
 //   - 415: a Content-Type other than application/taxii+json[;version=2.1].
