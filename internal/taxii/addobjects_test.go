@@ -2,7 +2,9 @@ package taxii
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -435,4 +437,50 @@ func TestAddObjectsStatusOfGarbage(t *testing.T) {
 			t.Fatalf("stored %v", storedRefs(rows))
 		}
 	})
+}
+
+// writeFailingStore fails AddObjects or CreateStatus on demand.
+type writeFailingStore struct {
+	store.Store
+	addErr, statusErr error
+}
+
+func (s *writeFailingStore) AddObjects(ctx context.Context, objs []store.Object) ([]store.AddOutcome, error) {
+	if s.addErr != nil {
+		return nil, s.addErr
+	}
+	return s.Store.AddObjects(ctx, objs)
+}
+
+func (s *writeFailingStore) CreateStatus(ctx context.Context, st store.Status) error {
+	if s.statusErr != nil {
+		return s.statusErr
+	}
+	return s.Store.CreateStatus(ctx, st)
+}
+
+// A store failure is a generic 500 and no 202: when the objects could not be
+// stored, nothing is; when the status could not be, a retry succeeds.
+func TestAddObjectsStoreFailures(t *testing.T) {
+	fs := &writeFailingStore{Store: storeOf(t)}
+	b := setupWrite(t, fs, Options{})
+	body := envelopeOf(indicator(1, mod1), indicator(2, mod1))
+
+	fs.addErr = errors.New("disk full")
+	b.post(t, "writer", "all", body).taxiiError(t, 500, "error_id")
+	if rows := stored(t, fs); len(rows) != 0 {
+		t.Fatalf("stored %v after a failed AddObjects", storedRefs(rows))
+	}
+
+	fs.addErr, fs.statusErr = nil, errors.New("statuses table locked")
+	b.post(t, "writer", "all", body).taxiiError(t, 500, "error_id")
+	if rows := stored(t, fs); len(rows) != 2 {
+		t.Fatalf("stored %v", storedRefs(rows))
+	}
+
+	fs.statusErr = nil
+	s := b.post(t, "writer", "all", body).accepted(t)
+	if *s.SuccessCount != 2 || len(stored(t, fs)) != 2 {
+		t.Fatalf("retry: %+v", s)
+	}
 }
