@@ -28,9 +28,12 @@ test: schemas ## run every test with the race detector (needs Postgres: TAXII_TE
 	$(GO) test -race -count=1 $(PKGS)
 
 .PHONY: fuzz
-fuzz: schemas ## run each fuzz target for a short time (FUZZTIME=10s)
-	@for t in $$($(GO) test -list '^Fuzz' ./internal/stix/ | grep ^Fuzz); do \
-		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $${FUZZTIME:-10s} ./internal/stix/ || exit 1; done
+fuzz: schemas ## run every fuzz target of every package for a short time (FUZZTIME=10s each)
+	@for p in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for t in $$($(GO) test -list '^Fuzz' $$p | grep ^Fuzz); do \
+			echo "fuzz $$p $$t"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $${FUZZTIME:-10s} $$p || exit 1; \
+		done; done
 
 .PHONY: bench
 bench: schemas ## run the Go micro-benchmarks and the load benchmark (BENCH_N objects)

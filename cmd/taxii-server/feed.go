@@ -34,7 +34,7 @@ func runFeed(ctx context.Context, args []string, c *cli) error {
 func feedCreate(ctx context.Context, args []string, c *cli) error {
 	var title, description, types, alias string
 	var writable bool
-	st, _, _, err := commandStore(ctx, "feed create", args, c, func(fs *flag.FlagSet) {
+	st, _, _, _, err := commandStore(ctx, "feed create", args, c, func(fs *flag.FlagSet) {
 		fs.StringVar(&title, "title", "", "feed title (required)")
 		fs.StringVar(&description, "description", "", "feed description")
 		fs.StringVar(&types, "types", "", "comma-separated STIX types the feed exports; empty: all")
@@ -85,7 +85,7 @@ func parseTypes(s string) ([]string, error) {
 }
 
 func feedList(ctx context.Context, args []string, c *cli) error {
-	st, _, _, err := commandStore(ctx, "feed list", args, c, nil)
+	st, _, _, _, err := commandStore(ctx, "feed list", args, c, nil)
 	if err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ func feedList(ctx context.Context, args []string, c *cli) error {
 }
 
 func feedDelete(ctx context.Context, args []string, c *cli) error {
-	st, fs, _, err := commandStore(ctx, "feed delete", args, c, nil)
+	st, fs, _, _, err := commandStore(ctx, "feed delete", args, c, nil)
 	if err != nil {
 		return err
 	}

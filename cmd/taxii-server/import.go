@@ -25,7 +25,7 @@ type importCounts struct{ imported, unchanged, rejected int }
 func runImport(ctx context.Context, args []string, c *cli) error {
 	var collection string
 	var strict bool
-	st, fs, _, err := commandStore(ctx, "import", args, c, func(fs *flag.FlagSet) {
+	st, fs, cfg, _, err := commandStore(ctx, "import", args, c, func(fs *flag.FlagSet) {
 		fs.StringVar(&collection, "collection", "", "feed id or alias: reject objects the feed would not show")
 		fs.BoolVar(&strict, "strict", false, "refuse custom properties that do not start with x_")
 	})
@@ -46,11 +46,11 @@ func runImport(ctx context.Context, args []string, c *cli) error {
 		}
 		filter = &f.Filter
 	}
-	v, err := stix.NewValidator(stix.Options{Strict: strict})
+	v, err := stix.NewValidator(stix.Options{Strict: strict || cfg.StrictValidation, Limits: objectLimits(cfg)})
 	if err != nil {
 		return err
 	}
-	imp := &importer{st: st, v: v, filter: filter, c: c, started: time.Now()}
+	imp := &importer{st: st, v: v, filter: filter, c: c, limits: objectLimits(cfg), started: time.Now()}
 	if f, ok := c.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		imp.progress = true
 	}
@@ -89,6 +89,7 @@ type importer struct {
 	v        *stix.Validator
 	filter   *store.FeedFilter
 	c        *cli
+	limits   stix.Limits
 	counts   importCounts
 	started  time.Time
 	progress bool
@@ -114,7 +115,7 @@ func (imp *importer) file(ctx context.Context, name string) error {
 		defer f.Close()
 		r = f
 	}
-	dec := stix.NewDecoder(r, stix.Limits{})
+	dec := stix.NewDecoder(r, imp.limits)
 	type batch struct {
 		items []pending
 		res   []stix.Result

@@ -30,7 +30,7 @@ func runKey(ctx context.Context, args []string, c *cli) error {
 
 func keyCreate(ctx context.Context, args []string, c *cli) error {
 	var name, role, feeds string
-	st, _, _, err := commandStore(ctx, "key create", args, c, func(fs *flag.FlagSet) {
+	st, _, _, _, err := commandStore(ctx, "key create", args, c, func(fs *flag.FlagSet) {
 		fs.StringVar(&name, "name", "", "a name for the key's holder, e.g. sentinel-prod (required)")
 		fs.StringVar(&role, "role", "read-only", "read-only, read-write or admin")
 		fs.StringVar(&feeds, "feeds", "", "comma-separated feed ids or aliases the key may use; empty: all feeds")
@@ -72,7 +72,7 @@ func keyCreate(ctx context.Context, args []string, c *cli) error {
 }
 
 func keyList(ctx context.Context, args []string, c *cli) error {
-	st, _, _, err := commandStore(ctx, "key list", args, c, nil)
+	st, _, _, _, err := commandStore(ctx, "key list", args, c, nil)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func when(t time.Time) string {
 }
 
 func keyRevoke(ctx context.Context, args []string, c *cli) error {
-	st, fs, _, err := commandStore(ctx, "key revoke", args, c, nil)
+	st, fs, _, _, err := commandStore(ctx, "key revoke", args, c, nil)
 	if err != nil {
 		return err
 	}

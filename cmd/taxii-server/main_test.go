@@ -346,3 +346,14 @@ func TestImportReportsEachRejection(t *testing.T) {
 		t.Fatalf("stderr does not name each rejection once:\n%s", stderr)
 	}
 }
+
+// TestImportHonoursObjectLimits: the configured depth limit reaches the import path.
+func TestImportHonoursObjectLimits(t *testing.T) {
+	b := binaries(t)["sqlite"](t)
+	b.env["TAXII_MAX_JSON_DEPTH"] = "3"
+	deep := strings.Replace(indicator(0, 3), `"pattern_type"`, `"x_deep":{"a":{"b":{"c":{}}}},"pattern_type"`, 1)
+	stdout, stderr, err := b.run(context.Background(), indicator(0, 4)+"\n"+deep+"\n", "import", "-")
+	if err == nil || stdout != "imported 1, unchanged 0, rejected 1\n" || !strings.Contains(stderr, "-:1") {
+		t.Fatalf("err=%v stdout=%q stderr=%s", err, stdout, stderr)
+	}
+}

@@ -147,7 +147,7 @@ func taxiiOptions(cfg config.Config) taxii.Options {
 		PublicBaseURL:      cfg.PublicBaseURL,
 		Realm:              "taxii",
 		MaxObjectsPerAdd:   cfg.MaxObjectsPerAdd,
-		ObjectLimits:       stix.Limits{MaxObjectSize: cfg.MaxObjectSize},
+		ObjectLimits:       objectLimits(cfg),
 		StrictValidation:   cfg.StrictValidation,
 		StatusTTL:          cfg.StatusTTL,
 	}
@@ -206,4 +206,9 @@ func runHealthcheck(ctx context.Context, args []string, c *cli) error {
 		return fmt.Errorf("healthcheck: /healthz answered %s", resp.Status)
 	}
 	return nil
+}
+
+// objectLimits bounds what one object may cost, on every input path.
+func objectLimits(cfg config.Config) stix.Limits {
+	return stix.Limits{MaxObjectSize: cfg.MaxObjectSize, MaxDepth: cfg.MaxJSONDepth, MaxProperties: cfg.MaxJSONProps}
 }

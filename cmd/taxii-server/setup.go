@@ -115,21 +115,21 @@ func dirOf(path string) string {
 
 // commandStore is the usual start of a management command: configuration, a quiet
 // logger, and the store migrated (management commands run before the first serve too).
-func commandStore(ctx context.Context, name string, args []string, c *cli, extra func(*flag.FlagSet)) (store.Store, *flag.FlagSet, *zap.Logger, error) {
+func commandStore(ctx context.Context, name string, args []string, c *cli, extra func(*flag.FlagSet)) (store.Store, *flag.FlagSet, config.Config, *zap.Logger, error) {
 	cfg, fs, err := parseFlags(name, args, c, extra)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, cfg, nil, err
 	}
 	if cfg.LogLevel == "info" {
 		cfg.LogLevel = "warn"
 	}
 	log, err := newLogger(cfg, c.stderr)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, cfg, nil, err
 	}
 	st, err := openStore(ctx, cfg, log, cfg.AutoMigrate)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, cfg, nil, err
 	}
-	return st, fs, log, nil
+	return st, fs, cfg, log, nil
 }

@@ -40,6 +40,8 @@ type Config struct {
 	MaxContentLength int64 `env:"TAXII_MAX_CONTENT_LENGTH" help:"largest request body in bytes, advertised in the API root"`
 	MaxObjectsPerAdd int   `env:"TAXII_MAX_OBJECTS_PER_REQUEST" help:"most objects in one add-objects request"`
 	MaxObjectSize    int   `env:"TAXII_MAX_OBJECT_SIZE" help:"largest single object in bytes"`
+	MaxJSONDepth     int   `env:"TAXII_MAX_JSON_DEPTH" help:"deepest nesting of arrays and objects inside one object"`
+	MaxJSONProps     int   `env:"TAXII_MAX_JSON_PROPERTIES" help:"most members of any one JSON object inside an object"`
 
 	StatusTTL        time.Duration `env:"TAXII_STATUS_TTL" help:"how long status resources stay readable"`
 	StrictValidation bool          `env:"TAXII_STRICT_VALIDATION" help:"refuse custom properties that do not start with x_"`
@@ -70,6 +72,8 @@ const (
 	MaxPageSizeLimit      = 100_000
 	MaxContentLengthLimit = 1 << 30
 	MaxObjectsLimit       = 1_000_000
+	MaxJSONDepthLimit     = 1_000
+	MaxJSONPropsLimit     = 1 << 20
 )
 
 // Default returns the configuration used when nothing is set.
@@ -88,6 +92,8 @@ func Default() Config {
 		MaxContentLength:   100 << 20,
 		MaxObjectsPerAdd:   100_000,
 		MaxObjectSize:      10 << 20,
+		MaxJSONDepth:       64,
+		MaxJSONProps:       10_000,
 		StatusTTL:          24 * time.Hour,
 		ReadHeaderTimeout:  10 * time.Second,
 		ReadTimeout:        5 * time.Minute,
@@ -228,6 +234,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxObjectSize < 1024 || int64(c.MaxObjectSize) > c.MaxContentLength {
 		bad("TAXII_MAX_OBJECT_SIZE: %d must be between 1024 and TAXII_MAX_CONTENT_LENGTH", c.MaxObjectSize)
+	}
+	if c.MaxJSONDepth < 2 || c.MaxJSONDepth > MaxJSONDepthLimit {
+		bad("TAXII_MAX_JSON_DEPTH: %d must be between 2 and %d", c.MaxJSONDepth, MaxJSONDepthLimit)
+	}
+	if c.MaxJSONProps < 16 || c.MaxJSONProps > MaxJSONPropsLimit {
+		bad("TAXII_MAX_JSON_PROPERTIES: %d must be between 16 and %d", c.MaxJSONProps, MaxJSONPropsLimit)
 	}
 	if c.StatusTTL < time.Minute {
 		bad("TAXII_STATUS_TTL: %s is shorter than a minute", c.StatusTTL)
