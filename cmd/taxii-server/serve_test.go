@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -20,31 +19,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/inthreat/taxii-server/internal/store/postgres/pgtest"
 )
-
-// lockedBuffer collects what serve prints while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // writeTestCert writes a self-signed certificate for 127.0.0.1 and returns its pool.
 func writeTestCert(t *testing.T, certFile, keyFile string, serial int64) *x509.CertPool {
@@ -111,7 +91,7 @@ func TestServeOperations(t *testing.T) {
 			getenv := func(k string) string { return env[k] }
 
 			ctx, cancel := context.WithCancel(context.Background())
-			out := &lockedBuffer{}
+			out := &syncBuffer{}
 			addrc, done := make(chan string, 1), make(chan error, 1)
 			go func() {
 				done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0"}, &cli{
