@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -19,13 +20,20 @@ FROM store_clock WHERE one FOR UPDATE`
 
 const setClock = `UPDATE store_clock SET last_us = $1 WHERE one`
 
-const insertObjects = `INSERT INTO objects
-	(date_added, id, type, spec_version, created, modified, version_key, is_latest, is_first, raw)
-SELECT date_added, id, type, spec_version, created, modified, version_key, true, true, raw
-FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[])
-	AS t(date_added, id, type, spec_version, created, modified, version_key, raw)
-ON CONFLICT (id, version_key) DO NOTHING
-RETURNING date_added`
+// insertObjects stores the new versions as latest and first of their object, and
+// returns for each inserted row whether its object had another version before.
+// The outer SELECT does not see the rows its WITH inserts (one snapshot for the
+// whole statement), so EXISTS finds only versions stored before this call.
+const insertObjects = `WITH ins AS (
+	INSERT INTO objects
+		(date_added, id, type, spec_version, created, modified, version_key, is_latest, is_first, raw)
+	SELECT date_added, id, type, spec_version, created, modified, version_key, true, true, raw
+	FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[])
+		AS t(date_added, id, type, spec_version, created, modified, version_key, raw)
+	ON CONFLICT (id, version_key) DO NOTHING
+	RETURNING date_added, id
+)
+SELECT date_added, EXISTS (SELECT 1 FROM objects o WHERE o.id = ins.id) FROM ins`
 
 const existingVersions = `SELECT o.id, o.version_key, o.date_added
 FROM objects o JOIN unnest($1::text[], $2::text[]) AS t(id, version_key)
@@ -87,24 +95,44 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 		if err != nil {
 			return err
 		}
-		inserted, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		// Row j of the input got date_added base+j; inserted[j] says it was stored.
+		inserted := make([]bool, n)
+		// An object's flags need fixing when it now has several versions: it had
+		// one before, or this call added two of it. Most calls add new objects only.
+		fix := make(map[string]bool)
+		var d int64
+		var hadOther bool
+		_, err = pgx.ForEachRow(rows, []any{&d, &hadOther}, func() error {
+			j := d - base
+			if j < 0 || j >= int64(n) {
+				return fmt.Errorf("postgres: insert returned date_added %d outside [%d, %d)", d, base, base+int64(n))
+			}
+			inserted[j] = true
+			if hadOther {
+				fix[ids[j]] = true
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		insertedSet := make(map[int64]bool, len(inserted))
-		for _, d := range inserted {
-			insertedSet[d] = true
-		}
 
 		var touched, missIDs, missKeys []string
+		addedOf := make(map[string]int, n)
 		for j, i := range uniq {
-			if insertedSet[dateAdded[j]] {
+			if inserted[j] {
 				out[i] = store.AddOutcome{Added: true, DateAdded: dateAdded[j]}
-				touched = append(touched, ids[j])
+				if addedOf[ids[j]]++; addedOf[ids[j]] == 2 {
+					fix[ids[j]] = true
+				}
 			} else {
 				missIDs, missKeys = append(missIDs, ids[j]), append(missKeys, vkeys[j])
 			}
 		}
+		for id := range fix {
+			touched = append(touched, id)
+		}
+		slices.Sort(touched)
 		if len(missIDs) > 0 {
 			rows, err := tx.Query(ctx, existingVersions, missIDs, missKeys)
 			if err != nil {
