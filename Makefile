@@ -37,9 +37,19 @@ fuzz: schemas ## run every fuzz target of every package for a short time (FUZZTI
 			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $${FUZZTIME:-10s} $$p || exit 1; \
 		done; done
 
+# The load benchmark: BENCH_N generated indicators on BENCH_STORE (postgres or sqlite;
+# postgres creates and drops a database on BENCH_PG); BENCH_FLAGS adds taxii-bench flags
+# (-json FILE, -runs N, -pollers 50,200, -quick; `go run ./cmd/taxii-bench -h` lists them).
+BENCH_N ?= 100000
+BENCH_STORE ?= postgres
+BENCH_PG ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+BENCHTIME ?= 200ms
+BENCH_FLAGS ?=
+
 .PHONY: bench
-bench: schemas ## run the Go micro-benchmarks and the load benchmark (BENCH_N objects)
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+bench: schemas ## Go micro-benchmarks (BENCHTIME each), then the load benchmark of a real server (BENCH_N, BENCH_STORE)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
+	$(GO) run ./cmd/taxii-bench -n $(BENCH_N) -store $(BENCH_STORE) -pg '$(BENCH_PG)' $(BENCH_FLAGS)
 
 .PHONY: lint
 lint: schemas openapi-lint ## go vet, gofmt and the OpenAPI lint

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,10 +60,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.Think, "think", 0, "pause of each poller between two pages (0: back to back)")
 	fs.BoolVar(&cfg.Quick, "quick", false, "one run and short polling: checks the tool, figures are rough")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the data set")
+	fs.StringVar(&cfg.Types, "types", "indicator", "STIX types the benchmark feed exports (feed create --types); empty: all")
+	fs.StringVar(&cfg.Decoder, "decoder", bench.DecoderScan, "the client's envelope decoder: scan (a strict JSON scanner) or encoding/json")
 	fs.StringVar(&cfg.ServerBin, "server-bin", "", "a built taxii-server to measure (default: go build ./cmd/taxii-server)")
 	fs.StringVar(&cfg.WorkDir, "dir", "", "folder for the data set and the embedded store (default: a temporary one, removed)")
 	fs.StringVar(&jsonPath, "json", "", "also write the table as JSON to this file")
 	verbose := fs.Bool("v", true, "print progress on standard error")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (the client side) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -81,6 +85,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *verbose {
 		cfg.Progress = stderr
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
 	rep, err := bench.Run(ctx, cfg)

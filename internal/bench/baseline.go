@@ -15,6 +15,7 @@ type baselineResult struct {
 	rows    int64
 	bytes   int64
 	elapsed time.Duration
+	dbCPU   time.Duration // of the backend that ran it; 0 when unknown
 }
 
 // copyBaseline is the physical limit of a pull on Postgres: COPY of the objects'
@@ -28,13 +29,20 @@ func postgresBaseline(ctx context.Context, dbURL string) (baselineResult, error)
 		return baselineResult{}, err
 	}
 	defer conn.Close(ctx)
+	// The backend's CPU is read while it lives: it ends with the connection.
+	pid := int(conn.PgConn().PID())
+	cpu0, cpuErr := procCPU(pid)
 	var w countingWriter
 	start := time.Now()
 	tag, err := conn.PgConn().CopyTo(ctx, &w, copyBaseline)
 	if err != nil {
 		return baselineResult{}, fmt.Errorf("COPY: %w", err)
 	}
-	return baselineResult{rows: tag.RowsAffected(), bytes: w.n, elapsed: time.Since(start)}, nil
+	res := baselineResult{rows: tag.RowsAffected(), bytes: w.n, elapsed: time.Since(start)}
+	if cpu1, err := procCPU(pid); err == nil && cpuErr == nil {
+		res.dbCPU = cpu1 - cpu0
+	}
+	return res, nil
 }
 
 // sqliteBaseline is the same for the embedded store: one plain scan of raw in

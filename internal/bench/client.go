@@ -27,11 +27,13 @@ type Client struct {
 	root    string // API root URL, with a trailing slash
 	objects string // the collection's objects URL, with a trailing slash
 	key     string
+	decoder string // DecoderScan or DecoderStd
 }
 
 // NewClient returns a client of collection feed under the API root URL root,
-// authenticating with the API key key, keeping up to conns connections open.
-func NewClient(root, feed, key string, conns int) *Client {
+// authenticating with the API key key, keeping up to conns connections open,
+// decoding pages with decoder (DecoderScan when empty).
+func NewClient(root, feed, key string, conns int, decoder string) *Client {
 	if root[len(root)-1] != '/' {
 		root += "/"
 	}
@@ -46,13 +48,14 @@ func NewClient(root, feed, key string, conns int) *Client {
 		root:    root,
 		objects: root + "collections/" + url.PathEscape(feed) + "/objects/",
 		key:     key,
+		decoder: decoder,
 	}
 }
 
 // Close drops the idle connections.
 func (c *Client) Close() { c.hc.CloseIdleConnections() }
 
-// envelope is the TAXII envelope as a client decodes it; objects stay raw JSON.
+// envelope is the TAXII envelope as encoding/json decodes it; objects stay raw JSON.
 type envelope struct {
 	More    bool              `json:"more"`
 	Next    string            `json:"next"`
@@ -102,23 +105,19 @@ func (r *reader) page(ctx context.Context, params string, seen *idSet) (pageResu
 	if resp.StatusCode != http.StatusOK {
 		return pageResult{}, fmt.Errorf("GET objects?%s: %s: %s", params, resp.Status, snippet(r.buf.Bytes()))
 	}
-	// Unmarshal leaves absent members alone and reuses the slices it is given.
-	r.env.More, r.env.Next, r.env.Objects = false, "", r.env.Objects[:0]
-	if err := json.Unmarshal(r.buf.Bytes(), &r.env); err != nil {
+	each := func([]byte) error { return nil }
+	if seen != nil {
+		each = seen.add
+	}
+	more, next, n, err := r.decodeEnvelope(r.buf.Bytes(), each)
+	if err != nil {
 		return pageResult{}, fmt.Errorf("GET objects?%s: decode the envelope: %w", params, err)
 	}
-	if seen != nil {
-		for _, o := range r.env.Objects {
-			if err := seen.add(o); err != nil {
-				return pageResult{}, err
-			}
-		}
-	}
 	return pageResult{
-		objects: len(r.env.Objects),
+		objects: n,
 		bytes:   r.buf.Len(),
-		more:    r.env.More,
-		next:    r.env.Next,
+		more:    more,
+		next:    next,
 		last:    resp.Header.Get("X-TAXII-Date-Added-Last"),
 		latency: time.Since(start),
 	}, nil

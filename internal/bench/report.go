@@ -21,18 +21,22 @@ type Report struct {
 
 // Machine says where the figures come from.
 type Machine struct {
-	Cores     int       `json:"cores"`
-	CPU       string    `json:"cpu,omitempty"`
-	GoVersion string    `json:"go_version"`
-	OS        string    `json:"os"`
-	Store     string    `json:"store"`
-	Postgres  string    `json:"postgres,omitempty"`
-	Objects   int       `json:"objects"`
-	DataBytes int64     `json:"data_bytes"`
-	Runs      int       `json:"runs"`
-	Quick     bool      `json:"quick,omitempty"`
-	Started   time.Time `json:"started"`
-	Seconds   float64   `json:"seconds"`
+	Cores     int    `json:"cores"`
+	CPU       string `json:"cpu,omitempty"`
+	GoVersion string `json:"go_version"`
+	OS        string `json:"os"`
+	Store     string `json:"store"`
+	Postgres  string `json:"postgres,omitempty"`
+	Objects   int    `json:"objects"`
+	DataBytes int64  `json:"data_bytes"`
+	Runs      int    `json:"runs"`
+	Quick     bool   `json:"quick,omitempty"`
+	Decoder   string `json:"client_decoder"`
+	FeedTypes string `json:"feed_types"`
+	// Maintenance is what the benchmark did to the database besides the server's work.
+	Maintenance string    `json:"maintenance,omitempty"`
+	Started     time.Time `json:"started"`
+	Seconds     float64   `json:"seconds"`
 }
 
 // Figure is one row of the table. Key is stable across versions, for comparisons.
@@ -86,8 +90,16 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if m.Quick {
 		quick = ", quick"
 	}
-	fmt.Fprintf(w, "; %d objects, %.1f MB of JSON; median of %d runs%s; took %.0f s\n\n",
-		m.Objects, float64(m.DataBytes)/1e6, m.Runs, quick, m.Seconds)
+	types := m.FeedTypes
+	if types == "" {
+		types = "all types"
+	}
+	fmt.Fprintf(w, "; %d indicators, %.1f MB of JSON; feed of %s; median of %d runs%s; client decoder %s; took %.0f s\n",
+		m.Objects, float64(m.DataBytes)/1e6, types, m.Runs, quick, m.Decoder, m.Seconds)
+	if m.Maintenance != "" {
+		fmt.Fprintf(w, "database: %s\n", m.Maintenance)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "figure\t%12s\tunit\n", "value")
 	for _, f := range r.Figures {

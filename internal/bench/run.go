@@ -31,6 +31,10 @@ type Config struct {
 	Think    time.Duration // pause of a poller between two pages; 0: none (saturation)
 	Quick    bool          // one run, few samples, short polling: proves the tool works
 	Seed     uint64        // names the data set
+	Decoder  string        // the client's envelope decoder: DecoderScan (default) or DecoderStd
+	// Types are the STIX types the benchmark feed exports, as `feed create --types`
+	// takes them; empty: every type. The data set is all indicators either way.
+	Types string
 	// ServerBin is a built taxii-server; empty: built from the module into WorkDir.
 	ServerBin string
 	// WorkDir holds the data file and the embedded store; empty: a temporary folder, removed.
@@ -66,6 +70,9 @@ func (c *Config) setDefaults() {
 	if c.Seed == 0 {
 		c.Seed = 1
 	}
+	if c.Decoder == "" {
+		c.Decoder = DecoderScan
+	}
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}
@@ -78,6 +85,9 @@ func (c *Config) validate() error {
 	}
 	if c.Store != "postgres" && c.Store != "sqlite" {
 		errs = append(errs, fmt.Errorf("-store %q: want postgres or sqlite", c.Store))
+	}
+	if c.Decoder != DecoderScan && c.Decoder != DecoderStd {
+		errs = append(errs, fmt.Errorf("-decoder %q: want %s or %s", c.Decoder, DecoderScan, DecoderStd))
 	}
 	if c.Runs < 1 {
 		errs = append(errs, fmt.Errorf("-runs %d: want at least 1", c.Runs))
@@ -127,6 +137,8 @@ type run struct {
 	writeKey string
 	reader   *Client
 
+	cpu *cpuMeter
+
 	next    int      // index of the next indicator to add after the data set
 	lasts   []string // X-TAXII-Date-Added-Last of each page of a limit=1000 pull
 	canPost bool
@@ -143,7 +155,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	b.report = &Report{Machine: Machine{
 		Cores: runtime.NumCPU(), CPU: cpuModel(), GoVersion: runtime.Version(),
 		OS: runtime.GOOS + "/" + runtime.GOARCH, Store: cfg.Store, Objects: cfg.N,
-		Runs: cfg.Runs, Quick: cfg.Quick, Started: b.started.UTC(),
+		Runs: cfg.Runs, Quick: cfg.Quick, Decoder: cfg.Decoder, FeedTypes: cfg.Types, Started: b.started.UTC(),
 	}}
 	defer func() {
 		if cerr := b.close(); cerr != nil && err == nil {
@@ -235,8 +247,9 @@ func (b *run) prepare(ctx context.Context) error {
 		return err
 	}
 	b.logf("server %d listening on %s (%s store)", b.srv.pid(), b.srv.addr, b.cfg.Store)
+	b.cpu = newCPUMeter(ctx, b.srv.pid(), b.dep)
 
-	out, err := b.dep.command(ctx, "feed", "create", "--title", "Benchmark indicators", "--writable")
+	out, err := b.dep.command(ctx, "feed", "create", "--title", "Benchmark indicators", "--writable", "--types", b.cfg.Types)
 	if err != nil {
 		return err
 	}
@@ -249,7 +262,7 @@ func (b *run) prepare(ctx context.Context) error {
 		return err
 	}
 	b.writeKey = strings.TrimSpace(out)
-	b.reader = NewClient(b.rootURL(), b.feed, b.readKey, 4)
+	b.reader = NewClient(b.rootURL(), b.feed, b.readKey, 4, b.cfg.Decoder)
 	return nil
 }
 
@@ -260,6 +273,9 @@ func (b *run) close() error {
 	var errs []error
 	if b.reader != nil {
 		b.reader.Close()
+	}
+	if b.cpu != nil {
+		b.cpu.close()
 	}
 	if b.srv != nil {
 		errs = append(errs, b.srv.stop())
@@ -275,12 +291,14 @@ func (b *run) close() error {
 
 // importCommand is figure 1a: `taxii-server import` of the data set, validation on.
 func (b *run) importCommand(ctx context.Context) error {
+	track := b.cpu.trackDatabase(ctx)
 	start := time.Now()
-	out, err := b.dep.command(ctx, "import", b.data)
+	out, proc, err := b.dep.commandCPU(ctx, "import", b.data)
+	elapsed := time.Since(start)
+	db, dbOK := track.stop()
 	if err != nil {
 		return err
 	}
-	elapsed := time.Since(start)
 	var imported, unchanged, rejected int
 	if _, err := fmt.Sscanf(strings.TrimSpace(out), "imported %d, unchanged %d, rejected %d", &imported, &unchanged, &rejected); err != nil {
 		return fmt.Errorf("unexpected output of import: %q", out)
@@ -289,8 +307,38 @@ func (b *run) importCommand(ctx context.Context) error {
 		return fmt.Errorf("import stored %d of %d objects (%d unchanged, %d rejected)", imported, b.cfg.N, unchanged, rejected)
 	}
 	rate := perSecond(float64(imported), elapsed)
-	b.logf("import: %d objects in %s: %.0f objects/s", imported, elapsed.Round(time.Millisecond), rate)
-	b.add(secImport, "import.command", "import: taxii-server import, validated", rate, "objects/s")
+	use := cpuUse{db: db, dbOK: dbOK, client: proc, clientOK: proc > 0, objects: imported}
+	b.logf("import: %d objects in %s: %.0f objects/s; CPU µs/object: import process %.1f, %s",
+		imported, elapsed.Round(time.Millisecond), rate, float64(proc.Nanoseconds())/1e3/float64(imported), use)
+	name := "import: taxii-server import, validated"
+	b.add(secImport, "import.command", name, rate, "objects/s")
+	if proc > 0 {
+		b.add(secImport, "import.command.cpu_import", name+", CPU of the import process", float64(proc.Nanoseconds())/1e3/float64(imported), "µs/object")
+	}
+	if b.cfg.Store == "postgres" {
+		if dbOK {
+			b.add(secImport, "import.command.cpu_database", name+", CPU of the Postgres backends", float64(db.Nanoseconds())/1e3/float64(imported), "µs/object")
+		} else {
+			b.na(secImport, "import.command.cpu_database", name+", CPU of the Postgres backends", "µs/object", "not a local Postgres of its own")
+		}
+	}
+	return b.maintain(ctx)
+}
+
+// maintain does after a bulk load what autovacuum does on a production Postgres
+// within a minute: statistics and the visibility map. The query plans of a
+// freshly loaded table depend on them; without them the figures would measure
+// a table nobody runs in production (see Machine.Maintenance).
+func (b *run) maintain(ctx context.Context) error {
+	if b.cfg.Store != "postgres" {
+		return nil
+	}
+	start := time.Now()
+	if err := b.dep.sql(ctx, "VACUUM (ANALYZE) objects"); err != nil {
+		return err
+	}
+	b.report.Machine.Maintenance = "VACUUM (ANALYZE) objects after the import, as autovacuum would"
+	b.logf("VACUUM (ANALYZE) objects: %s", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -300,20 +348,19 @@ func (b *run) pulls(ctx context.Context) error {
 	peak := watchPeak(b.srv.pid())
 	type series struct {
 		rates, mbps []float64
-		cpu         time.Duration
-		objects     int
+		cpu         cpuUse
 	}
 	got := map[string]*series{}
 	key := func(m PullMethod, limit int) string { return fmt.Sprintf("%s.%d", m, limit) }
 	for run := 1; run <= b.cfg.Runs; run++ {
 		for _, m := range []PullMethod{FollowNext, AddedAfter} {
 			for _, limit := range pullLimits {
-				cpu0, cpuErr := procCPU(b.srv.pid())
+				cpu0 := b.cpu.sample(ctx)
 				res, err := b.reader.Pull(ctx, m, limit)
 				if err != nil {
 					return fmt.Errorf("pull by %s, limit=%d: %w", m, limit, err)
 				}
-				cpu1, _ := procCPU(b.srv.pid())
+				used := b.cpu.since(ctx, cpu0, res.Objects)
 				b.report.Pulls = append(b.report.Pulls, PullCheck{
 					Name:    fmt.Sprintf("%s limit=%d run %d", m, limit, run),
 					Objects: res.Objects, Duplicates: res.Duplicates,
@@ -328,15 +375,12 @@ func (b *run) pulls(ctx context.Context) error {
 				}
 				s.rates = append(s.rates, perSecond(float64(res.Objects), res.Elapsed))
 				s.mbps = append(s.mbps, perSecond(float64(res.Bytes)/1e6, res.Elapsed))
-				if cpuErr == nil {
-					s.cpu += cpu1 - cpu0
-					s.objects += res.Objects
-				}
+				s.cpu.add(used)
 				if m == FollowNext && limit == pollLimit && b.lasts == nil {
 					b.lasts = res.Lasts
 				}
-				b.logf("pull by %s, limit=%d, run %d: %d objects in %d pages, %s: %.0f objects/s, %.1f MB/s",
-					m, limit, run, res.Objects, res.Pages, res.Elapsed.Round(time.Millisecond), s.rates[len(s.rates)-1], s.mbps[len(s.mbps)-1])
+				b.logf("pull by %s, limit=%d, run %d: %d objects in %d pages, %s: %.0f objects/s, %.1f MB/s; CPU µs/object %s",
+					m, limit, run, res.Objects, res.Pages, res.Elapsed.Round(time.Millisecond), s.rates[len(s.rates)-1], s.mbps[len(s.mbps)-1], used)
 			}
 		}
 	}
@@ -350,10 +394,8 @@ func (b *run) pulls(ctx context.Context) error {
 			name := fmt.Sprintf("full pull %s, limit=%d", how, limit)
 			b.add(sec, "pull."+key(m, limit)+".rate", name, median(s.rates), "objects/s")
 			b.add(sec, "pull."+key(m, limit)+".mbps", name, median(s.mbps), "MB/s")
-			if s.objects > 0 {
-				b.add(sec, "pull."+key(m, limit)+".server_cpu", name+", server CPU", float64(s.cpu.Microseconds())/float64(s.objects), "µs/object")
-			} else {
-				b.na(sec, "pull."+key(m, limit)+".server_cpu", name+", server CPU", "µs/object", "no /proc")
+			if m == FollowNext {
+				b.addCPU(sec, "pull."+key(m, limit), name, s.cpu, true)
 			}
 		}
 	}
@@ -416,9 +458,11 @@ func (b *run) deepPage(ctx context.Context) error {
 // and how close the pulls by next come to it.
 func (b *run) baseline(ctx context.Context) error {
 	var rates, mbps []float64
+	var cpu cpuUse
 	for range b.cfg.Runs {
 		var res baselineResult
 		var err error
+		cpu0 := b.cpu.sample(ctx)
 		if b.cfg.Store == "postgres" {
 			res, err = postgresBaseline(ctx, b.dep.pgURL)
 		} else {
@@ -430,6 +474,10 @@ func (b *run) baseline(ctx context.Context) error {
 		if res.rows != int64(b.cfg.N) {
 			return fmt.Errorf("the baseline read %d rows, want %d", res.rows, b.cfg.N)
 		}
+		used := b.cpu.since(ctx, cpu0, int(res.rows))
+		// The baseline's own connection is gone by now: its backend measured itself.
+		used.db, used.dbOK = res.dbCPU, res.dbCPU > 0
+		cpu.add(used)
 		rates = append(rates, perSecond(float64(res.rows), res.elapsed))
 		mbps = append(mbps, perSecond(float64(res.bytes)/1e6, res.elapsed))
 		b.logf("baseline: %d rows, %.1f MB in %s", res.rows, float64(res.bytes)/1e6, res.elapsed.Round(time.Millisecond))
@@ -441,12 +489,40 @@ func (b *run) baseline(ctx context.Context) error {
 	rate := median(rates)
 	b.add(secBaseline, "baseline.rate", name, rate, "objects/s")
 	b.add(secBaseline, "baseline.mbps", name, median(mbps), "MB/s")
+	b.addCPU(secBaseline, "baseline", "baseline", cpu, false)
 	for _, limit := range pullLimits {
 		if f, ok := b.figure(secPull, fmt.Sprintf("pull.next.%d.rate", limit)); ok && rate > 0 {
 			b.add(secBaseline, fmt.Sprintf("baseline.ratio.%d", limit), fmt.Sprintf("full pull limit=%d / baseline", limit), f.Value/rate, "x")
 		}
 	}
 	return nil
+}
+
+// addCPU adds the CPU per object of a measurement: the server's (when it took
+// part), the database's (Postgres backends on this machine) and the client's.
+// Their sum bounds the rate the machine's cores allow.
+func (b *run) addCPU(sec int, key, name string, u cpuUse, server bool) {
+	parts := []struct {
+		key, who string
+		v        time.Duration
+		ok       bool
+		why      string
+	}{
+		{"server", "taxii-server", u.server, u.serverOK, "no /proc"},
+		{"database", "Postgres backends", u.db, u.dbOK, "not a local Postgres of its own"},
+		{"client", "client", u.client, u.clientOK, "no getrusage"},
+	}
+	for _, p := range parts {
+		if p.key == "server" && !server || p.key == "database" && b.cfg.Store != "postgres" {
+			continue
+		}
+		k, n := key+".cpu_"+p.key, name+", CPU of the "+p.who
+		if !p.ok || u.objects == 0 {
+			b.na(sec, k, n, "µs/object", p.why)
+			continue
+		}
+		b.add(sec, k, n, float64(p.v.Nanoseconds())/1e3/float64(u.objects), "µs/object")
+	}
 }
 
 func (b *run) figure(sec int, key string) (Figure, bool) {
@@ -469,7 +545,7 @@ func (b *run) importPost(ctx context.Context) error {
 	if b.cfg.Quick {
 		total = postBatch
 	}
-	w := NewClient(b.rootURL(), b.feed, b.writeKey, 1)
+	w := NewClient(b.rootURL(), b.feed, b.writeKey, 1, b.cfg.Decoder)
 	defer w.Close()
 	g := NewGenerator(b.cfg.Seed)
 	var body []byte
@@ -517,7 +593,7 @@ func (b *run) pollersAt(ctx context.Context, n int) error {
 	if len(b.lasts) == 0 {
 		return errors.New("no page boundaries to start from")
 	}
-	c := NewClient(b.rootURL(), b.feed, b.readKey, n)
+	c := NewClient(b.rootURL(), b.feed, b.readKey, n, b.cfg.Decoder)
 	defer c.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -629,7 +705,7 @@ func (b *run) pollersAt(ctx context.Context, n int) error {
 func (b *run) importWhile(ctx context.Context, deadline time.Time, added *atomic.Int64) error {
 	g := NewGenerator(b.cfg.Seed)
 	if b.canPost {
-		w := NewClient(b.rootURL(), b.feed, b.writeKey, 1)
+		w := NewClient(b.rootURL(), b.feed, b.writeKey, 1, b.cfg.Decoder)
 		defer w.Close()
 		var body []byte
 		for time.Now().Before(deadline) {

@@ -42,12 +42,14 @@ func BuildServer(ctx context.Context, dir string) (string, error) {
 // deployment is one server binary and the store it uses: the environment every
 // command of the binary (serve, import, feed, key) runs with.
 type deployment struct {
-	bin     string
-	env     []string
-	kind    string // postgres or sqlite
-	pgURL   string // the bench database, for the baseline
-	sqlite  string // the bench database file, for the baseline
-	cleanup []func() error
+	bin   string
+	env   []string
+	kind  string // postgres or sqlite
+	pgURL string // the bench database, for the baseline
+	// ownDatabase: pgURL is a database of its own (not a schema in a shared one).
+	ownDatabase bool
+	sqlite      string // the bench database file, for the baseline
+	cleanup     []func() error
 }
 
 // baseEnv is the caller's environment without any TAXII_ setting, so that
@@ -85,7 +87,7 @@ func newPostgresDeployment(ctx context.Context, bin, adminURL string) (*deployme
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err == nil {
 		db := *u
 		db.Path = "/" + name
-		d.pgURL = db.String()
+		d.pgURL, d.ownDatabase = db.String(), true
 		d.cleanup = append(d.cleanup, func() error {
 			c, err := pgx.Connect(context.Background(), adminURL)
 			if err != nil {
@@ -147,6 +149,29 @@ func (d *deployment) command(ctx context.Context, args ...string) (string, error
 		return stdout.String(), fmt.Errorf("taxii-server %s: %v\n%s", strings.Join(args, " "), err, snippet(stderr.Bytes()))
 	}
 	return stdout.String(), nil
+}
+
+// commandCPU is command, and the CPU time the process used.
+func (d *deployment) commandCPU(ctx context.Context, args ...string) (string, time.Duration, error) {
+	cmd := exec.CommandContext(ctx, d.bin, args...)
+	cmd.Env = d.env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), 0, fmt.Errorf("taxii-server %s: %v\n%s", strings.Join(args, " "), err, snippet(stderr.Bytes()))
+	}
+	return stdout.String(), cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
+}
+
+// sql runs one statement on the deployment's Postgres database.
+func (d *deployment) sql(ctx context.Context, stmt string) error {
+	conn, err := pgx.Connect(ctx, d.pgURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, stmt)
+	return err
 }
 
 // server is a running `taxii-server serve`.
