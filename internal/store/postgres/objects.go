@@ -175,11 +175,21 @@ func conditions(feed store.FeedFilter, q store.Query, args *[]any) string {
 		*args = append(*args, v)
 		return "$" + strconv.Itoa(len(*args))
 	}
+	// One type is an equality, not an array: the planner can then read the
+	// (type, date_added) indexes in date_added order and stop at the limit, where
+	// "type = ANY(array)" makes it collect every later row and sort (a feed of
+	// indicators is the usual case).
+	inTypes := func(types []string) string {
+		if len(types) == 1 {
+			return "type = " + arg(types[0]) + "::text"
+		}
+		return "type = ANY(" + arg(types) + "::text[])"
+	}
 	if len(feed.Types) > 0 {
-		conds = append(conds, "type = ANY("+arg(feed.Types)+"::text[])")
+		conds = append(conds, inTypes(feed.Types))
 	}
 	if len(q.Types) > 0 {
-		conds = append(conds, "type = ANY("+arg(q.Types)+"::text[])")
+		conds = append(conds, inTypes(q.Types))
 	}
 	if len(q.IDs) > 0 {
 		conds = append(conds, "id = ANY("+arg(q.IDs)+"::text[])")
