@@ -279,6 +279,13 @@ func (s *scanner) str() (raw []byte, escaped bool, err error) {
 	}
 	start := s.i
 	for s.i < len(s.b) {
+		// Most of a page is plain string bytes: skip them one table lookup each.
+		for s.i < len(s.b) && plainInString[s.b[s.i]] {
+			s.i++
+		}
+		if s.i == len(s.b) {
+			break
+		}
 		c := s.b[s.i]
 		switch {
 		case c == '"':
@@ -308,6 +315,15 @@ func (s *scanner) str() (raw []byte, escaped bool, err error) {
 	}
 	return nil, false, s.fail("unterminated string")
 }
+
+// plainInString[c] says byte c stands for itself inside a JSON string: not a
+// quote, a backslash or a control character.
+var plainInString = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex4(b []byte) bool {
 	for _, c := range b {

@@ -307,9 +307,12 @@ func (b *run) importCommand(ctx context.Context) error {
 		return fmt.Errorf("import stored %d of %d objects (%d unchanged, %d rejected)", imported, b.cfg.N, unchanged, rejected)
 	}
 	rate := perSecond(float64(imported), elapsed)
-	use := cpuUse{db: db, dbOK: dbOK, client: proc, clientOK: proc > 0, objects: imported}
-	b.logf("import: %d objects in %s: %.0f objects/s; CPU µs/object: import process %.1f, %s",
-		imported, elapsed.Round(time.Millisecond), rate, float64(proc.Nanoseconds())/1e3/float64(imported), use)
+	dbPer := "-"
+	if dbOK {
+		dbPer = fmt.Sprintf("%.2f", float64(db.Nanoseconds())/1e3/float64(imported))
+	}
+	b.logf("import: %d objects in %s: %.0f objects/s; CPU µs/object: import process %.2f, database %s",
+		imported, elapsed.Round(time.Millisecond), rate, float64(proc.Nanoseconds())/1e3/float64(imported), dbPer)
 	name := "import: taxii-server import, validated"
 	b.add(secImport, "import.command", name, rate, "objects/s")
 	if proc > 0 {
