@@ -169,7 +169,6 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		{"prepare", b.prepare},
 		{"import", b.importCommand},
 		{"pull", b.pulls},
-		{"baseline", b.baseline},
 		{"add objects", b.importPost},
 		{"pollers", b.pollers},
 	}
@@ -355,7 +354,9 @@ func (b *run) pulls(ctx context.Context) error {
 	}
 	got := map[string]*series{}
 	key := func(m PullMethod, limit int) string { return fmt.Sprintf("%s.%d", m, limit) }
+	var runs []pullRun
 	for run := 1; run <= b.cfg.Runs; run++ {
+		pr := pullRun{nextRates: map[int]float64{}}
 		for _, m := range []PullMethod{FollowNext, AddedAfter} {
 			for _, limit := range pullLimits {
 				cpu0 := b.cpu.sample(ctx)
@@ -382,10 +383,21 @@ func (b *run) pulls(ctx context.Context) error {
 				if m == FollowNext && limit == pollLimit && b.lasts == nil {
 					b.lasts = res.Lasts
 				}
+				if m == FollowNext {
+					pr.nextRates[limit] = s.rates[len(s.rates)-1]
+				}
 				b.logf("pull by %s, limit=%d, run %d: %d objects in %d pages, %s: %.0f objects/s, %.1f MB/s; CPU µs/object %s",
 					m, limit, run, res.Objects, res.Pages, res.Elapsed.Round(time.Millisecond), s.rates[len(s.rates)-1], s.mbps[len(s.mbps)-1], used)
 			}
 		}
+		var err error
+		if pr.baseline, pr.baselineCPU, err = b.readBaseline(ctx); err != nil {
+			return fmt.Errorf("baseline: %w", err)
+		}
+		runs = append(runs, pr)
+	}
+	if err := b.baseline(runs); err != nil {
+		return err
 	}
 	for _, m := range []PullMethod{FollowNext, AddedAfter} {
 		sec, how := secPull, "following next"
@@ -458,47 +470,66 @@ func (b *run) deepPage(ctx context.Context) error {
 }
 
 // baseline is figure 7: the database's own fastest read of the same objects,
-// and how close the pulls by next come to it.
-func (b *run) baseline(ctx context.Context) error {
+// and how close the pulls by next come to it, from the runs of the pulls.
+func (b *run) baseline(runs []pullRun) error {
 	var rates, mbps []float64
+	ratios := map[int][]float64{}
 	var cpu cpuUse
-	for range b.cfg.Runs {
-		var res baselineResult
-		var err error
-		cpu0 := b.cpu.sample(ctx)
-		if b.cfg.Store == "postgres" {
-			res, err = postgresBaseline(ctx, b.dep.pgURL)
-		} else {
-			res, err = sqliteBaseline(ctx, b.dep.sqlite)
-		}
-		if err != nil {
-			return err
-		}
-		if res.rows != int64(b.cfg.N) {
-			return fmt.Errorf("the baseline read %d rows, want %d", res.rows, b.cfg.N)
-		}
-		used := b.cpu.since(ctx, cpu0, int(res.rows))
-		// The baseline's own connection is gone by now: its backend measured itself.
-		used.db, used.dbOK = res.dbCPU, res.dbCPU > 0
+	for _, r := range runs {
+		res := r.baseline
+		used := r.baselineCPU
 		cpu.add(used)
-		rates = append(rates, perSecond(float64(res.rows), res.elapsed))
+		rate := perSecond(float64(res.rows), res.elapsed)
+		rates = append(rates, rate)
 		mbps = append(mbps, perSecond(float64(res.bytes)/1e6, res.elapsed))
-		b.logf("baseline: %d rows, %.1f MB in %s", res.rows, float64(res.bytes)/1e6, res.elapsed.Round(time.Millisecond))
+		for limit, pull := range r.nextRates {
+			ratios[limit] = append(ratios[limit], pull/rate)
+		}
 	}
 	name := "baseline: COPY (SELECT raw ... ORDER BY date_added) TO STDOUT (binary)"
 	if b.cfg.Store == "sqlite" {
 		name = "baseline: SELECT raw FROM objects ORDER BY date_added (database/sql)"
 	}
-	rate := median(rates)
-	b.add(secBaseline, "baseline.rate", name, rate, "objects/s")
+	b.add(secBaseline, "baseline.rate", name, median(rates), "objects/s")
 	b.add(secBaseline, "baseline.mbps", name, median(mbps), "MB/s")
 	b.addCPU(secBaseline, "baseline", "baseline", cpu, false)
+	// Each run's pulls and baseline ran back to back, under the same load: the
+	// ratio is taken run by run, then the median.
 	for _, limit := range pullLimits {
-		if f, ok := b.figure(secPull, fmt.Sprintf("pull.next.%d.rate", limit)); ok && rate > 0 {
-			b.add(secBaseline, fmt.Sprintf("baseline.ratio.%d", limit), fmt.Sprintf("full pull limit=%d / baseline", limit), f.Value/rate, "x")
-		}
+		b.add(secBaseline, fmt.Sprintf("baseline.ratio.%d", limit), fmt.Sprintf("full pull following next, limit=%d / baseline", limit), median(ratios[limit]), "x")
 	}
 	return nil
+}
+
+// readBaseline reads every object straight from the database once.
+func (b *run) readBaseline(ctx context.Context) (baselineResult, cpuUse, error) {
+	var res baselineResult
+	var err error
+	cpu0 := b.cpu.sample(ctx)
+	if b.cfg.Store == "postgres" {
+		res, err = postgresBaseline(ctx, b.dep.pgURL)
+	} else {
+		res, err = sqliteBaseline(ctx, b.dep.sqlite)
+	}
+	if err != nil {
+		return res, cpuUse{}, err
+	}
+	if res.rows != int64(b.cfg.N) {
+		return res, cpuUse{}, fmt.Errorf("the baseline read %d rows, want %d", res.rows, b.cfg.N)
+	}
+	used := b.cpu.since(ctx, cpu0, int(res.rows))
+	// The baseline's own connection is gone by now: its backend measured itself.
+	used.db, used.dbOK = res.dbCPU, res.dbCPU > 0
+	b.logf("baseline: %d rows, %.1f MB in %s: %.0f objects/s; CPU µs/object %s", res.rows, float64(res.bytes)/1e6,
+		res.elapsed.Round(time.Millisecond), perSecond(float64(res.rows), res.elapsed), used)
+	return res, used, nil
+}
+
+// pullRun is one round of the pulls with its baseline, measured back to back.
+type pullRun struct {
+	nextRates   map[int]float64 // by limit, following next
+	baseline    baselineResult
+	baselineCPU cpuUse
 }
 
 // addCPU adds the CPU per object of a measurement: the server's (when it took
