@@ -58,6 +58,7 @@ func TestQuickRun(t *testing.T) {
 				"pull.added_after.1000.rate", "pull.added_after.1000.mbps", "pull.added_after.10000.rate", "pull.added_after.10000.mbps",
 				"deep_page.first", "deep_page.last", "deep_page.ratio",
 				"pollers.5.p50", "pollers.5.p99", "pollers.5.rate", "pollers.5.import",
+				"pollers.5.paced.p50", "pollers.5.paced.p99",
 				"rss.pull", "rss.pollers.5",
 				"baseline.rate", "baseline.mbps", "baseline.ratio.1000", "baseline.ratio.10000",
 			}

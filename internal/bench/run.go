@@ -27,8 +27,7 @@ type Config struct {
 	PGURL    string        // a Postgres server where the benchmark may create a database
 	Runs     int           // repetitions of the cheap measurements, whose medians are reported
 	Pollers  []int         // concurrent poller counts, each measured in turn
-	PollTime time.Duration // how long each poller count runs
-	Think    time.Duration // pause of a poller between two pages; 0: none (saturation)
+	PollTime time.Duration // how long each poller measurement runs (two per count)
 	Quick    bool          // one run, few samples, short polling: proves the tool works
 	Seed     uint64        // names the data set
 	Decoder  string        // the client's envelope decoder: DecoderScan (default) or DecoderStd
@@ -97,8 +96,8 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("-pollers: %d is not between 1 and 10000", p))
 		}
 	}
-	if c.PollTime < 100*time.Millisecond || c.Think < 0 {
-		errs = append(errs, fmt.Errorf("-poll-time %s, -think %s: want at least 100ms and at least 0", c.PollTime, c.Think))
+	if c.PollTime < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("-poll-time %s: want at least 100ms", c.PollTime))
 	}
 	return errors.Join(errs...)
 }
@@ -611,21 +610,69 @@ func (b *run) importPost(ctx context.Context) error {
 	return nil
 }
 
-// pollers is figure 5 and the memory of figure 6: for each count, that many
+// pollers is figure 5 and the memory of figure 6. For each count, that many
 // clients pull pages of 1000 from random places of the feed, following next,
-// while an importer adds objects.
+// while an importer adds objects: first back to back, which measures capacity
+// (at saturation, latency is only concurrency / capacity, by Little's law);
+// then each paced so that together they ask for half that capacity, which
+// measures the latency a poller sees on a server that keeps up.
 func (b *run) pollers(ctx context.Context) error {
 	for _, n := range b.cfg.Pollers {
-		if err := b.pollersAt(ctx, n); err != nil {
+		name := fmt.Sprintf("%d pollers, pages of %d", n, pollLimit)
+		key := fmt.Sprintf("pollers.%d.", n)
+		full, err := b.pollersAt(ctx, n, 0)
+		if err != nil {
 			return fmt.Errorf("%d pollers: %w", n, err)
+		}
+		b.add(secPollers, key+"rate", name+", back to back: total", full.rate, "objects/s")
+		b.add(secPollers, key+"p50", name+", back to back: latency p50", ms(full.p50), "ms")
+		b.add(secPollers, key+"p99", name+", back to back: latency p99", ms(full.p99), "ms")
+
+		// Each poller asks for a page every interval: n/interval = half the pages/s above.
+		interval := time.Duration(float64(n) / (full.pagesPerSec / 2) * float64(time.Second))
+		paced, err := b.pollersAt(ctx, n, interval)
+		if err != nil {
+			return fmt.Errorf("%d paced pollers: %w", n, err)
+		}
+		how := fmt.Sprintf(", at half capacity (%.0f pages/s)", float64(n)/interval.Seconds())
+		b.add(secPollers, key+"paced.p50", name+how+": latency p50", ms(paced.p50), "ms")
+		b.add(secPollers, key+"paced.p99", name+how+": latency p99", ms(paced.p99), "ms")
+		b.add(secPollers, key+"failed", name+", failed requests", float64(full.failed+paced.failed), "requests")
+		b.add(secPollers, key+"import", name+", meanwhile added by "+full.importHow, (full.importRate+paced.importRate)/2, "objects/s")
+
+		mem, memErr := full.peak, full.peakErr
+		if paced.peakErr == nil {
+			mem = max(mem, paced.peak)
+		}
+		rssKey, rssName := fmt.Sprintf("rss.pollers.%d", n), fmt.Sprintf("server peak RSS with %d pollers", n)
+		if memErr == nil {
+			b.add(secMemory, rssKey, rssName, float64(mem)/(1<<20), "MiB")
+		} else {
+			b.na(secMemory, rssKey, rssName, "MiB", memErr.Error())
 		}
 	}
 	return nil
 }
 
-func (b *run) pollersAt(ctx context.Context, n int) error {
+// pollResult is one measurement of concurrent pollers.
+type pollResult struct {
+	p50, p99    time.Duration
+	rate        float64 // objects/s, all pollers
+	pagesPerSec float64
+	failed      int
+	importRate  float64 // objects/s the importer added meanwhile
+	importHow   string
+	peak        int64 // server peak RSS, bytes
+	peakErr     error
+}
+
+// pollersAt runs n pollers for PollTime. With interval 0 each asks for its next
+// page as soon as it has the last; otherwise it asks every interval (or at once,
+// when a page took longer), from a random offset.
+func (b *run) pollersAt(ctx context.Context, n int, interval time.Duration) (pollResult, error) {
+	var out pollResult
 	if len(b.lasts) == 0 {
-		return errors.New("no page boundaries to start from")
+		return out, errors.New("no page boundaries to start from")
 	}
 	c := NewClient(b.rootURL(), b.feed, b.readKey, n, b.cfg.Decoder)
 	defer c.Close()
@@ -661,7 +708,26 @@ func (b *run) pollersAt(ctx context.Context, n int) error {
 				return "limit=" + strconv.Itoa(pollLimit) + "&added_after=" + url.QueryEscape(b.lasts[rng.IntN(len(b.lasts))])
 			}
 			params := from()
-			for time.Now().Before(deadline) {
+			next := start
+			if interval > 0 {
+				next = start.Add(time.Duration(rng.Int64N(int64(interval))))
+			}
+			for {
+				if interval > 0 {
+					if wait := time.Until(next); wait > 0 {
+						select {
+						case <-time.After(wait):
+						case <-ctx.Done():
+						}
+					}
+					next = next.Add(interval)
+					if now := time.Now(); next.Before(now) {
+						next = now // late: no burst to catch up
+					}
+				}
+				if !time.Now().Before(deadline) {
+					return
+				}
 				p, err := r.page(ctx, params, nil)
 				if err != nil {
 					if ctx.Err() != nil {
@@ -679,59 +745,46 @@ func (b *run) pollersAt(ctx context.Context, n int) error {
 				} else {
 					params = from()
 				}
-				if b.cfg.Think > 0 {
-					select {
-					case <-time.After(b.cfg.Think):
-					case <-ctx.Done():
-					}
-				}
 			}
 		})
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
 	iwg.Wait()
-	mem, memErr := peak.done()
+	out.peak, out.peakErr = peak.done()
 
 	var lat []time.Duration
-	objects, failed := 0, 0
+	objects := 0
 	for _, r := range results {
 		if r.err != nil {
-			return r.err
+			return out, r.err
 		}
 		lat = append(lat, r.latencies...)
 		objects += r.objects
-		failed += r.failed
+		out.failed += r.failed
 	}
 	if importErr != nil {
-		return fmt.Errorf("the importer: %w", importErr)
+		return out, fmt.Errorf("the importer: %w", importErr)
 	}
 	if len(lat) == 0 {
-		return fmt.Errorf("no page completed in %s", b.cfg.PollTime)
+		return out, fmt.Errorf("no page completed in %s", b.cfg.PollTime)
 	}
-	p50, p99 := percentile(lat, 50), percentile(lat, 99)
-	rate := perSecond(float64(objects), elapsed)
-	importRate := perSecond(float64(imported.Load()), importEnd.Sub(start))
-	how := "POST"
+	out.p50, out.p99 = percentile(lat, 50), percentile(lat, 99)
+	out.rate = perSecond(float64(objects), elapsed)
+	out.pagesPerSec = perSecond(float64(len(lat)), elapsed)
+	out.importRate = perSecond(float64(imported.Load()), importEnd.Sub(start))
+	out.importHow = "POST"
 	if !b.canPost {
-		how = "taxii-server import"
+		out.importHow = "taxii-server import"
 	}
-	b.logf("%d pollers: %d pages, p50 %s, p99 %s, %.0f objects/s, %d failed; meanwhile %s added %d objects (%.0f/s)",
-		n, len(lat), p50.Round(time.Microsecond), p99.Round(time.Microsecond), rate, failed, how, imported.Load(), importRate)
-
-	name := fmt.Sprintf("%d pollers, pages of %d", n, pollLimit)
-	key := fmt.Sprintf("pollers.%d.", n)
-	b.add(secPollers, key+"p50", name+", latency p50", ms(p50), "ms")
-	b.add(secPollers, key+"p99", name+", latency p99", ms(p99), "ms")
-	b.add(secPollers, key+"rate", name+", total", rate, "objects/s")
-	b.add(secPollers, key+"failed", name+", failed requests", float64(failed), "requests")
-	b.add(secPollers, key+"import", name+", meanwhile added by "+how, importRate, "objects/s")
-	if memErr == nil {
-		b.add(secMemory, fmt.Sprintf("rss.pollers.%d", n), fmt.Sprintf("server peak RSS with %d pollers", n), float64(mem)/(1<<20), "MiB")
-	} else {
-		b.na(secMemory, fmt.Sprintf("rss.pollers.%d", n), fmt.Sprintf("server peak RSS with %d pollers", n), "MiB", memErr.Error())
+	pace := "back to back"
+	if interval > 0 {
+		pace = fmt.Sprintf("one page every %s each", interval.Round(time.Millisecond))
 	}
-	return nil
+	b.logf("%d pollers, %s: %d pages, p50 %s, p99 %s, %.0f objects/s, %d failed; meanwhile %s added %d objects (%.0f/s)",
+		n, pace, len(lat), out.p50.Round(time.Microsecond), out.p99.Round(time.Microsecond), out.rate, out.failed,
+		out.importHow, imported.Load(), out.importRate)
+	return out, nil
 }
 
 // importWhile adds new indicators until the deadline: by POST in batches of 1000
