@@ -357,3 +357,23 @@ func TestImportHonoursObjectLimits(t *testing.T) {
 		t.Fatalf("err=%v stdout=%q stderr=%s", err, stdout, stderr)
 	}
 }
+
+// TestMigrateThenServeWithoutAutoMigrate: migrate works (twice) on both stores, and a
+// server told not to migrate refuses an unmigrated database but serves a migrated one.
+func TestMigrateThenServeWithoutAutoMigrate(t *testing.T) {
+	for name, newBinary := range binaries(t) {
+		t.Run(name, func(t *testing.T) {
+			b := newBinary(t)
+			b.env["TAXII_AUTO_MIGRATE"] = "false"
+			if _, _, err := b.run(context.Background(), "", "serve", "--listen", "127.0.0.1:0"); err == nil || !strings.Contains(err.Error(), "migrate") {
+				t.Fatalf("serve on an empty database without migrating: %v", err)
+			}
+			b.must("", "migrate")
+			b.must("", "migrate")
+			base, _ := b.serve()
+			if resp, _ := get(t, base+"/taxii2/", "tk_none"); resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("discovery without a valid key: %d", resp.StatusCode)
+			}
+		})
+	}
+}
