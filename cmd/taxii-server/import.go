@@ -20,6 +20,13 @@ import (
 // to amortise the round trips, small enough that writers do not queue long.
 const importBatch = 2000
 
+// analyzeAfter is how many new objects make an import refresh the store's planner
+// statistics: without them, the first pages of a freshly loaded feed get poor plans.
+const analyzeAfter = 10_000
+
+// analyzer is a store that can refresh its planner statistics (Postgres).
+type analyzer interface{ Analyze(ctx context.Context) error }
+
 type importCounts struct{ imported, unchanged, rejected int }
 
 func runImport(ctx context.Context, args []string, c *cli) error {
@@ -72,6 +79,11 @@ func runImport(ctx context.Context, args []string, c *cli) error {
 	}
 	imp.showProgress(true)
 	n := imp.counts
+	if a, ok := st.(analyzer); ok && n.imported >= analyzeAfter {
+		if err := a.Analyze(ctx); err != nil {
+			fmt.Fprintf(c.stderr, "import: refreshing planner statistics: %v\n", err)
+		}
+	}
 	fmt.Fprintf(c.stdout, "imported %d, unchanged %d, rejected %d\n", n.imported, n.unchanged, n.rejected)
 	if n.rejected > 0 || len(fileErrs) > 0 {
 		return errReported

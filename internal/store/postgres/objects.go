@@ -332,3 +332,10 @@ func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id stri
 	}
 	return n, nil
 }
+
+// Analyze refreshes the planner's statistics of the objects table. Bulk imports call
+// it so that the first pages after a large load get good plans before autovacuum runs.
+func (s *Store) Analyze(ctx context.Context) error {
+	_, err := s.pool.Exec(ctx, `ANALYZE objects`)
+	return interpretError(err)
+}

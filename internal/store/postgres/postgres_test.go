@@ -1,7 +1,9 @@
 package postgres_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/internal/store/postgres/pgtest"
@@ -11,4 +13,21 @@ import (
 // TestStore runs the conformance suite every store must pass against Postgres.
 func TestStore(t *testing.T) {
 	storetest.Exercise(t, func(t *testing.T) store.Store { return pgtest.New(t) })
+}
+
+func TestAnalyzeRecordsStatistics(t *testing.T) {
+	s := pgtest.New(t)
+	ctx := context.Background()
+	var before *time.Time
+	q := `SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'objects' AND schemaname = current_schema()`
+	if err := s.Pool().QueryRow(ctx, q).Scan(&before); err != nil || before != nil {
+		t.Fatalf("before: %v %v", before, err)
+	}
+	if err := s.Analyze(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var after *time.Time
+	if err := s.Pool().QueryRow(ctx, q).Scan(&after); err != nil || after == nil {
+		t.Fatalf("ANALYZE left no trace: %v %v", after, err)
+	}
 }
