@@ -25,7 +25,9 @@ const importBatch = 2000
 const analyzeAfter = 10_000
 
 // analyzer is a store that can refresh its planner statistics (Postgres).
-type analyzer interface{ Analyze(ctx context.Context) error }
+type analyzer interface {
+	Analyze(ctx context.Context) error
+}
 
 type importCounts struct{ imported, unchanged, rejected int }
 
