@@ -13,7 +13,6 @@ var (
 	ErrNotJSON         = errors.New("not JSON")
 	ErrTruncated       = errors.New("truncated JSON")
 	ErrNotEnvelope     = errors.New("not a TAXII envelope")
-	ErrNoObjects       = errors.New("envelope without objects")
 	ErrObjectsNotArray = errors.New("objects is not an array")
 	ErrNotObject       = errors.New("not a JSON object")
 	ErrInvalidUTF8     = errors.New("invalid UTF-8")
@@ -115,8 +114,9 @@ func NewDecoder(r io.Reader, lim Limits) *Decoder {
 }
 
 // NewEnvelopeDecoder returns a Decoder that accepts exactly one TAXII
-// envelope: a JSON object with an "objects" array (as the add-objects
-// endpoint requires). Anything else is a *DecodeError.
+// envelope (as the add-objects endpoint requires): a JSON object without a
+// "type", whose "objects", when present, is an array; an envelope without
+// objects holds none. Anything else is a *DecodeError.
 func NewEnvelopeDecoder(r io.Reader, lim Limits) *Decoder {
 	d := NewDecoder(r, lim)
 	d.envelope = true
@@ -500,8 +500,11 @@ func (d *Decoder) finishTop() ([]byte, bool, error) {
 		return nil, false, d.containerViolation()
 	}
 	if d.envelope {
+		// Every property of a TAXII envelope is optional (spec 3.7): without
+		// objects it is an empty envelope, the {} this server itself answers
+		// for an empty page. A top-level "type" was refused above.
 		d.stopCapture()
-		return nil, false, d.fatalErr(ErrNoObjects, "the envelope has no objects array")
+		return nil, false, nil
 	}
 	if d.typeSeen && d.topType == "bundle" {
 		d.stopCapture()
