@@ -71,6 +71,13 @@ func (h *handler) addObjects(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	objs, stored := h.check(v, f, items)
+	if unsupportedVersionOnly(items) {
+		// Spec 5.5: 422 when the server does not support the content's version, e.g.
+		// STIX 2.0 sent to a STIX 2.1 server. A mixed request gets its status instead.
+		h.fail(w, r, &apiError{status: http.StatusUnprocessableEntity, code: "unsupported_stix_version",
+			description: fmt.Sprintf("None of the %d objects is STIX 2.1 (spec_version \"2.1\"): this server does not accept STIX 2.0 content. Nothing was stored.", len(items))})
+		return
+	}
 
 	if len(objs) > 0 {
 		outcomes, err := h.st.AddObjects(r.Context(), objs)
@@ -108,6 +115,19 @@ type addItem struct {
 	failure string // why it is not stored; "" for a success
 	id      string // the STIX id, when readable
 	version string // modified, else created, else (stored objects) date_added
+	// oldSTIX: refused because its spec_version is not 2.1 (STIX 2.0 content).
+	oldSTIX bool
+}
+
+// unsupportedVersionOnly reports whether every element of a non-empty request was
+// refused for its STIX version alone.
+func unsupportedVersionOnly(items []addItem) bool {
+	for _, it := range items {
+		if !it.oldSTIX {
+			return false
+		}
+	}
+	return len(items) > 0
 }
 
 // readEnvelope decodes the body into its elements. A per-element problem (not an
@@ -165,6 +185,8 @@ func (h *handler) check(v *stix.Validator, f store.Feed, items []addItem) ([]sto
 		if res.Err != nil {
 			it.id, it.version = identify(it.raw)
 			it.failure = validationMessage(res.Err)
+			var se *stix.Error
+			it.oldSTIX = errors.As(res.Err, &se) && se.Path == "/spec_version"
 			continue
 		}
 		m := res.Meta

@@ -424,7 +424,8 @@ func TestAddObjectsStatusOfGarbage(t *testing.T) {
 			`{"type":"indicator","id":"` + strings.Repeat("x", 100_000) + `","modified":"` + strings.Repeat("é", 100_000) + `"}`,
 			`{"type":"indicator","spec_version":"` + strings.Repeat("2", 100_000) + `"}`,
 		} {
-			r := b.post(t, "writer", "all", envelopeOf(elem))
+			// The non-object beside it keeps a bad spec_version from making the request a 422.
+			r := b.post(t, "writer", "all", envelopeOf(elem, "7"))
 			s := r.accepted(t)
 			f := s.Failures[0]
 			if strings.ContainsRune(f.ID+f.Version+f.Message, 0) || len(f.ID) > 300 || len(f.Version) > 300 || len(f.Message) > 1000 {
@@ -484,4 +485,25 @@ func TestAddObjectsStoreFailures(t *testing.T) {
 	if *s.SuccessCount != 2 || len(stored(t, fs)) != 2 {
 		t.Fatalf("retry: %+v", s)
 	}
+}
+
+// Spec 5.5: content in a STIX version the server does not support is a 422 when
+// nothing else is in the request; beside supported objects it is a per-object failure.
+func TestAddObjectsUnsupportedVersion(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		b := setupWrite(t, st, Options{})
+		v20 := `{"type":"indicator","id":"indicator--00000000-0000-4000-8000-000000000020","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","pattern":"[ipv4-addr:value = '198.51.100.1']","valid_from":"2026-01-01T00:00:00Z","labels":["malicious-activity"]}`
+		v20b := strings.Replace(v20, `"type":"indicator",`, `"type":"indicator","spec_version":"2.0",`, 1)
+		r := b.post(t, "writer", "all", envelopeOf(v20, v20b))
+		if r.status != http.StatusUnprocessableEntity || !strings.Contains(string(r.body), "STIX 2.0") {
+			t.Fatalf("only STIX 2.0: %d %s", r.status, r.body)
+		}
+		if rows := stored(t, st); len(rows) != 0 {
+			t.Fatalf("stored %v", storedRefs(rows))
+		}
+		s := b.post(t, "writer", "all", envelopeOf(v20, indicator(1, mod1))).accepted(t)
+		if *s.SuccessCount != 1 || *s.FailureCount != 1 || !strings.Contains(s.Failures[0].Message, "2.0") {
+			t.Fatalf("mixed request: %+v", s)
+		}
+	})
 }

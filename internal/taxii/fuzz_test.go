@@ -103,7 +103,7 @@ func FuzzAddObjects(f *testing.F) {
 			if len(after) < len(before) || len(after) > len(before)+s.SuccessCount {
 				t.Fatalf("%d versions stored before, %d after %d successes", len(before), len(after), s.SuccessCount)
 			}
-		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+		case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
 			var e errorResource
 			if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.Description == "" {
 				t.Fatalf("%d body %q: %v", w.Code, w.Body.Bytes(), err)
