@@ -68,6 +68,9 @@ type VersionMatch struct {
 	// Times are version timestamps (modified, or created when there is none),
 	// already normalised with VersionKey.
 	Times []string
+	// DateAdded selects, among objects that have neither modified nor created,
+	// the version whose date_added (µs) is listed: TAXII shows that as their version.
+	DateAdded []int64
 }
 
 // FeedFilter is the saved filter that makes a feed out of the store.

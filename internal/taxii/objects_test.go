@@ -370,3 +370,25 @@ func TestLimitIsCapped(t *testing.T) {
 		}
 	})
 }
+
+// An object without created or modified (an SCO) shows its date_added as its
+// version; that version, given back in match[version], selects it (spec 3.4.2, 5.3.1).
+func TestVersionOfObjectWithoutTimestamps(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		b := setup(t, st, Options{})
+		sco := stixObject(stixID("ipv4-addr", 1), "", "")
+		b.add(t, sco, stixObject(stixID("indicator", 2), "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z"))
+		_, _, records := b.get(t, "reader", b.root+"/collections/all-intel/manifest/?match[type]=ipv4-addr").ok(t).manifest(t)
+		if len(records) != 1 || records[0].Version != records[0].DateAdded {
+			t.Fatalf("manifest %+v: want the version to be the date_added", records)
+		}
+		url := b.root + "/collections/all-intel/objects/" + sco.ID + "/?match[version]=" + records[0].Version
+		if got := b.get(t, "reader", url).ok(t).envelope(t).ids(t); len(got) != 1 || got[0] != sco.ID {
+			t.Fatalf("object by its manifest version: %v", got)
+		}
+		other := b.root + "/collections/all-intel/objects/?match[version]=" + records[0].Version
+		if got := b.get(t, "reader", other).ok(t).envelope(t).ids(t); len(got) != 1 || got[0] != sco.ID {
+			t.Fatalf("objects by that version: %v, want only the SCO", got)
+		}
+	})
+}

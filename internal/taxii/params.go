@@ -174,12 +174,17 @@ func parseVersions(vals []string) (store.VersionMatch, []string, error) {
 		case "last":
 			m.Last = true
 		default:
-			k, err := store.VersionKey(unplus(v))
+			t, err := store.ParseTimestamp(unplus(v))
 			if err != nil {
 				return m, nil, badRequest("invalid_parameter",
 					"match[version] value %q is not last, first, all or an RFC 3339 timestamp.", v)
 			}
+			k, _ := store.VersionKey(unplus(v)) // parses as above
 			m.Times = append(m.Times, k)
+			if t.Nanosecond()%1000 == 0 {
+				// Objects without created or modified show their date_added as version.
+				m.DateAdded = append(m.DateAdded, store.Micros(t))
+			}
 		}
 	}
 	if m.All && len(vals) > 1 {

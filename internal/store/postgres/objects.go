@@ -214,7 +214,7 @@ func versionCondition(v store.VersionMatch, arg func(any) string) string {
 		return ""
 	}
 	var alts []string
-	if v.Last || (!v.First && len(v.Times) == 0) {
+	if v.Last || (!v.First && len(v.Times) == 0 && len(v.DateAdded) == 0) {
 		alts = append(alts, "is_latest")
 	}
 	if v.First {
@@ -222,6 +222,9 @@ func versionCondition(v store.VersionMatch, arg func(any) string) string {
 	}
 	if len(v.Times) > 0 {
 		alts = append(alts, "version_key = ANY("+arg(v.Times)+"::text[])")
+	}
+	if len(v.DateAdded) > 0 {
+		alts = append(alts, "(version_key = '' AND date_added = ANY("+arg(v.DateAdded)+"::bigint[]))")
 	}
 	if len(alts) == 1 {
 		return alts[0]

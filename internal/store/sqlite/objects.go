@@ -52,6 +52,7 @@ WHERE id = ?1`
 	condLatest       = `is_latest = 1`
 	condFirst        = `is_first = 1`
 	condTimes        = `version_key IN (SELECT value FROM json_each(?))`
+	condUnversioned  = `(version_key = '' AND date_added IN (SELECT value FROM json_each(?)))`
 	condID           = `id = ?`
 
 	// Phase 1 reads only date_added: with is_latest alone it is a scan of the
@@ -328,7 +329,7 @@ func queryConditions(q store.Query) (string, []any, error) {
 		if v.First {
 			alts = append(alts, condFirst)
 		}
-		if v.Last || (!v.First && len(v.Times) == 0) {
+		if v.Last || (!v.First && len(v.Times) == 0 && len(v.DateAdded) == 0) {
 			alts = append(alts, condLatest)
 		}
 		if len(v.Times) > 0 {
@@ -337,6 +338,14 @@ func queryConditions(q store.Query) (string, []any, error) {
 				return "", nil, err
 			}
 			alts = append(alts, condTimes)
+			args = append(args, string(b))
+		}
+		if len(v.DateAdded) > 0 {
+			b, err := json.Marshal(v.DateAdded)
+			if err != nil {
+				return "", nil, err
+			}
+			alts = append(alts, condUnversioned)
 			args = append(args, string(b))
 		}
 		if len(alts) == 1 {

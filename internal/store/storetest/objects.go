@@ -117,6 +117,18 @@ func exerciseAddObjects(t *testing.T, setup setupFunc) {
 		if len(rows) != 1 || rows[0].Version != "" || !bytes.Equal(rows[0].Raw, sco.Raw) {
 			t.Fatalf("rows = %+v, want the one version with Version \"\"", rows)
 		}
+		// Its version is shown as its date_added, and selecting that version finds it;
+		// objects with timestamps are never selected by a date_added.
+		dated := version(objectID("indicator", 2), "2021-01-01T00:00:00Z")
+		datedAt := add(t, ctx, s, dated)[0].DateAdded
+		_, rows = scan(t, ctx, s, store.Query{Limit: 10, Versions: store.VersionMatch{DateAdded: []int64{out[0].DateAdded, datedAt}}})
+		if len(rows) != 1 || rows[0].ID != id {
+			t.Fatalf("by date_added: rows = %+v, want only %s", rows, id)
+		}
+		_, rows = scan(t, ctx, s, store.Query{Limit: 10, Versions: store.VersionMatch{DateAdded: []int64{out[0].DateAdded + 1}}})
+		if len(rows) != 0 {
+			t.Fatalf("by another date_added: rows = %+v, want none", rows)
+		}
 	})
 
 	t.Run("SameVersionTwiceInOneCall", func(t *testing.T) {
