@@ -239,8 +239,8 @@ func TestErrorsAreTAXII(t *testing.T) {
 
 	r := b.do(t, http.MethodPost, "writer", b.root+"/collections/"+feedAllID+"/manifest/")
 	r.taxiiError(t, 405, "POST")
-	if allow := r.header.Get("Allow"); allow != "GET" {
-		t.Fatalf("Allow %q, want GET", allow)
+	if allow := r.header.Get("Allow"); allow != "GET, HEAD" {
+		t.Fatalf("Allow %q, want GET, HEAD", allow)
 	}
 	b.do(t, http.MethodDelete, "admin", b.srv.URL+"/taxii2").taxiiError(t, 405, "DELETE")
 	if strings.Contains(string(r.body), "\n") {

@@ -3,6 +3,7 @@ package taxii
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -389,6 +390,24 @@ func TestVersionOfObjectWithoutTimestamps(t *testing.T) {
 		other := b.root + "/collections/all-intel/objects/?match[version]=" + records[0].Version
 		if got := b.get(t, "reader", other).ok(t).envelope(t).ids(t); len(got) != 1 || got[0] != sco.ID {
 			t.Fatalf("objects by that version: %v, want only the SCO", got)
+		}
+	})
+}
+
+// HEAD answers as GET does, headers included, without a body.
+func TestHead(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		b := setup(t, st, Options{})
+		b.add(t, stixObject(stixID("indicator", 1), "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z"))
+		get := b.get(t, "reader", b.root+"/collections/all-intel/objects/").ok(t)
+		head := b.do(t, http.MethodHead, "reader", b.root+"/collections/all-intel/objects/")
+		if head.status != http.StatusOK || len(head.body) != 0 ||
+			head.header.Get("Content-Type") != get.header.Get("Content-Type") ||
+			head.header.Get("X-TAXII-Date-Added-Last") != get.header.Get("X-TAXII-Date-Added-Last") || get.header.Get("X-TAXII-Date-Added-Last") == "" {
+			t.Fatalf("HEAD %d %v %q; GET headers %v", head.status, head.header, head.body, get.header)
+		}
+		if r := b.do(t, http.MethodHead, "", b.root+"/collections/"); r.status != http.StatusUnauthorized {
+			t.Fatalf("HEAD without a key: %d", r.status)
 		}
 	})
 }

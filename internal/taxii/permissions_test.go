@@ -133,12 +133,12 @@ func TestWriteMethods(t *testing.T) {
 	b := setupWrite(t, storeOf(t), Options{})
 	coll := b.root + "/collections/" + feedAllID
 	for _, c := range []struct{ method, url, allow string }{
-		{http.MethodPut, coll + "/objects/", "GET, POST"},
-		{http.MethodDelete, coll + "/objects/", "GET, POST"},
-		{http.MethodPost, coll + "/objects/" + stixID("indicator", 1) + "/", "GET, DELETE"},
-		{http.MethodPost, b.root + "/status/2d086da7-4bdc-4f91-900e-d77486753710/", "GET"},
-		{http.MethodDelete, b.root + "/status/2d086da7-4bdc-4f91-900e-d77486753710/", "GET"},
-		{http.MethodDelete, coll + "/objects/" + stixID("indicator", 1) + "/versions/", "GET"},
+		{http.MethodPut, coll + "/objects/", "GET, HEAD, POST"},
+		{http.MethodDelete, coll + "/objects/", "GET, HEAD, POST"},
+		{http.MethodPost, coll + "/objects/" + stixID("indicator", 1) + "/", "GET, HEAD, DELETE"},
+		{http.MethodPost, b.root + "/status/2d086da7-4bdc-4f91-900e-d77486753710/", "GET, HEAD"},
+		{http.MethodDelete, b.root + "/status/2d086da7-4bdc-4f91-900e-d77486753710/", "GET, HEAD"},
+		{http.MethodDelete, coll + "/objects/" + stixID("indicator", 1) + "/versions/", "GET, HEAD"},
 	} {
 		r := b.send(t, c.method, "admin", c.url, envelopeOf(indicator(1, mod1)))
 		r.taxiiError(t, 405, c.method)

@@ -14,7 +14,7 @@ import (
 // is application/taxii+json;version=2.1 after negotiation and authentication.
 func (h *handler) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.StripSlashes, h.negotiate, auth.Middleware(auth.Config{Keys: h.st, Log: h.log, Fail: h.fail}), h.plainURL)
+	r.Use(headAsGet, middleware.StripSlashes, h.negotiate, auth.Middleware(auth.Config{Keys: h.st, Log: h.log, Fail: h.fail}), h.plainURL)
 	r.NotFound(h.notFound)
 	r.MethodNotAllowed(h.methodNotAllowed(r))
 
@@ -36,3 +36,22 @@ func (h *handler) routes() http.Handler {
 	r.Get(root+"/collections/{collection}/objects/{object}/versions", h.objectVersions) // 5.8 Get Object Versions
 	return r
 }
+
+// headAsGet answers HEAD as GET without the body (HTTP requires HEAD wherever GET
+// is served): the same status and headers, date headers of the page included.
+func headAsGet(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodHead {
+			next.ServeHTTP(w, r)
+			return
+		}
+		r = r.Clone(r.Context())
+		r.Method = http.MethodGet
+		next.ServeHTTP(bodiless{w}, r)
+	})
+}
+
+// bodiless drops the body of a HEAD answer; net/http would refuse the writes.
+type bodiless struct{ http.ResponseWriter }
+
+func (bodiless) Write(p []byte) (int, error) { return len(p), nil }
