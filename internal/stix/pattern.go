@@ -229,25 +229,31 @@ func (p *parser) observationAnd() (ObservationExpr, *PatternError) {
 }
 
 func (p *parser) observationChain(op tokKind, name string, operand func() (ObservationExpr, *PatternError)) (ObservationExpr, *PatternError) {
+	return chain(p, op, operand, func(ops []ObservationExpr) ObservationExpr { return &ObservationOp{Op: name, Operands: ops} })
+}
+
+// chain parses operand (op operand)*: the operand alone, or the node join makes of all of them.
+func chain[E any](p *parser, op tokKind, operand func() (E, *PatternError), join func([]E) E) (E, *PatternError) {
+	var zero E
 	first, err := operand()
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	if p.tok.kind != op {
 		return first, nil
 	}
-	n := &ObservationOp{Op: name, Operands: []ObservationExpr{first}}
+	operands := []E{first}
 	for p.tok.kind == op {
 		if err := p.advance(); err != nil {
-			return nil, err
+			return zero, err
 		}
 		next, err := operand()
 		if err != nil {
-			return nil, err
+			return zero, err
 		}
-		n.Operands = append(n.Operands, next)
+		operands = append(operands, next)
 	}
-	return n, nil
+	return join(operands), nil
 }
 
 // observation: '[' comparisonExpression ']' qualifier* | '(' observationExpressions ')' qualifier*
@@ -386,25 +392,7 @@ func (p *parser) comparisonAnd() (ComparisonExpr, *PatternError) {
 }
 
 func (p *parser) comparisonChain(op tokKind, name string, operand func() (ComparisonExpr, *PatternError)) (ComparisonExpr, *PatternError) {
-	first, err := operand()
-	if err != nil {
-		return nil, err
-	}
-	if p.tok.kind != op {
-		return first, nil
-	}
-	n := &ComparisonOp{Op: name, Operands: []ComparisonExpr{first}}
-	for p.tok.kind == op {
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		next, err := operand()
-		if err != nil {
-			return nil, err
-		}
-		n.Operands = append(n.Operands, next)
-	}
-	return n, nil
+	return chain(p, op, operand, func(ops []ComparisonExpr) ComparisonExpr { return &ComparisonOp{Op: name, Operands: ops} })
 }
 
 func (p *parser) propTest() (ComparisonExpr, *PatternError) {
