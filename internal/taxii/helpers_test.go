@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -143,27 +142,7 @@ func (b *bundle) get(t testing.TB, key, url string, opts ...reqOpt) response {
 
 func (b *bundle) do(t testing.TB, method, key, url string, opts ...reqOpt) response {
 	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Accept", MediaTypeTAXII)
-	if key != "" {
-		req.Header.Set("Authorization", basicAuth("sentinel", b.keys[key]))
-	}
-	for _, o := range opts {
-		o(req)
-	}
-	resp, err := b.srv.Client().Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: read body: %v", method, url, err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: body}
+	return b.send(t, method, key, url, nil, append([]reqOpt{withoutHeader("Content-Type")}, opts...)...)
 }
 
 // ok fails the test unless the response is 200 with the TAXII content type.

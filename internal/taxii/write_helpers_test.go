@@ -38,7 +38,11 @@ func setupWrite(t *testing.T, st store.Store, opts Options) *bundle {
 // unless opts say otherwise.
 func (b *bundle) send(t testing.TB, method, key, url string, body []byte, opts ...reqOpt) response {
 	t.Helper()
-	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
