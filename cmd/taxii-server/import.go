@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
@@ -110,75 +109,35 @@ type importer struct {
 	lastShow time.Time
 }
 
-// pending is a decoded object on its way to the store, with where it came from.
-type pending struct {
-	index int
-	raw   []byte
-	err   error // the decoder could not read this element
-}
-
 // file streams one file: decode, validate a batch on every core, store it.
 // Decoding and validation of the next batch overlap with storing this one.
 func (imp *importer) file(ctx context.Context, name string) error {
-	var r io.Reader = imp.c.stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		r = f
+	r, closeInput, err := openInput(name, imp.c.stdin)
+	if err != nil {
+		return err
 	}
+	defer closeInput()
 	dec := stix.NewDecoder(r, imp.limits)
 	type batch struct {
-		items []pending
+		items []decoded
 		res   []stix.Result
 	}
 	batches := make(chan batch, 1)
 	var decodeErr error
 	go func() {
 		defer close(batches)
-		var items []pending
-		flush := func() bool {
-			if len(items) == 0 {
-				return true
-			}
+		decodeErr = decodeBatches(dec, importBatch, func(items []decoded) error {
 			raws := make([][]byte, len(items))
 			for i, it := range items {
 				raws[i] = it.raw
 			}
 			select {
 			case batches <- batch{items, imp.v.ValidateAll(raws)}:
+				return nil
 			case <-ctx.Done():
-				return false
+				return ctx.Err()
 			}
-			items = nil
-			return true
-		}
-		for {
-			raw, idx, err := dec.Next()
-			if errors.Is(err, io.EOF) {
-				flush()
-				return
-			}
-			if err != nil {
-				var elemErr *stix.ElementError
-				if errors.As(err, &elemErr) {
-					// A bad element loses only itself; it is reported in order.
-					items = append(items, pending{index: idx, err: elemErr})
-					continue
-				}
-				flush()
-				decodeErr = err
-				return
-			}
-			items = append(items, pending{index: idx, raw: raw})
-			if len(items) == importBatch {
-				if !flush() {
-					return
-				}
-			}
-		}
+		})
 	}()
 	for b := range batches {
 		if err := imp.store(ctx, name, b.items, b.res); err != nil {
@@ -190,7 +149,7 @@ func (imp *importer) file(ctx context.Context, name string) error {
 	return decodeErr
 }
 
-func (imp *importer) store(ctx context.Context, name string, items []pending, res []stix.Result) error {
+func (imp *importer) store(ctx context.Context, name string, items []decoded, res []stix.Result) error {
 	objs := make([]store.Object, 0, len(items))
 	for i, r := range res {
 		if items[i].err != nil {

@@ -79,24 +79,19 @@ func displayName(name string) string {
 // batches; a returned error means the rest of the file could not be read.
 func validateFile(ctx context.Context, v *stix.Validator, name string, stdin io.Reader, out io.Writer) (validateCounts, error) {
 	var counts validateCounts
-	r := stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return counts, err
-		}
-		defer f.Close()
-		r = f
+	r, closeInput, err := openInput(name, stdin)
+	if err != nil {
+		return counts, err
 	}
+	defer closeInput()
 	file := displayName(name)
-	dec := stix.NewDecoder(r, stix.Limits{})
-	type item struct {
-		index int
-		err   error // the decoder could not read this element
-	}
-	var items []item
-	var raws [][]byte
-	flush := func() {
+	err = decodeBatches(stix.NewDecoder(r, stix.Limits{}), validateBatch, func(items []decoded) error {
+		var raws [][]byte
+		for _, it := range items {
+			if it.err == nil {
+				raws = append(raws, it.raw)
+			}
+		}
 		res := v.ValidateAll(raws)
 		k := 0
 		for _, it := range items {
@@ -125,32 +120,9 @@ func validateFile(ctx context.Context, v *stix.Validator, name string, stdin io.
 			}
 			fmt.Fprintf(out, "%s:%d: %s: %s: %s\n", file, it.index, id, path, why)
 		}
-		items, raws = items[:0], raws[:0]
-	}
-	for {
-		raw, idx, err := dec.Next()
-		if errors.Is(err, io.EOF) {
-			flush()
-			return counts, nil
-		}
-		if err != nil {
-			var ee *stix.ElementError
-			if errors.As(err, &ee) {
-				items = append(items, item{index: idx, err: ee})
-				continue
-			}
-			flush()
-			return counts, err
-		}
-		items = append(items, item{index: idx})
-		raws = append(raws, raw)
-		if len(raws) == validateBatch {
-			flush()
-			if err := ctx.Err(); err != nil {
-				return counts, err
-			}
-		}
-	}
+		return ctx.Err()
+	})
+	return counts, err
 }
 
 // reason is an element error without the element's name, which the line
