@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/inthreat/taxii-server/internal/bench"
+	"github.com/inthreat/taxii-server/cmd/taxii-bench/internal/bench"
 )
 
 func main() {
