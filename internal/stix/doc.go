@@ -25,7 +25,9 @@
 // # What the schemas miss
 //
 // Checked in code: real calendar dates in every schema timestamp (leap
-// seconds only where they happened), modified not before created,
+// seconds only where they happened, at most 9 fractional digits: the stores
+// order versions to the nanosecond, and ParseTimestamp is the one parser
+// both use), modified not before created,
 // spec_version exactly "2.1" (STIX 2.0 content, with spec_version "2.0" or
 // without spec_version on an SDO or SRO, is refused as such), identifiers of
 // the form type--UUID whose type matches the object's type, time ranges in

@@ -1,0 +1,64 @@
+package taxii
+
+import (
+	"fmt"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/inthreat/taxii-server/internal/server"
+	"github.com/inthreat/taxii-server/internal/store"
+)
+
+// assembled puts the bundle's TAXII handler behind server.New, as the binary
+// serves it, and points the bundle at that server.
+func assembled(t *testing.T, b *bundle) {
+	t.Helper()
+	h := server.New(server.Options{TAXII: b.srv.Config.Handler, Store: b.st})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	b.root = srv.URL + strings.TrimPrefix(b.root, b.srv.URL)
+	b.srv = srv
+}
+
+// indicatorAt is a valid indicator whose created and modified are ts.
+func indicatorAt(n int, ts string) string {
+	return fmt.Sprintf(`{"type":"indicator","spec_version":"2.1","id":%q,"created":%q,"modified":%q,`+
+		`"name":"i%d","pattern":"[ipv4-addr:value = '10.1.0.%d']","pattern_type":"stix","valid_from":"2016-01-01T00:00:00Z"}`,
+		stixID("indicator", n), ts, ts, n, n)
+}
+
+// A leap second is stored and found again; a timestamp finer than the
+// nanosecond fails alone, with its reason; the valid objects beside them are stored.
+func TestAddObjectsTimestampShapes(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		b := setupWrite(t, st, Options{})
+		assembled(t, b)
+		const leap, tooFine = "2016-12-31T23:59:60.000Z", "2016-12-31T23:59:59.1234567891Z"
+		r := b.post(t, "writer", "windicators", envelopeOf(
+			indicator(1, mod1),
+			indicatorAt(2, leap),
+			indicatorAt(3, tooFine),
+			indicator(4, mod2),
+		))
+		s := r.accepted(t)
+		want := []string{stixID("indicator", 1) + "@" + mod1, stixID("indicator", 2) + "@" + leap, stixID("indicator", 4) + "@" + mod2}
+		if got := s.successIDs(); !slices.Equal(got, want) {
+			t.Fatalf("successes %v, want %v: %s", got, want, r.body)
+		}
+		f := s.failure(t, stixID("indicator", 3))
+		if !strings.Contains(f.Message, "has 10 fractional digits; timestamps are kept to the nanosecond, so at most 9") {
+			t.Errorf("failure message %q", f.Message)
+		}
+		slices.Sort(want)
+		if got := storedRefs(stored(t, st)); !slices.Equal(got, want) {
+			t.Fatalf("stored %v, want %v", got, want)
+		}
+		got := b.get(t, "reader", b.objectsURL("windicators")+stixID("indicator", 2)+"/?match[version]="+url.QueryEscape(leap)).ok(t).envelope(t)
+		if ids := got.ids(t); !slices.Equal(ids, []string{stixID("indicator", 2)}) {
+			t.Fatalf("match[version]=%s found %v", leap, ids)
+		}
+	})
+}
