@@ -108,7 +108,13 @@ func (v *Validator) Validate(raw []byte) (Meta, error) {
 	var meta Meta
 	doc, jerr := parseJSONNames(raw, v.lim, v.schemas.names)
 	if jerr != nil {
-		return meta, &Error{ID: sniffID(raw), Path: jerr.pointer(), Reason: fmt.Sprintf("invalid JSON: %s (offset %d)", jerr.msg, jerr.offset)}
+		// The id is read from the text, so every caller names the object
+		// the same way, also when its JSON is broken.
+		meta.ID = sniffID(raw)
+		if jerr.rule {
+			return meta, &Error{ID: meta.ID, Path: jerr.pointer(), Reason: jerr.msg}
+		}
+		return meta, &Error{ID: meta.ID, Path: jerr.pointer(), Reason: fmt.Sprintf("invalid JSON: %s (offset %d)", jerr.msg, jerr.offset)}
 	}
 	obj, ok := doc.(map[string]any)
 	if !ok {

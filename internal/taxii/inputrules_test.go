@@ -62,3 +62,37 @@ func TestAddObjectsTimestampShapes(t *testing.T) {
 		}
 	})
 }
+
+// Numbers common clients cannot read fail their object alone, with the
+// rule; the valid objects beside them are stored.
+func TestAddObjectsNumberRule(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		b := setupWrite(t, st, Options{})
+		assembled(t, b)
+		withNumber := func(n int, lit string) string {
+			return strings.Replace(indicator(n, mod1), `"pattern_type"`, `"x_score":`+lit+`,"pattern_type"`, 1)
+		}
+		r := b.post(t, "writer", "windicators", envelopeOf(
+			indicator(1, mod1),
+			withNumber(2, "1e999999"),
+			withNumber(3, "1"+strings.Repeat("0", 100_000)),
+			withNumber(4, "1e308"),
+		))
+		s := r.accepted(t)
+		want := []string{stixID("indicator", 1) + "@" + mod1, stixID("indicator", 4) + "@" + mod1}
+		if got := s.successIDs(); !slices.Equal(got, want) {
+			t.Fatalf("successes %v, want %v", got, want)
+		}
+		for n, msg := range map[int]string{
+			2: "/x_score: the number 1e999999 is beyond the range of an IEEE-754 double",
+			3: "/x_score: a number of 100001 digits; numbers have at most 100 digits",
+		} {
+			if f := s.failure(t, stixID("indicator", n)); !strings.Contains(f.Message, msg) {
+				t.Errorf("indicator %d: message %q, want %q", n, f.Message, msg)
+			}
+		}
+		if got := storedRefs(stored(t, st)); !slices.Equal(got, want) {
+			t.Fatalf("stored %v, want %v", got, want)
+		}
+	})
+}
