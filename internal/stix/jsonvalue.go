@@ -19,7 +19,7 @@ import (
 type jsonError struct {
 	offset int
 	msg    string
-	rule   bool // valid JSON that breaks a rule of this package (numbers), not a syntax error
+	rule   bool     // valid JSON that breaks a rule of this package (numbers), not a syntax error
 	path   []string // innermost first
 }
 
