@@ -34,7 +34,10 @@
 // order (valid_until after valid_from, last_seen not before first_seen,
 // stop_time after start_time, ...), IPv6 addresses (the upstream regex is
 // broken for IPv4-mapped addresses), idn-hostname, duplicate JSON keys,
-// invalid UTF-8, and the syntax and semantics of STIX patterns. Patterns of
+// invalid UTF-8, numbers common clients cannot read (not a finite double,
+// or more than 100 digits), granular markings with exactly one of lang and
+// marking_ref (the schema requires marking_ref), and the syntax and
+// semantics of STIX patterns. Patterns of
 // other types (sigma, yara, snort, ...) are accepted as text.
 //
 // # Bounded work

@@ -79,6 +79,7 @@ func FuzzValidate(f *testing.F) {
 	f.Add([]byte(`{"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2016-04-06T20:03:48.000Z","modified":"2016-04-06T20:03:48.000Z","pattern":"[a:b = 1]","pattern_type":"stix","valid_from":"2016-01-01T00:00:00Z"}`))
 	f.Add([]byte(`{"type":"x-foo","id":"x-foo--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","extensions":{"extension-definition--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f":null}}`))
 	f.Add([]byte(`{"type":"ipv6-addr","id":"ipv6-addr--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","value":"::ffff:1.2.3.4"}`))
+	f.Add([]byte(`{"type":"identity","spec_version":"2.1","id":"identity--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2016-04-06T20:03:48.000Z","modified":"2016-04-06T20:03:48.000Z","name":"x","granular_markings":[{"lang":"de","selectors":["name"]}],"x_n":1e308}`))
 	for _, dir := range []string{"testdata/stix/cti-stix2-json-schemas/examples", "testdata/stix/cti-stix-validator", "testdata/stix/stix2extensions/automodel_generated/examples"} {
 		for _, file := range sharedSeeds(f, dir) {
 			d := NewDecoder(bytes.NewReader(file), Limits{})

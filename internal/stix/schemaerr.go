@@ -29,6 +29,14 @@ func schemaReason(err error) (path, reason string) {
 		if alts := requiredAlternatives(leaf); alts != nil {
 			return path, fmt.Sprintf("at least one of the properties %s is required", strings.Join(alts, ", "))
 		}
+	case *kind.OneOf:
+		if strings.Contains(leaf.SchemaURL, "granular-marking.json") {
+			found := "neither"
+			if len(k.Subschemas) > 1 {
+				found = "both"
+			}
+			return path, fmt.Sprintf("a granular marking has exactly one of lang and marking_ref (STIX 2.1 section 7.2.3); this one has %s", found)
+		}
 	case *kind.AdditionalProperties:
 		p := path + "/" + escapePointer(pointerSegment(k.Properties[0]))
 		if strings.Contains(leaf.SchemaURL, "common/properties.json") {
@@ -93,7 +101,12 @@ func bestLeaf(ve *jsonschema.ValidationError) *jsonschema.ValidationError {
 // requiredAlternatives returns the property names of an anyOf whose
 // branches all failed for a missing property (file: hashes or name; ...).
 func requiredAlternatives(e *jsonschema.ValidationError) []string {
-	if _, ok := e.ErrorKind.(*kind.AnyOf); !ok || len(e.Causes) < 2 {
+	switch e.ErrorKind.(type) {
+	case *kind.AnyOf, *kind.OneOf:
+	default:
+		return nil
+	}
+	if len(e.Causes) < 2 {
 		return nil
 	}
 	var names []string
