@@ -10,17 +10,10 @@ import (
 	"testing"
 )
 
-// sharedSeeds returns the files under ../shared/<rel>; missing data fails in
-// CI and only thins the seed corpus elsewhere.
+// sharedSeeds returns the files under ../shared/<rel>.
 func sharedSeeds(f *testing.F, rel string) [][]byte {
 	f.Helper()
-	dir := filepath.Join(repoRoot(f), "..", "shared", rel)
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") != "" {
-			f.Fatalf("shared test data missing in CI: %v", err)
-		}
-		return nil
-	}
+	dir := sharedDir(f, rel)
 	var out [][]byte
 	filepath.WalkDir(dir, func(path string, de os.DirEntry, err error) error {
 		if err == nil && !de.IsDir() && filepath.Ext(path) == ".json" {
@@ -41,18 +34,19 @@ func FuzzParsePattern(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	if b, err := os.ReadFile(filepath.Join(repoRoot(f), "..", "shared", "testdata", "patterns", "pattern_cases.json")); err == nil {
-		var pc patternCases
-		if json.Unmarshal(b, &pc) == nil {
-			for _, s := range append(append(pc.Pass, pc.Spec...), pc.TimestampPass...) {
-				f.Add(s)
-			}
-			for _, c := range append(pc.Fail, pc.TimestampFail...) {
-				f.Add(c[0])
-			}
-		}
-	} else if os.Getenv("CI") != "" {
+	b, err := os.ReadFile(filepath.Join(sharedDir(f, "testdata/patterns"), "pattern_cases.json"))
+	if err != nil {
 		f.Fatal(err)
+	}
+	var pc patternCases
+	if err := json.Unmarshal(b, &pc); err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range append(append(pc.Pass, pc.Spec...), pc.TimestampPass...) {
+		f.Add(s)
+	}
+	for _, c := range append(pc.Fail, pc.TimestampFail...) {
+		f.Add(c[0])
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		p, err := ParsePattern(s)
