@@ -102,6 +102,10 @@ type Decoder struct {
 	capSize  int
 	capOver  bool
 
+	// an envelope's paging members (NewEnvelopeDecoder)
+	more bool
+	next string
+
 	// scanner state for one value
 	stack     []byte
 	props     []int
@@ -159,6 +163,11 @@ func (d *Decoder) Next() ([]byte, int, error) {
 		}
 	}
 }
+
+// Page returns the more and next members of a TAXII envelope read by a
+// decoder from NewEnvelopeDecoder (false and "" when absent), complete once
+// Next has returned io.EOF: a server may send them after the objects.
+func (d *Decoder) Page() (more bool, next string) { return d.more, d.next }
 
 // --- buffer ---
 
@@ -471,6 +480,19 @@ func (d *Decoder) topMembersInner(first bool) ([]byte, bool, error) {
 			if d.envelope || d.typeSeen && d.topType == "bundle" {
 				return nil, false, d.fatalErr(ErrObjectsNotArray, "objects is not an array")
 			}
+		case "more":
+			if c, _ = d.peek(); d.envelope && (c == 't' || c == 'f') {
+				d.more = c == 't' // scanValue below checks the literal
+			}
+		case "next":
+			if c, _ = d.peek(); d.envelope && c == '"' {
+				n, err := d.readString(true)
+				if err != nil {
+					return nil, false, err
+				}
+				d.next = n
+				continue
+			}
 		case "type":
 			if c, _ = d.peek(); c == '"' {
 				t, err := d.readString(true)
@@ -502,9 +524,10 @@ func (d *Decoder) finishTop() ([]byte, bool, error) {
 	if d.envelope {
 		// Every property of a TAXII envelope is optional (spec 3.7): without
 		// objects it is an empty envelope, the {} this server itself answers
-		// for an empty page. A top-level "type" was refused above.
+		// for an empty page. A top-level "type" was refused above. Invalid
+		// UTF-8 in its other members makes the body malformed.
 		d.stopCapture()
-		return nil, false, nil
+		return nil, false, d.containerViolation()
 	}
 	if d.typeSeen && d.topType == "bundle" {
 		d.stopCapture()
