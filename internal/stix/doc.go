@@ -71,5 +71,4 @@
 // (two readers could then see different objects). The streaming Decoder is
 // the one reader of containers (bundles, envelopes, NDJSON) for import, Add
 // Objects and the load benchmark's client.
-
 package stix
