@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -41,5 +42,31 @@ func TestImportAndValidateNumberRule(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("validate output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestRejectionsNameTheObject: an object over the size limit and one with a
+// JSON-level error are named by their id in validate and in import alike.
+func TestRejectionsNameTheObject(t *testing.T) {
+	dup := strings.Replace(indicator(0, 5), `"pattern_type"`, `"pattern_type":"stix","pattern_type"`, 1)
+	big := strings.Replace(indicator(0, 6), `"pattern_type"`, `"x_pad":"`+strings.Repeat("a", 11<<20)+`","pattern_type"`, 1)
+
+	out, _, err := validate(t, dup+"\n"+big+"\n", "-")
+	if err == nil {
+		t.Fatal("validate accepted")
+	}
+	for _, want := range []string{
+		"<stdin>:0: indicator--00000005-0000-4000-8000-000000000000: /pattern_type: invalid JSON: duplicate property \"pattern_type\"",
+		"<stdin>:1: indicator--00000006-0000-4000-8000-000000000000: -: the object has " + fmt.Sprint(len(big)) + " bytes: larger than 10485760 bytes, the limit for one object (line 2)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("validate output lacks %q:\n%s", want, out)
+		}
+	}
+
+	b := binaries(t)["sqlite"](t)
+	_, stderr, err := b.run(context.Background(), dup+"\n", "import", "-")
+	if err == nil || !strings.Contains(stderr, "-:0 indicator--00000005-0000-4000-8000-000000000000: /pattern_type: invalid JSON: duplicate property") {
+		t.Fatalf("import: err=%v stderr=%s", err, stderr)
 	}
 }

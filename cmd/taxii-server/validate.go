@@ -97,7 +97,7 @@ func validateFile(ctx context.Context, v *stix.Validator, name string, stdin io.
 		for _, it := range items {
 			if it.err != nil {
 				counts.invalid++
-				fmt.Fprintf(out, "%s:%d: -: -: %v\n", file, it.index, reason(it.err))
+				fmt.Fprintf(out, "%s:%d: %s: -: %v\n", file, it.index, elementID(it.err), reason(it.err))
 				continue
 			}
 			r := res[k]
@@ -123,6 +123,15 @@ func validateFile(ctx context.Context, v *stix.Validator, name string, stdin io.
 		return ctx.Err()
 	})
 	return counts, err
+}
+
+// elementID is the id of the object an element error could name, else "-".
+func elementID(err error) string {
+	var ee *stix.ElementError
+	if errors.As(err, &ee) && ee.ID != "" {
+		return ee.ID
+	}
+	return "-"
 }
 
 // reason is an element error without the element's name, which the line

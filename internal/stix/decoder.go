@@ -37,6 +37,7 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // ElementError reports one unusable element (not an object, over a limit,
 // invalid UTF-8, a malformed NDJSON line); Next can be called again.
 type ElementError struct {
+	ID     string // the element's id when it can be read from its first bytes, else ""
 	Index  int
 	Offset int64
 	Line   int
@@ -543,16 +544,22 @@ func (d *Decoder) finishTop() ([]byte, bool, error) {
 func (d *Decoder) finishElement() ([]byte, bool, error) {
 	idx := d.index
 	d.index++
+	// The id, when the object's first bytes are still at hand, names it in errors.
+	head := d.capBuf
+	if d.capSize == 0 {
+		head = d.buf[d.capStart:d.pos]
+	}
+	id := sniffID(head)
 	raw := d.finishCapture()
 	if d.violation != nil {
 		v := d.violation
 		d.violation = nil
-		v.Index, v.envelope = idx, d.envelope
+		v.Index, v.envelope, v.ID = idx, d.envelope, id
 		return nil, false, v
 	}
 	if raw == nil {
-		return nil, false, &ElementError{Index: idx, Offset: d.offset(), Line: d.line, Err: ErrLimit, envelope: d.envelope,
-			Reason: fmt.Sprintf("larger than %d bytes", d.lim.MaxObjectSize)}
+		return nil, false, &ElementError{ID: id, Index: idx, Offset: d.offset(), Line: d.line, Err: ErrLimit, envelope: d.envelope,
+			Reason: fmt.Sprintf("the object has %d bytes: larger than %d bytes, the limit for one object", d.capSize, d.lim.MaxObjectSize)}
 	}
 	return raw, true, nil
 }

@@ -168,7 +168,10 @@ func (v *Validator) validateDoc(doc any) (Meta, error) {
 
 	if schema.fast.eval(doc, 0) != yes {
 		if err := schema.schema.Validate(doc); err != nil {
-			path, reason := schemaReason(err)
+			path, reason := explain(obj, typ)
+			if reason == "" {
+				path, reason = schemaReason(err)
+			}
 			return fail(path, "%s", reason)
 		}
 	}

@@ -109,7 +109,7 @@ func TestValidateRules(t *testing.T) {
 		{name: "id of another type", raw: with(ind, "id", "malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"), path: "/id", reason: `must start with "indicator--"`},
 		{name: "id without UUID", raw: with(ind, "id", "indicator--1234"), path: "/id", reason: "is not a UUID"},
 		{name: "id without separator", raw: with(ind, "id", "indicator-8e2e2d2b"), path: "/id", reason: "not a STIX identifier"},
-		{name: "id with a version 0 UUID", raw: with(ind, "id", "indicator--8e2e2d2b-17d4-0cbf-938f-98ee46b3cd3f"), path: "/id", reason: "not a STIX identifier"},
+		{name: "id with a version 0 UUID", raw: with(ind, "id", "indicator--8e2e2d2b-17d4-0cbf-938f-98ee46b3cd3f"), path: "/id", reason: "the UUID's version digit (the first of its third group) is 0; STIX identifiers use UUID versions 1 to 5"},
 		{name: "upper-case UUID", raw: with(ind, "id", "indicator--8E2E2D2B-17D4-4CBF-938F-98EE46B3CD3F")},
 		{name: "bad created_by_ref", raw: with(ind, "created_by_ref", "identity"), path: "/created_by_ref", reason: "not a STIX identifier"},
 
