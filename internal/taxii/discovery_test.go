@@ -42,12 +42,13 @@ func TestDiscoveryDerivesURLFromRequest(t *testing.T) {
 		if err := json.Unmarshal(r.body, &d); err != nil {
 			t.Fatal(err)
 		}
-		want := b.srv.URL + "/feeds/v1/"
+		// Plain HTTP: spec 4.1.1 allows only HTTPS absolute URLs, so the relative form.
+		want := "/feeds/v1/"
 		if d.Default != want || len(d.APIRoots) != 1 || d.APIRoots[0] != want || d.Title == "" {
 			t.Fatalf("discovery %s, want default and api_roots %s", r.body, want)
 		}
 		var root apiRootResource
-		if err := json.Unmarshal(b.get(t, "reader", want).ok(t).body, &root); err != nil {
+		if err := json.Unmarshal(b.get(t, "reader", b.srv.URL+want).ok(t).body, &root); err != nil {
 			t.Fatal(err)
 		}
 		if root.Versions[0] != MediaTypeTAXII || root.MaxContentLength != defaultMaxContentLength || root.Title != defaultTitle {

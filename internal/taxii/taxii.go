@@ -180,7 +180,13 @@ func (h *handler) baseURL(r *http.Request) string {
 	return obs.BaseURL(r)
 }
 
-// apiRootURL is the absolute URL of the API root, with its trailing slash.
+// apiRootURL is the URL of the API root, with its trailing slash, as discovery
+// names it. Spec 4.1.1 allows only HTTPS absolute URLs or relative ones starting
+// with a single "/": over plain HTTP it is the relative form.
 func (h *handler) apiRootURL(r *http.Request) string {
-	return h.baseURL(r) + h.root + "/"
+	base := h.baseURL(r)
+	if !strings.HasPrefix(base, "https://") {
+		base = ""
+	}
+	return base + h.root + "/"
 }

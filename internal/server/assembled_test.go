@@ -1,0 +1,171 @@
+package server
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/inthreat/taxii-server/internal/auth"
+	"github.com/inthreat/taxii-server/internal/config"
+	"github.com/inthreat/taxii-server/internal/store"
+	"github.com/inthreat/taxii-server/internal/store/sqlite/sqlitetest"
+	"github.com/inthreat/taxii-server/internal/taxii"
+)
+
+const (
+	apiRoot = "/api/v2/inthreat/taxii-server"
+	feedA   = "9a0c2e3c-8f6a-4b1e-9d44-0c5a1e7b2f01"
+	feedB   = "4f1d7c6e-2b3a-4c5d-8e9f-a0b1c2d3e4f5"
+)
+
+// countingKeys counts the key lookups authentication makes.
+type countingKeys struct {
+	store.Store
+	lookups atomic.Int64
+}
+
+func (c *countingKeys) GetKey(ctx context.Context, id string) (store.APIKey, error) {
+	c.lookups.Add(1)
+	return c.Store.GetKey(ctx, id)
+}
+
+// real is the assembled server: the real TAXII API on the embedded store behind New.
+type real struct {
+	srv  *httptest.Server
+	st   *countingKeys
+	keys map[string]string // plaintext keys by name
+	logs *observer.ObservedLogs
+}
+
+// assemble starts New(o) around the real TAXII API, with two writable feeds A and B,
+// an indicator in A, and keys "admin", "reader", "writer" and "adminA" (admin limited to A).
+func assemble(t *testing.T, o Options) *real {
+	t.Helper()
+	ctx := context.Background()
+	st := &countingKeys{Store: sqlitetest.New(t)}
+	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, id := range []string{feedA, feedB} {
+		f := store.Feed{ID: id, Title: "feed " + id[:4], Alias: []string{"a", "b"}[i], Writable: true, CreatedAt: created.Add(time.Duration(i) * time.Minute)}
+		if err := st.CreateFeed(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &real{st: st, keys: map[string]string{}}
+	for _, k := range []struct {
+		name  string
+		role  store.Role
+		feeds []string
+	}{{"admin", store.RoleAdmin, nil}, {"reader", store.RoleReadOnly, nil}, {"writer", store.RoleReadWrite, nil}, {"adminA", store.RoleAdmin, []string{feedA}}} {
+		plain, key, err := auth.Generate(k.name, k.role, k.feeds, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CreateKey(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		r.keys[k.name] = plain
+	}
+	obj := `{"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2026-01-02T03:04:05.000Z","modified":"2026-01-02T03:04:05.000Z","pattern":"[ipv4-addr:value = '198.51.100.7']","pattern_type":"stix","valid_from":"2026-01-02T03:04:05Z"}`
+	if _, err := st.AddObjects(ctx, []store.Object{{ID: "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", Type: "indicator", SpecVersion: "2.1",
+		Created: "2026-01-02T03:04:05.000Z", Modified: "2026-01-02T03:04:05.000Z", Raw: []byte(obj)}}); err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zapcore.DebugLevel)
+	r.logs = logs
+	log := zap.New(core)
+	api, err := taxii.NewHandler(taxiiOptions(), st, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.TAXII, o.Store, o.Log = api, okPinger{}, log
+	r.srv = httptest.NewServer(New(o))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// taxiiOptions are the options serve passes with the default configuration.
+func taxiiOptions() taxii.Options {
+	d := config.Default()
+	return taxii.Options{
+		APIRootPath: d.APIRootPath, Title: d.Title, APIRootTitle: d.APIRootTitle,
+		DefaultPageSize: d.DefaultPageSize, MaxPageSize: d.MaxPageSize, MaxContentLength: d.MaxContentLength,
+		MaxObjectsPerAdd: d.MaxObjectsPerAdd, StatusTTL: d.StatusTTL, Realm: "taxii",
+	}
+}
+
+// do sends one request with key's Bearer credential ("" for none, or a raw
+// "Authorization" value when it has a space) and reads the answer.
+func (r *real) do(t *testing.T, method, path, key string, body string, hdr ...string) (*http.Response, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, r.srv.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", taxii.MediaTypeTAXII)
+	if body != "" {
+		req.Header.Set("Content-Type", taxii.MediaTypeTAXII)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := r.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// TestHEADOnEveryTAXIIEndpoint: through the assembled server (whose outer router
+// records the method before the TAXII router sees it) HEAD answers as GET, without a body.
+func TestHEADOnEveryTAXIIEndpoint(t *testing.T) {
+	r := assemble(t, Options{RateLimit: 1000, RateBurst: 1000})
+	resp, body := r.do(t, "POST", apiRoot+"/collections/"+feedA+"/objects/", r.keys["admin"], `{"objects":[]}`)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("add objects: %s %s", resp.Status, body)
+	}
+	statusID := body[strings.Index(body, `"id":"`)+6:][:36]
+	obj := "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"
+	for _, path := range []string{
+		"/taxii2/", apiRoot + "/", apiRoot + "/status/" + statusID + "/", apiRoot + "/collections/",
+		apiRoot + "/collections/" + feedA + "/", apiRoot + "/collections/" + feedA + "/manifest/",
+		apiRoot + "/collections/" + feedA + "/objects/", apiRoot + "/collections/" + feedA + "/objects/" + obj + "/",
+		apiRoot + "/collections/" + feedA + "/objects/" + obj + "/versions/",
+	} {
+		get, getBody := r.do(t, "GET", path, r.keys["admin"], "")
+		head, headBody := r.do(t, "HEAD", path, r.keys["admin"], "")
+		if get.StatusCode != 200 || head.StatusCode != 200 {
+			t.Errorf("%s: GET %s, HEAD %s (Allow %q) %s", path, get.Status, head.Status, head.Header.Get("Allow"), getBody)
+			continue
+		}
+		if headBody != "" {
+			t.Errorf("HEAD %s has a body: %q", path, headBody)
+		}
+		for _, h := range []string{"Content-Type", "X-Taxii-Date-Added-First", "X-Taxii-Date-Added-Last"} {
+			if get.Header.Get(h) != head.Header.Get(h) {
+				t.Errorf("%s: %s is %q on GET, %q on HEAD", path, h, get.Header.Get(h), head.Header.Get(h))
+			}
+		}
+	}
+	// HEAD is authenticated like GET.
+	if resp, _ := r.do(t, "HEAD", apiRoot+"/collections/", "", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("HEAD without a key: %s", resp.Status)
+	}
+}
