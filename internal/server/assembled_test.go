@@ -169,3 +169,28 @@ func TestHEADOnEveryTAXIIEndpoint(t *testing.T) {
 		t.Errorf("HEAD without a key: %s", resp.Status)
 	}
 }
+
+// TestFeedLimitedAdminReadsOnlyItsFeedsStatus: an admin key limited to feed A does
+// not read the status of a request that added to feed B; an unlimited admin does.
+func TestFeedLimitedAdminReadsOnlyItsFeedsStatus(t *testing.T) {
+	r := assemble(t, Options{})
+	statusOf := func(feed string) string {
+		t.Helper()
+		resp, body := r.do(t, "POST", apiRoot+"/collections/"+feed+"/objects/", r.keys["admin"], `{"objects":[]}`)
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("add objects to %s: %s %s", feed, resp.Status, body)
+		}
+		return apiRoot + "/status/" + body[strings.Index(body, `"id":"`)+6:][:36] + "/"
+	}
+	onA, onB := statusOf(feedA), statusOf(feedB)
+	for _, c := range []struct {
+		key, path string
+		want      int
+	}{
+		{"adminA", onA, 200}, {"adminA", onB, 404}, {"admin", onA, 200}, {"admin", onB, 200},
+	} {
+		if resp, body := r.do(t, "GET", c.path, r.keys[c.key], ""); resp.StatusCode != c.want {
+			t.Errorf("%s reads %s: %s %s, want %d", c.key, c.path, resp.Status, body, c.want)
+		}
+	}
+}
