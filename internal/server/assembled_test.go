@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -192,5 +193,83 @@ func TestFeedLimitedAdminReadsOnlyItsFeedsStatus(t *testing.T) {
 		if resp, body := r.do(t, "GET", c.path, r.keys[c.key], ""); resp.StatusCode != c.want {
 			t.Errorf("%s reads %s: %s %s, want %d", c.key, c.path, resp.Status, body, c.want)
 		}
+	}
+}
+
+// unknownKey is a well-formed API key that no store holds.
+func unknownKey(t *testing.T) string {
+	t.Helper()
+	plain, _, err := auth.Generate("nobody", store.RoleReadOnly, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plain
+}
+
+// TestRateLimitNotBypassedByRandomKeys: requests whose credentials have not
+// authenticated draw from their client address's bucket (the address resolved through
+// the trusted proxies), so a flood of random keys is refused before it costs key
+// lookups, while keys that have authenticated keep their own buckets.
+func TestRateLimitNotBypassedByRandomKeys(t *testing.T) {
+	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	r := assemble(t, Options{RateLimit: 1, RateBurst: 5, Now: c.now, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	from := func(addr string) []string { return []string{"X-Forwarded-For", addr} }
+	path := apiRoot + "/collections/"
+	if resp, body := r.do(t, "GET", path, r.keys["reader"], "", from("198.51.100.1")...); resp.StatusCode != 200 {
+		t.Fatalf("reader: %s %s", resp.Status, body)
+	}
+	before := r.st.lookups.Load()
+	statuses := map[int]int{}
+	for range 50 {
+		resp, _ := r.do(t, "GET", path, unknownKey(t), "", from("198.51.100.1")...)
+		statuses[resp.StatusCode]++
+	}
+	// The address had 5 tokens; the reader's first request took one.
+	if statuses[401] != 4 || statuses[429] != 46 {
+		t.Fatalf("50 random keys from one address: %v, want 4 401s then 46 429s", statuses)
+	}
+	if n := r.st.lookups.Load() - before; n != 4 {
+		t.Fatalf("50 random keys cost %d key lookups, want 4", n)
+	}
+	// A key that has authenticated has its own bucket, even from the flooded address.
+	if resp, body := r.do(t, "GET", path, r.keys["reader"], "", from("198.51.100.1")...); resp.StatusCode != 200 {
+		t.Fatalf("reader after the flood: %s %s", resp.Status, body)
+	}
+	// Other addresses are not affected, and a client cannot pick its address unless
+	// through a trusted proxy: the flood came, as far as the limiter knows, from 198.51.100.1.
+	if resp, body := r.do(t, "GET", path, unknownKey(t), "", from("198.51.100.2")...); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("random key from another address: %s %s", resp.Status, body)
+	}
+	resp, body := r.do(t, "GET", path, unknownKey(t), "", from("198.51.100.1")...)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, `"error_code":"rate_limited"`) {
+		t.Fatalf("flooded address: %s %s", resp.Status, body)
+	}
+}
+
+// TestFailedKeyLookupIsCached: a credential that failed fails again without a key
+// lookup, whether the key does not exist, its secret is wrong or it was revoked.
+func TestFailedKeyLookupIsCached(t *testing.T) {
+	r := assemble(t, Options{})
+	path := apiRoot + "/collections/"
+	const idPart = len("tk_") + 32 + 1 // tk_<id>_
+	wrongSecret := r.keys["reader"][:idPart] + unknownKey(t)[idPart:]
+	for name, key := range map[string]string{"unknown key": unknownKey(t), "wrong secret": wrongSecret} {
+		before := r.st.lookups.Load()
+		for i := range 20 {
+			if resp, body := r.do(t, "GET", path, key, ""); resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("%s, request %d: %s %s", name, i, resp.Status, body)
+			}
+		}
+		if n := r.st.lookups.Load() - before; n != 1 {
+			t.Errorf("%s: 20 requests cost %d key lookups, want 1", name, n)
+		}
+	}
+	// The right key of the same id is not refused by the cache.
+	if resp, body := r.do(t, "GET", path, r.keys["reader"], ""); resp.StatusCode != 200 {
+		t.Fatalf("reader after its id failed with a wrong secret: %s %s", resp.Status, body)
+	}
+	// Every refusal is logged with its reason, cached or not.
+	if n := r.logs.FilterMessage("request rejected").FilterField(zap.String("error_code", "unauthorized")).Len(); n != 40 {
+		t.Errorf("%d refusals logged, want 40", n)
 	}
 }
