@@ -127,7 +127,9 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 		zap.String("store", cfg.StoreKind()),
 		zap.String("api_root", cfg.APIRootPath))
 	if c.listening != nil {
-		c.listening(ln.Addr().String())
+		for _, l := range listeners {
+			c.listening(l.Name, l.Listener.Addr().String())
+		}
 	}
 	go server.ExpireStatuses(ctx, st, 10*time.Minute, log)
 	return server.Serve(ctx, server.TimeoutsOf(cfg), log, listeners...)

@@ -275,9 +275,9 @@ func (c *Config) Validate() error {
 		bad("TAXII_TRUSTED_PROXIES: %v", err)
 	}
 	if c.MetricsListen != "" {
-		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+		if _, port, err := net.SplitHostPort(c.MetricsListen); err != nil {
 			bad("TAXII_METRICS_LISTEN: %q is not host:port such as :9090", c.MetricsListen)
-		} else if c.MetricsListen == c.Listen {
+		} else if c.MetricsListen == c.Listen && port != "0" { // port 0: each listener gets its own
 			bad("TAXII_METRICS_LISTEN: %q is TAXII_LISTEN; use TAXII_METRICS_ON_MAIN=true to serve /metrics there", c.MetricsListen)
 		}
 	}

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -271,5 +274,50 @@ func TestFailedKeyLookupIsCached(t *testing.T) {
 	// Every refusal is logged with its reason, cached or not.
 	if n := r.logs.FilterMessage("request rejected").FilterField(zap.String("error_code", "unauthorized")).Len(); n != 40 {
 		t.Errorf("%d refusals logged, want 40", n)
+	}
+}
+
+// TestClientResetMidPageIsNotAnError: a client that resets its connection while a
+// page streams (the server sees a reset or a broken pipe, not only a canceled
+// context) is logged as the client leaving, at Warn, never at Error.
+func TestClientResetMidPageIsNotAnError(t *testing.T) {
+	r := assemble(t, Options{})
+	// About 10 MB of objects: more than the socket buffers hold, so the server is
+	// still writing when the reset comes.
+	pad := strings.Repeat("x", 1200)
+	objs := make([]store.Object, 8000)
+	for i := range objs {
+		id := fmt.Sprintf("indicator--%08d-0000-4000-8000-000000000000", i)
+		objs[i] = store.Object{ID: id, Type: "indicator", SpecVersion: "2.1", Created: "2026-01-01T00:00:00.000Z", Modified: "2026-01-01T00:00:00.000Z",
+			Raw: []byte(`{"type":"indicator","spec_version":"2.1","id":"` + id + `","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","description":"` + pad + `"}`)}
+	}
+	if _, err := r.st.AddObjects(context.Background(), objs); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", strings.TrimPrefix(r.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp := conn.(*net.TCPConn)
+	_ = tcp.SetReadBuffer(4096)
+	_, err = fmt.Fprintf(conn, "GET %s/collections/%s/objects/?limit=10000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", apiRoot, feedA, r.keys["reader"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || !strings.HasPrefix(status, "HTTP/1.1 200") {
+		t.Fatalf("page: %q %v", status, err)
+	}
+	_ = tcp.SetLinger(0) // Close sends a reset
+	conn.Close()
+
+	eventually(t, 10*time.Second, "the cut page is logged", func() bool {
+		return r.logs.FilterMessageSnippet("page stream").Len() > 0
+	})
+	if n := r.logs.FilterMessage("page stream abandoned by client").FilterLevelExact(zapcore.WarnLevel).Len(); n != 1 {
+		t.Errorf("%d warnings that the client left, want 1", n)
+	}
+	for _, e := range r.logs.FilterLevelExact(zapcore.ErrorLevel).All() {
+		t.Errorf("logged at error level: %s %v", e.Message, e.ContextMap())
 	}
 }

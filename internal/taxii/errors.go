@@ -105,6 +105,21 @@ func decodeError(e *stix.DecodeError) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: "invalid_body", description: desc}
 }
 
+// clientWriteError is a failed write to the client: its connection is gone
+// (reset, broken pipe, stream closed), whatever the error says.
+type clientWriteError struct{ err error }
+
+func (e *clientWriteError) Error() string { return "write to client: " + e.err.Error() }
+func (e *clientWriteError) Unwrap() error { return e.err }
+
+// clientLeft reports whether err means the client went away: a write to it
+// failed, or its request was canceled. That is no server failure to log as one,
+// and nobody is left to answer.
+func clientLeft(r *http.Request, err error) bool {
+	var we *clientWriteError
+	return errors.As(err, &we) || (r.Context().Err() != nil && errors.Is(err, context.Canceled))
+}
+
 // fail renders err as a TAXII error resource and logs it with the same error_id:
 // 5xx at Error with the detail, 4xx at Warn.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -125,7 +140,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if rid != "" {
 		fields = append(fields, zap.String("request_id", rid))
 	}
-	if ae.status >= 500 && r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+	if ae.status >= 500 && clientLeft(r, err) {
 		// The client went away; nobody is left to answer.
 		h.log.Warn("request abandoned by client", fields...)
 		return

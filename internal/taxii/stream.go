@@ -2,8 +2,6 @@ package taxii
 
 import (
 	"bufio"
-	"context"
-	"errors"
 	"io"
 	"net/http"
 	"time"
@@ -55,6 +53,9 @@ type countingWriter struct {
 func (c *countingWriter) Write(b []byte) (int, error) {
 	n, err := c.w.Write(b)
 	c.n += int64(n)
+	if err != nil {
+		err = &clientWriteError{err}
+	}
 	return n, err
 }
 
@@ -213,7 +214,7 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request, q store.Quer
 	// Part of the page is out with a 200: cutting the connection is the only way
 	// left to tell the client the page is incomplete.
 	fields := []zap.Field{zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err)}
-	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+	if clientLeft(r, err) {
 		h.log.Warn("page stream abandoned by client", fields...)
 	} else {
 		h.log.Error("page stream failed after the response started", fields...)
