@@ -75,7 +75,7 @@ func TestServeOperations(t *testing.T) {
 			roots := writeTestCert(t, certFile, keyFile, 1)
 			env := storeEnv(t)
 			env["TAXII_TLS_CERT"], env["TAXII_TLS_KEY"] = certFile, keyFile
-			env["TAXII_TLS_RELOAD_INTERVAL"] = "0s" // SIGHUP only, so the test knows what reloads
+			env["TAXII_TLS_RELOAD_INTERVAL"] = "0s"     // SIGHUP only, so the test knows what reloads
 			env["TAXII_METRICS_LISTEN"] = "127.0.0.1:0" // both on port 0: the server reports the bound addresses
 			getenv := func(k string) string { return env[k] }
 
