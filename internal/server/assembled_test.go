@@ -20,6 +20,7 @@ import (
 
 	"github.com/inthreat/taxii-server/internal/auth"
 	"github.com/inthreat/taxii-server/internal/config"
+	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/internal/store/sqlite/sqlitetest"
 	"github.com/inthreat/taxii-server/internal/taxii"
@@ -102,7 +103,8 @@ func taxiiOptions() taxii.Options {
 	return taxii.Options{
 		APIRootPath: d.APIRootPath, Title: d.Title, APIRootTitle: d.APIRootTitle,
 		DefaultPageSize: d.DefaultPageSize, MaxPageSize: d.MaxPageSize, MaxContentLength: d.MaxContentLength,
-		MaxObjectsPerAdd: d.MaxObjectsPerAdd, StatusTTL: d.StatusTTL, Realm: "taxii",
+		MaxObjectsPerAdd: d.MaxObjectsPerAdd, StatusTTL: d.StatusTTL,
+		ObjectLimits: stix.Limits{MaxObjectSize: d.MaxObjectSize, MaxDepth: d.MaxJSONDepth, MaxProperties: d.MaxJSONProps},
 	}
 }
 

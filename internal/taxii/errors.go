@@ -151,7 +151,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		h.log.Warn("request rejected", fields...)
 	}
 	if ae.status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Basic realm="`+h.opts.Realm+`"`)
+		w.Header().Set("WWW-Authenticate", `Basic realm="`+realm+`"`)
 	}
 	WriteError(w, r, ae.status, ae.code, ae.description, id)
 }
