@@ -118,16 +118,16 @@ func Credential(header string) (string, error) {
 	case strings.EqualFold(scheme, "Basic"):
 		raw, err := base64.StdEncoding.DecodeString(rest)
 		if err != nil {
-			return "", errors.New("Basic credentials are not base64")
+			return "", errors.New("the credentials of Basic authentication are not base64")
 		}
 		_, password, ok := strings.Cut(string(raw), ":")
 		if !ok {
-			return "", errors.New("Basic credentials have no ':'")
+			return "", errors.New("the credentials of Basic authentication have no ':'")
 		}
 		return password, nil
 	case strings.EqualFold(scheme, "Bearer"):
 		return rest, nil
 	}
 	// The scheme is not echoed: a bare key sent without one would end up in the log.
-	return "", errors.New("Authorization scheme is neither Basic nor Bearer")
+	return "", errors.New("the Authorization scheme is neither Basic nor Bearer")
 }
