@@ -107,7 +107,7 @@ func BenchmarkValidateLayers(b *testing.B) {
 				ts.fast = &fastNode{unsupported: true} // always "unknown": the library decides
 			}
 		}
-		return &Validator{lim: DefaultLimits(), schemas: cs}
+		return &Validator{lim: Limits{}.normalized(), schemas: cs}
 	}
 	stdJSON := func(v *Validator) func([]byte) error {
 		return func(raw []byte) error {

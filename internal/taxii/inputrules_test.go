@@ -2,26 +2,13 @@ package taxii
 
 import (
 	"fmt"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/inthreat/taxii-server/internal/server"
 	"github.com/inthreat/taxii-server/internal/store"
 )
-
-// assembled puts the bundle's TAXII handler behind server.New, as the binary
-// serves it, and points the bundle at that server.
-func assembled(t *testing.T, b *bundle) {
-	t.Helper()
-	h := server.New(server.Options{TAXII: b.srv.Config.Handler, Store: b.st})
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	b.root = srv.URL + strings.TrimPrefix(b.root, b.srv.URL)
-	b.srv = srv
-}
 
 // indicatorAt is a valid indicator whose created and modified are ts.
 func indicatorAt(n int, ts string) string {
@@ -35,7 +22,6 @@ func indicatorAt(n int, ts string) string {
 func TestAddObjectsTimestampShapes(t *testing.T) {
 	eachStore(t, func(t *testing.T, st store.Store) {
 		b := setupWrite(t, st, Options{})
-		assembled(t, b)
 		const leap, tooFine = "2016-12-31T23:59:60.000Z", "2016-12-31T23:59:59.1234567891Z"
 		r := b.post(t, "writer", "windicators", envelopeOf(
 			indicator(1, mod1),
@@ -68,7 +54,6 @@ func TestAddObjectsTimestampShapes(t *testing.T) {
 func TestAddObjectsNumberRule(t *testing.T) {
 	eachStore(t, func(t *testing.T, st store.Store) {
 		b := setupWrite(t, st, Options{})
-		assembled(t, b)
 		withNumber := func(n int, lit string) string {
 			return strings.Replace(indicator(n, mod1), `"pattern_type"`, `"x_score":`+lit+`,"pattern_type"`, 1)
 		}
