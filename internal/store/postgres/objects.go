@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -24,12 +25,19 @@ const setClock = `UPDATE store_clock SET last_us = $1 WHERE one`
 // returns for each inserted row whether its object had another version before.
 // The outer SELECT does not see the rows its WITH inserts (one snapshot for the
 // whole statement), so EXISTS finds only versions stored before this call.
+// Lists of the filter fields (creators, labels) travel as JSON arrays, one per
+// row: unnest needs flat arrays.
 const insertObjects = `WITH ins AS (
 	INSERT INTO objects
-		(date_added, id, type, spec_version, created, modified, version_key, is_latest, is_first, raw)
-	SELECT date_added, id, type, spec_version, created, modified, version_key, true, true, raw
-	FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[])
-		AS t(date_added, id, type, spec_version, created, modified, version_key, raw)
+		(date_added, id, type, spec_version, created, modified, version_key, is_latest, is_first, raw,
+		 tlp, creators, confidence, labels, revoked, valid_until)
+	SELECT date_added, id, type, spec_version, created, modified, version_key, true, true, raw,
+		tlp, ARRAY(SELECT jsonb_array_elements_text(creators::jsonb)), nullif(confidence, -1),
+		ARRAY(SELECT jsonb_array_elements_text(labels::jsonb)), revoked, nullif(valid_until, 0)
+	FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[],
+		$9::smallint[], $10::text[], $11::smallint[], $12::text[], $13::boolean[], $14::bigint[])
+		AS t(date_added, id, type, spec_version, created, modified, version_key, raw,
+		     tlp, creators, confidence, labels, revoked, valid_until)
 	ON CONFLICT (id, version_key) DO NOTHING
 	RETURNING date_added, id
 )
@@ -91,7 +99,12 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 			created[j], modified[j], vkeys[j] = o.Created, o.Modified, keys[i]
 			raws[j] = o.Raw
 		}
-		rows, err := tx.Query(ctx, insertObjects, dateAdded, ids, types, specs, created, modified, vkeys, raws)
+		fc, err := s.filterColumns(ctx, tx, objs, uniq)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, insertObjects, dateAdded, ids, types, specs, created, modified, vkeys, raws,
+			fc.tlp, fc.creators, fc.confidence, fc.labels, fc.revoked, fc.validUntil)
 		if err != nil {
 			return err
 		}
@@ -153,6 +166,9 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 				return err
 			}
 		}
+		if _, err := tx.Exec(ctx, addMembers, base, base+int64(n)-1); err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, setClock, base+int64(n)-1)
 		return err
 	})
@@ -169,7 +185,10 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 }
 
 // conditions builds the WHERE clause of q with numbered placeholders; values never enter the SQL text.
-func conditions(feed store.FeedFilter, q store.Query, args *[]any) string {
+// A feed filter that is Indexed is served by its membership index: with join the
+// caller reads FROM feed_members JOIN objects ON date_added = obj, and the keyset
+// runs on obj (the index's order); without, the index is a semi-join.
+func conditions(feed store.FeedFilter, q store.Query, args *[]any, join bool) (string, error) {
 	var conds []string
 	arg := func(v any) string {
 		*args = append(*args, v)
@@ -185,8 +204,20 @@ func conditions(feed store.FeedFilter, q store.Query, args *[]any) string {
 		}
 		return "type = ANY(" + arg(types) + "::text[])"
 	}
-	if len(feed.Types) > 0 {
-		conds = append(conds, inTypes(feed.Types))
+	pos := "date_added"
+	switch {
+	case feed.Indexed() && feed.Index == "":
+		return "", store.ErrNeedsIndex
+	case feed.Indexed() && join:
+		conds = append(conds, "feed_id = "+arg(feed.Index)+"::uuid")
+		pos = "obj"
+	case feed.Indexed():
+		conds = append(conds, "date_added IN (SELECT obj FROM feed_members WHERE feed_id = "+arg(feed.Index)+"::uuid)")
+	case len(feed.ReadTypes()) > 0:
+		conds = append(conds, inTypes(feed.ReadTypes()))
+	}
+	if feed.ExcludeExpired {
+		conds = append(conds, "(valid_until IS NULL OR valid_until > "+arg(time.Now().UnixMicro())+"::bigint)")
 	}
 	if len(q.Types) > 0 {
 		conds = append(conds, inTypes(q.Types))
@@ -201,12 +232,12 @@ func conditions(feed store.FeedFilter, q store.Query, args *[]any) string {
 		conds = append(conds, "spec_version = ANY("+arg(q.SpecVersions)+"::text[])")
 	}
 	if after := max(q.AddedAfter, q.After); after > 0 {
-		conds = append(conds, "date_added > "+arg(after)+"::bigint")
+		conds = append(conds, pos+" > "+arg(after)+"::bigint")
 	}
 	if len(conds) == 0 {
-		return "true"
+		return "true", nil
 	}
-	return strings.Join(conds, " AND ")
+	return strings.Join(conds, " AND "), nil
 }
 
 func versionCondition(v store.VersionMatch, arg func(any) string) string {
@@ -245,8 +276,15 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 	defer tx.Rollback(ctx) //nolint:errcheck // read-only; nothing to keep
 
 	var args []any
-	where := conditions(q.Feed, q, &args)
-	keysSQL := "SELECT date_added FROM objects WHERE " + where + " ORDER BY date_added LIMIT " + strconv.Itoa(q.Limit+1)
+	where, err := conditions(q.Feed, q, &args, true)
+	if err != nil {
+		return err
+	}
+	from, pos := "objects", "date_added"
+	if q.Feed.Indexed() {
+		from, pos = "feed_members JOIN objects ON date_added = obj", "obj"
+	}
+	keysSQL := "SELECT " + pos + " FROM " + from + " WHERE " + where + " ORDER BY " + pos + " LIMIT " + strconv.Itoa(q.Limit+1)
 	rows, err := tx.Query(ctx, keysSQL, args...)
 	if err != nil {
 		return interpretError(err)
@@ -279,9 +317,9 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 	if !q.NoRaw {
 		cols += ", raw"
 	}
-	rangeSQL := "SELECT " + cols + " FROM objects WHERE " + where +
-		" AND date_added BETWEEN " + strconv.FormatInt(page.First, 10) + " AND " + strconv.FormatInt(page.Last, 10) +
-		" ORDER BY date_added"
+	rangeSQL := "SELECT " + cols + " FROM " + from + " WHERE " + where +
+		" AND " + pos + " BETWEEN " + strconv.FormatInt(page.First, 10) + " AND " + strconv.FormatInt(page.Last, 10) +
+		" ORDER BY " + pos
 	rows, err = tx.Query(ctx, rangeSQL, args...)
 	if err != nil {
 		return interpretError(err)
@@ -313,9 +351,12 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 // DeleteObject implements store.Objects.
 func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id string, versions store.VersionMatch, specVersions []string) (int, error) {
 	args := []any{}
-	where := conditions(feed, store.Query{IDs: []string{id}, Versions: versions, SpecVersions: specVersions}, &args)
+	where, err := conditions(feed, store.Query{IDs: []string{id}, Versions: versions, SpecVersions: specVersions}, &args, false)
+	if err != nil {
+		return 0, err
+	}
 	var n int
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, "DELETE FROM objects WHERE "+where, args...)
 		if err != nil {
 			return err
