@@ -58,9 +58,9 @@ WHERE id = ?1`
 
 	// Phase 1 reads only date_added: with is_latest alone it is a scan of the
 	// partial index objects_latest, never of the rows.
-	scanKeys       = `SELECT date_added FROM objects WHERE %s AND date_added > ? ORDER BY date_added LIMIT ?`
-	scanRows       = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), raw FROM objects WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
-	scanRowsNoRaw  = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), NULL FROM objects WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
+	scanKeys      = `SELECT date_added FROM objects WHERE %s AND date_added > ? ORDER BY date_added LIMIT ?`
+	scanRows      = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), raw FROM objects WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
+	scanRowsNoRaw = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), NULL FROM objects WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
 
 	// An indexed feed walks its membership index in order and looks each entry
 	// up by rowid; CROSS JOIN keeps SQLite from turning the loop around.
@@ -70,8 +70,8 @@ WHERE id = ?1`
 	condMember          = `feed_id = ?`
 	condMemberIn        = `date_added IN (SELECT obj FROM feed_members WHERE feed_id = ?)`
 	condNotExpired      = `(valid_until IS NULL OR valid_until > ?)`
-	deleteVersions = `DELETE FROM objects WHERE %s`
-	and            = " AND "
+	deleteVersions      = `DELETE FROM objects WHERE %s`
+	and                 = " AND "
 )
 
 // AddObjects stores the new versions in one write transaction. date_added comes
