@@ -186,8 +186,8 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 
 // conditions builds the WHERE clause of q with numbered placeholders; values never enter the SQL text.
 // A feed filter that is Indexed is served by its membership index: with join the
-// caller reads FROM feed_members JOIN objects ON date_added = obj, and the keyset
-// runs on obj (the index's order); without, the index is a semi-join.
+// caller walks the index itself (memberScan) and the clause has neither the
+// membership nor the date_added bounds; without, the index is a semi-join.
 func conditions(feed store.FeedFilter, q store.Query, args *[]any, join bool) (string, error) {
 	var conds []string
 	arg := func(v any) string {
@@ -204,13 +204,10 @@ func conditions(feed store.FeedFilter, q store.Query, args *[]any, join bool) (s
 		}
 		return "type = ANY(" + arg(types) + "::text[])"
 	}
-	pos := "date_added"
 	switch {
 	case feed.Indexed() && feed.Index == "":
 		return "", store.ErrNeedsIndex
 	case feed.Indexed() && join:
-		conds = append(conds, "feed_id = "+arg(feed.Index)+"::uuid")
-		pos = "obj"
 	case feed.Indexed():
 		conds = append(conds, "date_added IN (SELECT obj FROM feed_members WHERE feed_id = "+arg(feed.Index)+"::uuid)")
 	case len(feed.ReadTypes()) > 0:
@@ -231,8 +228,8 @@ func conditions(feed store.FeedFilter, q store.Query, args *[]any, join bool) (s
 	if len(q.SpecVersions) > 0 {
 		conds = append(conds, "spec_version = ANY("+arg(q.SpecVersions)+"::text[])")
 	}
-	if after := max(q.AddedAfter, q.After); after > 0 {
-		conds = append(conds, pos+" > "+arg(after)+"::bigint")
+	if after := max(q.AddedAfter, q.After); after > 0 && !(join && feed.Indexed()) {
+		conds = append(conds, "date_added > "+arg(after)+"::bigint")
 	}
 	if len(conds) == 0 {
 		return "true", nil
@@ -280,11 +277,26 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 	if err != nil {
 		return err
 	}
-	from, pos := "objects", "date_added"
-	if q.Feed.Indexed() {
-		from, pos = "feed_members JOIN objects ON date_added = obj", "obj"
+	cols := "date_added, id, type, spec_version, created, modified"
+	if !q.NoRaw {
+		cols += ", raw"
 	}
-	keysSQL := "SELECT " + pos + " FROM " + from + " WHERE " + where + " ORDER BY " + pos + " LIMIT " + strconv.Itoa(q.Limit+1)
+	keysSQL := "SELECT date_added FROM objects WHERE " + where + " ORDER BY date_added LIMIT " + strconv.Itoa(q.Limit+1)
+	rangeSQL := func(first, last int64) string {
+		return "SELECT " + cols + " FROM objects WHERE " + where +
+			" AND date_added BETWEEN " + strconv.FormatInt(first, 10) + " AND " + strconv.FormatInt(last, 10) +
+			" ORDER BY date_added"
+	}
+	if q.Feed.Indexed() {
+		keysSQL, rangeSQL = memberScan(q, where, cols, &args)
+		// The membership index is read in its order up to the limit, never
+		// collected and sorted: that would cost the rest of the feed, and the
+		// planner picks it whenever the index's statistics are stale (after a
+		// feed update or a large import, before autovacuum's ANALYZE).
+		if _, err := tx.Exec(ctx, `SET LOCAL enable_sort = off`); err != nil {
+			return interpretError(err)
+		}
+	}
 	rows, err := tx.Query(ctx, keysSQL, args...)
 	if err != nil {
 		return interpretError(err)
@@ -313,14 +325,7 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 		return nil
 	}
 
-	cols := "date_added, id, type, spec_version, created, modified"
-	if !q.NoRaw {
-		cols += ", raw"
-	}
-	rangeSQL := "SELECT " + cols + " FROM " + from + " WHERE " + where +
-		" AND " + pos + " BETWEEN " + strconv.FormatInt(page.First, 10) + " AND " + strconv.FormatInt(page.Last, 10) +
-		" ORDER BY " + pos
-	rows, err = tx.Query(ctx, rangeSQL, args...)
+	rows, err = tx.Query(ctx, rangeSQL(page.First, page.Last), args...)
 	if err != nil {
 		return interpretError(err)
 	}
@@ -346,6 +351,26 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 		}
 	}
 	return interpretError(rows.Err())
+}
+
+// memberScan gives the two queries of ScanObjects for an Indexed feed: walk the
+// feed's membership index in order from the cursor, and look each entry up in
+// objects with the other conditions (where). OFFSET 0 keeps the lookup a
+// per-entry probe of the primary key: as a join the planner may merge it with
+// a scan of objects from the first date_added, which costs the depth of the page.
+func memberScan(q store.Query, where, cols string, args *[]any) (string, func(first, last int64) string) {
+	*args = append(*args, q.Feed.Index)
+	feedArg := "$" + strconv.Itoa(len(*args)) + "::uuid"
+	lookup := func(cols string) string {
+		return "CROSS JOIN LATERAL (SELECT " + cols + " FROM objects WHERE date_added = m.obj AND " + where + " OFFSET 0) o"
+	}
+	keys := "SELECT m.obj FROM feed_members m " + lookup("1") + " WHERE m.feed_id = " + feedArg +
+		" AND m.obj > " + strconv.FormatInt(max(q.AddedAfter, q.After), 10) + " ORDER BY m.obj LIMIT " + strconv.Itoa(q.Limit+1)
+	rows := func(first, last int64) string {
+		return "SELECT o.* FROM feed_members m " + lookup(cols) + " WHERE m.feed_id = " + feedArg +
+			" AND m.obj BETWEEN " + strconv.FormatInt(first, 10) + " AND " + strconv.FormatInt(last, 10) + " ORDER BY m.obj"
+	}
+	return keys, rows
 }
 
 // DeleteObject implements store.Objects.
@@ -377,9 +402,11 @@ func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id stri
 	return n, nil
 }
 
-// Analyze refreshes the planner's statistics of the objects table. Bulk imports call
-// it so that the first pages after a large load get good plans before autovacuum runs.
+// Analyze refreshes the planner's statistics of the objects table and the feed
+// membership index. Bulk imports call it so that the first pages after a large
+// load get good plans before autovacuum runs (without, a feed's index looks
+// empty and its pages are sorted instead of read in order).
 func (s *Store) Analyze(ctx context.Context) error {
-	_, err := s.pool.Exec(ctx, `ANALYZE objects`)
+	_, err := s.pool.Exec(ctx, `ANALYZE objects, feed_members`)
 	return interpretError(err)
 }
