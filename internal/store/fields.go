@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 )
@@ -71,73 +72,177 @@ type Fields struct {
 
 // ExtractFields reads the filter fields of one object's JSON. Properties of
 // the wrong JSON type are treated as absent: validation already refused them
-// where STIX forbids them, and custom objects may use them freely.
+// where STIX forbids them, and custom objects may use them freely. It walks
+// the top-level members once and decodes only the few it needs: decoding the
+// whole object with encoding/json cost more than the rest of ingest.
 func ExtractFields(raw []byte) Fields {
-	var o struct {
-		Type       string                     `json:"type"`
-		Markings   json.RawMessage            `json:"object_marking_refs"`
-		CreatedBy  json.RawMessage            `json:"created_by_ref"`
-		Sources    json.RawMessage            `json:"x_inthreat_sources_refs"`
-		Confidence json.RawMessage            `json:"confidence"`
-		Labels     json.RawMessage            `json:"labels"`
-		Revoked    json.RawMessage            `json:"revoked"`
-		ValidUntil json.RawMessage            `json:"valid_until"`
-		Definition json.RawMessage            `json:"definition"`
-		Extensions map[string]json.RawMessage `json:"extensions"`
-	}
 	f := Fields{Confidence: -1}
-	if json.Unmarshal(raw, &o) != nil {
-		return f
-	}
-	f.MarkingRefs = stringList(o.Markings)
-	if s, ok := str(o.CreatedBy); ok && s != "" {
-		f.Creators = append(f.Creators, s)
-	}
-	f.Creators = append(f.Creators, stringList(o.Sources)...)
-	var c float64
-	if json.Unmarshal(o.Confidence, &c) == nil && o.Confidence != nil && c == float64(int(c)) && c >= 0 && c <= 100 {
-		f.Confidence = int(c)
-	}
-	f.Labels = stringList(o.Labels)
-	_ = json.Unmarshal(o.Revoked, &f.Revoked)
-	if s, ok := str(o.ValidUntil); ok {
-		if t, err := ParseTimestamp(s); err == nil {
-			f.ValidUntil = Micros(t)
+	var typ string
+	var definition, extensions json.RawMessage
+	topLevel(raw, func(key string, v json.RawMessage) {
+		switch key {
+		case "type":
+			typ, _ = str(v)
+		case "object_marking_refs":
+			f.MarkingRefs = stringList(v)
+		case "created_by_ref":
+			if s, ok := str(v); ok && s != "" {
+				f.Creators = append([]string{s}, f.Creators...)
+			}
+		case "x_inthreat_sources_refs":
+			f.Creators = append(f.Creators, stringList(v)...)
+		case "confidence":
+			var c float64
+			if json.Unmarshal(v, &c) == nil && c == float64(int(c)) && c >= 0 && c <= 100 {
+				f.Confidence = int(c)
+			}
+		case "labels":
+			f.Labels = stringList(v)
+		case "revoked":
+			f.Revoked = string(v) == "true"
+		case "valid_until":
+			if s, ok := str(v); ok {
+				if t, err := ParseTimestamp(s); err == nil {
+					f.ValidUntil = Micros(t)
+				}
+			}
+		case "definition":
+			definition = v
+		case "extensions":
+			extensions = v
 		}
-	}
-	if o.Type == "marking-definition" {
+	})
+	if typ == "marking-definition" {
 		var d struct {
 			TLP string `json:"tlp"`
 		}
-		if json.Unmarshal(o.Definition, &d) == nil && d.TLP != "" {
+		if json.Unmarshal(definition, &d) == nil && d.TLP != "" {
 			f.DefinesTLP, _ = TLPByName(d.TLP)
 		}
-		var e struct {
+		var e map[string]struct {
 			Level string `json:"tlp_2_0"`
 		}
-		if json.Unmarshal(o.Extensions[TLPExtension], &e) == nil && e.Level != "" {
-			f.DefinesTLP, _ = TLPByName(e.Level)
+		if json.Unmarshal(extensions, &e) == nil && e[TLPExtension].Level != "" {
+			f.DefinesTLP, _ = TLPByName(e[TLPExtension].Level)
 		}
 	}
 	return f
 }
 
+// topLevel calls fn with each member of the JSON object raw, its key unescaped
+// only when plain (escaped keys never name the properties above). raw has been
+// validated as JSON; on anything else it stops quietly.
+func topLevel(raw []byte, fn func(key string, value json.RawMessage)) {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
+		return
+	}
+	i++
+	for {
+		i = skipSpace(raw, i)
+		if i >= len(raw) || raw[i] != '"' {
+			return
+		}
+		end := skipValue(raw, i)
+		if end < 0 {
+			return
+		}
+		key := string(raw[i+1 : end-1])
+		i = skipSpace(raw, end)
+		if i >= len(raw) || raw[i] != ':' {
+			return
+		}
+		i = skipSpace(raw, i+1)
+		end = skipValue(raw, i)
+		if end < 0 {
+			return
+		}
+		fn(key, raw[i:end])
+		i = skipSpace(raw, end)
+		if i >= len(raw) || raw[i] != ',' {
+			return
+		}
+		i++
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the end of the JSON value starting at b[i], or -1.
+func skipValue(b []byte, i int) int {
+	depth := 0
+	for ; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			if i >= len(b) {
+				return -1
+			}
+			if depth == 0 {
+				return i + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+			if depth < 0 {
+				return -1
+			}
+		case ',', ' ', '\t', '\n', '\r', ':':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	if depth == 0 {
+		return i
+	}
+	return -1
+}
+
+// str reads a JSON string; plain ones (no escape) without a decoder.
 func str(m json.RawMessage) (string, bool) {
+	if len(m) >= 2 && m[0] == '"' && m[len(m)-1] == '"' && !bytes.ContainsRune(m, '\\') {
+		return string(m[1 : len(m)-1]), true
+	}
 	var s string
 	err := json.Unmarshal(m, &s)
 	return s, m != nil && err == nil
 }
 
-// stringList reads a JSON array of strings; anything else gives nil.
+// stringList reads a JSON array of strings, dropping empty ones; anything else gives nil.
 func stringList(m json.RawMessage) []string {
-	var list []string
-	if m == nil || json.Unmarshal(m, &list) != nil {
+	i := skipSpace(m, 0)
+	if i >= len(m) || m[i] != '[' {
 		return nil
 	}
-	out := list[:0]
-	for _, s := range list {
-		if s != "" {
-			out = append(out, s)
+	var out []string
+	for i = skipSpace(m, i+1); i < len(m) && m[i] != ']'; i = skipSpace(m, i) {
+		end := skipValue(m, i)
+		if end < 0 {
+			return nil
+		}
+		v, ok := str(m[i:end])
+		if !ok {
+			return nil
+		}
+		if v != "" {
+			out = append(out, v)
+		}
+		if i = skipSpace(m, end); i < len(m) && m[i] == ',' {
+			i++
 		}
 	}
 	return out
