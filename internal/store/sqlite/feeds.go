@@ -23,6 +23,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?)`
 
 // CreateFeed stores f; a zero CreatedAt becomes now. ErrConflict when the id or alias exists.
 func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	types, err := jsonList(f.Filter.Types)
 	if err != nil {
 		return err
@@ -37,13 +39,17 @@ func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
 
 // GetFeed finds a feed by id or alias. ErrNotFound when none.
 func (s *Store) GetFeed(ctx context.Context, idOrAlias string) (store.Feed, error) {
-	f, err := scanFeed(s.r.QueryRowContext(ctx, selectFeed, canonicalID(idOrAlias), idOrAlias))
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	f, err := scanFeed(s.lookups.QueryRowContext(ctx, selectFeed, canonicalID(idOrAlias), idOrAlias))
 	return f, interpretError(err)
 }
 
 // ListFeeds returns all feeds ordered by creation time, then id.
 func (s *Store) ListFeeds(ctx context.Context) ([]store.Feed, error) {
-	rows, err := s.r.QueryContext(ctx, selectFeeds)
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, err := s.lookups.QueryContext(ctx, selectFeeds)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -61,6 +67,8 @@ func (s *Store) ListFeeds(ctx context.Context) ([]store.Feed, error) {
 
 // DeleteFeed removes a feed, not its objects. ErrNotFound when none.
 func (s *Store) DeleteFeed(ctx context.Context, id string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	res, err := s.w.ExecContext(ctx, deleteFeed, canonicalID(id))
 	return interpretError(oneRow(res, err))
 }
