@@ -75,6 +75,10 @@ func (s *spool) Write(p []byte) (int, error) {
 
 // WriteByte appends one byte.
 func (s *spool) WriteByte(c byte) error {
+	if s.file != nil {
+		s.size++
+		return s.fw.WriteByte(c)
+	}
 	if s.file == nil && len(s.chunks) > 0 && s.last < spoolChunk {
 		s.chunks[len(s.chunks)-1][s.last] = c
 		s.last++
@@ -87,6 +91,11 @@ func (s *spool) WriteByte(c byte) error {
 
 // WriteString appends str.
 func (s *spool) WriteString(str string) (int, error) {
+	if s.file != nil {
+		n, err := s.fw.WriteString(str)
+		s.size += int64(n)
+		return n, err
+	}
 	if s.file == nil && len(s.chunks) > 0 && spoolChunk-s.last >= len(str) {
 		copy(s.chunks[len(s.chunks)-1][s.last:], str)
 		s.last += len(str)
@@ -114,9 +123,10 @@ func (s *spool) spill() error {
 // limit), as far as w supports write deadlines.
 func (s *spool) writeTo(w http.ResponseWriter, timeout time.Duration) error {
 	rc := http.NewResponseController(w)
+	deadlines := timeout > 0
 	arm := func() {
-		if timeout > 0 {
-			_ = rc.SetWriteDeadline(time.Now().Add(timeout)) // unsupported: no deadline
+		if deadlines && rc.SetWriteDeadline(time.Now().Add(timeout)) != nil {
+			deadlines = false // not supported by w: no deadline
 		}
 	}
 	for i, c := range s.chunks {
@@ -154,7 +164,7 @@ func (s *spool) writeTo(w http.ResponseWriter, timeout time.Duration) error {
 			}
 		}
 	}
-	if timeout > 0 {
+	if deadlines {
 		_ = rc.SetWriteDeadline(time.Time{})
 	}
 	return nil
