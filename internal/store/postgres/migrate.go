@@ -100,13 +100,13 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 		return err
 	}
 	var exists bool
-	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+	if err := s.lookups.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
 		return interpretError(err)
 	}
 	if !exists {
 		return fmt.Errorf("%w: database has no schema; run migrate", store.ErrSchemaMismatch)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+	rows, err := s.lookups.Query(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
 	if err != nil {
 		return interpretError(err)
 	}
