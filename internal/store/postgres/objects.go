@@ -50,6 +50,9 @@ WHERE o.id = m.id AND (o.is_latest <> (o.version_key = m.maxv) OR o.is_first <> 
 
 type versionRef struct{ id, key string }
 
+// insertChunkBytes bounds the object JSON one insert statement carries.
+const insertChunkBytes = 4 << 20
+
 // AddObjects implements store.Objects.
 func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.AddOutcome, error) {
 	out := make([]store.AddOutcome, len(objs))
@@ -91,30 +94,42 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 			created[j], modified[j], vkeys[j] = o.Created, o.Modified, keys[i]
 			raws[j] = o.Raw
 		}
-		rows, err := tx.Query(ctx, insertObjects, dateAdded, ids, types, specs, created, modified, vkeys, raws)
-		if err != nil {
-			return err
-		}
 		// Row j of the input got date_added base+j; inserted[j] says it was stored.
 		inserted := make([]bool, n)
 		// An object's flags need fixing when it now has several versions: it had
 		// one before, or this call added two of it. Most calls add new objects only.
 		fix := make(map[string]bool)
-		var d int64
-		var hadOther bool
-		_, err = pgx.ForEachRow(rows, []any{&d, &hadOther}, func() error {
-			j := d - base
-			if j < 0 || j >= int64(n) {
-				return fmt.Errorf("postgres: insert returned date_added %d outside [%d, %d)", d, base, base+int64(n))
+		// The rows go in slices of at most insertChunkBytes of JSON: the statement's
+		// parameters are encoded in one buffer, so a 100 MB request would
+		// otherwise cost another 100 MB (and more while the buffer grows).
+		for lo := 0; lo < n; {
+			hi, size := lo, 0
+			for hi < n && (hi == lo || size+len(raws[hi]) <= insertChunkBytes) {
+				size += len(raws[hi])
+				hi++
 			}
-			inserted[j] = true
-			if hadOther {
-				fix[ids[j]] = true
+			rows, err := tx.Query(ctx, insertObjects, dateAdded[lo:hi], ids[lo:hi], types[lo:hi], specs[lo:hi],
+				created[lo:hi], modified[lo:hi], vkeys[lo:hi], raws[lo:hi])
+			if err != nil {
+				return err
 			}
-			return nil
-		})
-		if err != nil {
-			return err
+			var d int64
+			var hadOther bool
+			_, err = pgx.ForEachRow(rows, []any{&d, &hadOther}, func() error {
+				j := d - base
+				if j < int64(lo) || j >= int64(hi) {
+					return fmt.Errorf("postgres: insert returned date_added %d outside [%d, %d)", d, base+int64(lo), base+int64(hi))
+				}
+				inserted[j] = true
+				if hadOther {
+					fix[ids[j]] = true
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			lo = hi
 		}
 
 		var touched, missIDs, missKeys []string
@@ -153,7 +168,7 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 				return err
 			}
 		}
-		_, err = tx.Exec(ctx, setClock, base+int64(n)-1)
+		_, err := tx.Exec(ctx, setClock, base+int64(n)-1)
 		return err
 	})
 	if err != nil {
