@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -161,5 +163,152 @@ func probe(t *testing.T, base string, roots *x509.CertPool, key, feed string) {
 	t.Logf("%d requests while readers stall: p50 %s, p99 %s", len(took), took[len(took)/2], p99)
 	if p99 > time.Second {
 		t.Fatalf("p99 %s while readers stall, want under 1s", p99)
+	}
+}
+
+// taxiiRefusal asserts a load refusal: the status, a whole-second Retry-After
+// and a TAXII error resource with the status and an error_code.
+func taxiiRefusal(t *testing.T, resp *http.Response, status int) {
+	t.Helper()
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var e struct {
+		HTTPStatus string `json:"http_status"`
+		ErrorCode  string `json:"error_code"`
+		ErrorID    string `json:"error_id"`
+	}
+	if resp.StatusCode != status || json.Unmarshal(body, &e) != nil || e.HTTPStatus != strconv.Itoa(status) || e.ErrorCode == "" || e.ErrorID == "" {
+		t.Fatalf("got %s %s, want %d with a TAXII error", resp.Status, body, status)
+	}
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || s < 1 {
+		t.Fatalf("Retry-After %q", resp.Header.Get("Retry-After"))
+	}
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/taxii+json") {
+		t.Fatalf("Content-Type %q", resp.Header.Get("Content-Type"))
+	}
+}
+
+// TestLoadCaps drives each admission cap of the real binary past its limit, on
+// both stores: open connections (503), requests in progress of one key (429),
+// and bytes of Add Objects bodies in progress (503).
+func TestLoadCaps(t *testing.T) {
+	for name, newBinary := range binaries(t) {
+		t.Run(name, func(t *testing.T) {
+			b := newBinary(t)
+			b.env["TAXII_MAX_CONNECTIONS"] = "3"
+			b.env["TAXII_MAX_REQUESTS_PER_KEY"] = "2"
+			b.env["TAXII_MAX_CONTENT_LENGTH"] = "1048576"
+			b.env["TAXII_MAX_ADD_BYTES"] = "1048576"
+			b.env["TAXII_MAX_OBJECT_SIZE"] = "65536"
+			base, out := b.serve()
+			key := regexp.MustCompile(`tk_[A-Za-z0-9_-]+`).FindString(out.String())
+			feed := strings.TrimSpace(b.must("", "feed", "create", "--title", "All", "--writable"))
+			other := strings.TrimSpace(b.must("", "key", "create", "--name", "other", "--role", "read-write"))
+			objects := base + "/api/v2/inthreat/taxii-server/collections/" + feed + "/objects/"
+			host := strings.TrimPrefix(base, "http://")
+			newClient := func() *http.Client { return &http.Client{Transport: &http.Transport{DisableKeepAlives: true}} }
+
+			// A POST whose body never comes holds its Content-Length of the budget and its key's slot.
+			hold := func(k string, length int) net.Conn {
+				c, err := net.Dial("tcp", host)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { c.Close() })
+				fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Basic %s\r\nContent-Type: application/taxii+json;version=2.1\r\nContent-Length: %d\r\n\r\n{",
+					strings.TrimPrefix(objects, base), host, base64.StdEncoding.EncodeToString([]byte("x:"+k)), length)
+				return c
+			}
+			post := func(k string) *http.Response {
+				req, _ := http.NewRequest(http.MethodPost, objects, strings.NewReader(`{"objects":[]}`))
+				req.SetBasicAuth("x", k)
+				req.Header.Set("Content-Type", "application/taxii+json;version=2.1")
+				resp, err := newClient().Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return resp
+			}
+			waitFor := func(what string, cond func() bool) {
+				t.Helper()
+				for end := time.Now().Add(10 * time.Second); !cond(); {
+					if time.Now().After(end) {
+						t.Fatalf("%s: not within 10s", what)
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+
+			// Add Objects bytes: one request holds the whole 1 MiB budget; another key's POST is 503.
+			c1 := hold(key, 1<<20)
+			waitFor("the held POST takes the budget", func() bool {
+				resp := post(other)
+				if resp.StatusCode == 503 {
+					taxiiRefusal(t, resp, 503)
+					return true
+				}
+				resp.Body.Close()
+				return false
+			})
+			c1.Close()
+			waitFor("the budget comes back", func() bool {
+				resp := post(other)
+				resp.Body.Close()
+				return resp.StatusCode == 202
+			})
+
+			// Requests per key: two in progress, the third of that key is 429, another key's goes on.
+			hold(key, 100)
+			hold(key, 100)
+			waitFor("the third request of the key is refused", func() bool {
+				req, _ := http.NewRequest(http.MethodGet, objects, nil)
+				req.SetBasicAuth("x", key)
+				resp, err := newClient().Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.StatusCode == 429 {
+					taxiiRefusal(t, resp, 429)
+					return true
+				}
+				resp.Body.Close()
+				return false
+			})
+			if resp := post(other); resp.StatusCode != 202 {
+				t.Fatalf("another key while the first is at its cap: %s", resp.Status)
+			}
+
+			// Connections: two held above and a third make three; the fourth is told 503.
+			idle, err := net.Dial("tcp", host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { idle.Close() })
+			waitFor("a connection over the cap is refused", func() bool {
+				req, _ := http.NewRequest(http.MethodGet, base+"/taxii2/", nil)
+				req.SetBasicAuth("x", other)
+				resp, err := newClient().Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.StatusCode == 503 {
+					taxiiRefusal(t, resp, 503)
+					return true
+				}
+				resp.Body.Close()
+				return false
+			})
+			idle.Close()
+			waitFor("the connection cap frees", func() bool {
+				req, _ := http.NewRequest(http.MethodGet, base+"/taxii2/", nil)
+				req.SetBasicAuth("x", other)
+				resp, err := newClient().Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				return resp.StatusCode == 200
+			})
+		})
 	}
 }
