@@ -107,7 +107,9 @@ type runningBinary struct {
 func startBinary(tb testing.TB, bin string) *runningBinary {
 	tb.Helper()
 	env := append(os.Environ(), "TAXII_DATABASE_URL="+pgtest.NewSchema(tb), "TAXII_LOG_LEVEL=info",
-		"TAXII_MAX_CONTENT_LENGTH=209715200", "TAXII_MAX_ADD_BYTES=314572800")
+		"TAXII_MAX_CONTENT_LENGTH=209715200", "TAXII_MAX_ADD_BYTES=314572800",
+		// Memory is measured here: writers queued behind a 100 MB request must not time out.
+		"TAXII_DB_LOCK_TIMEOUT=10m", "TAXII_DB_STATEMENT_TIMEOUT=1h")
 	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0")
 	cmd.Env = env
 	var stdout bytes.Buffer

@@ -95,7 +95,7 @@ func pageRequest(tb testing.TB, plain, path string) *http.Request {
 
 func benchPage(b *testing.B, path string) {
 	m, plain := newMemStore(b, 1000, 200)
-	h, err := NewHandler(Options{}, m, zap.NewNop())
+	h, err := NewHandler(withConfigDefaults(Options{}), m, zap.NewNop())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func BenchmarkCursorDecode(b *testing.B) {
 func TestPageMemoryIsBounded(t *testing.T) {
 	m, plain := newMemStore(t, 1000, 4000)
 	const budget = 256 << 10
-	h, err := NewHandler(Options{PageBufferMemory: budget}, m, zap.NewNop())
+	h, err := NewHandler(withConfigDefaults(Options{PageBufferMemory: budget}), m, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}

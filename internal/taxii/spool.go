@@ -136,7 +136,7 @@ func (s *spool) writeTo(w http.ResponseWriter, timeout time.Duration) error {
 		}
 		arm()
 		if _, err := w.Write(b); err != nil {
-			return err
+			return &clientWriteError{err}
 		}
 	}
 	if s.file != nil {
@@ -153,7 +153,7 @@ func (s *spool) writeTo(w http.ResponseWriter, timeout time.Duration) error {
 			if n > 0 {
 				arm()
 				if _, werr := w.Write(buf[:n]); werr != nil {
-					return werr
+					return &clientWriteError{werr}
 				}
 			}
 			if errors.Is(err, io.EOF) {

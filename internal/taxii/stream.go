@@ -42,10 +42,19 @@ type pageWriter struct {
 	scratch []byte
 }
 
+// The date_added headers of a page, spelled as the spec spells them: they are
+// set as map keys, since Header.Set would send X-Taxii-..., and some clients
+// look them up case-sensitively.
+const (
+	headerDateAddedFirst = "X-TAXII-Date-Added-First"
+	headerDateAddedLast  = "X-TAXII-Date-Added-Last"
+)
+
 // begin sets the date_added headers of a non-empty page and writes the head.
 func (p *pageWriter) begin(pg store.Page, head string) {
-	p.w.Header().Set("X-TAXII-Date-Added-First", store.FormatDateAdded(pg.First))
-	p.w.Header().Set("X-TAXII-Date-Added-Last", store.FormatDateAdded(pg.Last))
+	hdr := p.w.Header()
+	hdr[headerDateAddedFirst] = []string{store.FormatDateAdded(pg.First)}
+	hdr[headerDateAddedLast] = []string{store.FormatDateAdded(pg.Last)}
 	_, _ = p.out.WriteString(head)
 }
 
@@ -76,8 +85,8 @@ func (p *pageWriter) end(more bool, next string) error {
 // abandon drops the page so that an error can be answered instead.
 func (p *pageWriter) abandon() {
 	p.out.reset()
-	p.w.Header().Del("X-TAXII-Date-Added-First")
-	p.w.Header().Del("X-TAXII-Date-Added-Last")
+	delete(p.w.Header(), headerDateAddedFirst)
+	delete(p.w.Header(), headerDateAddedLast)
 }
 
 func (p *pageWriter) manifestRecord(row store.Row) error {
@@ -179,9 +188,14 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request, q store.Quer
 	w.Header().Set("Content-Length", strconv.FormatInt(p.out.size, 10))
 	w.WriteHeader(http.StatusOK)
 	if err := p.out.writeTo(w, h.opts.PageWriteTimeout); err != nil {
-		// Only the client's side can fail here: it left, or stopped reading for
-		// longer than PageWriteTimeout. The short body tells it the page is cut.
-		h.log.Warn("page stream abandoned by client", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
+		// The rows are all read: only the client's side can fail here, or the
+		// temporary file. The short body tells the client the page is cut.
+		fields := []zap.Field{zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err)}
+		if clientLeft(r, err) {
+			h.log.Warn("page stream abandoned by client", fields...)
+		} else {
+			h.log.Error("page stream failed after the response started", fields...)
+		}
 		return
 	}
 	obs.FromContext(r.Context()).AddServed(p.items)
