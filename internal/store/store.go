@@ -15,6 +15,9 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
+	// ErrBusy means the database did not answer within the statement timeout, or
+	// a writer waited longer than the lock timeout: the request may be retried.
+	ErrBusy = errors.New("database busy")
 	// ErrSchemaMismatch means the database schema is newer or older than this binary knows.
 	ErrSchemaMismatch = errors.New("database schema version mismatch")
 )
@@ -34,6 +37,19 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Close()
 }
+
+// Limits bound how long the database may work for one request; zero: no bound.
+type Limits struct {
+	// StatementTimeout ends any statement that runs longer (ErrBusy). Migrations are exempt.
+	StatementTimeout time.Duration
+	// LockTimeout ends a writer's wait for a lock another transaction holds (ErrBusy).
+	LockTimeout time.Duration
+}
+
+// LookupConns is the number of database connections every store keeps for key,
+// feed and settings lookups and readiness checks, apart from the pool that
+// pages and writes use: authentication never queues behind page reads.
+const LookupConns = 2
 
 // Object is one version of a STIX object as it comes in.
 type Object struct {

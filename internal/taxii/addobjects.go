@@ -29,6 +29,9 @@ import (
 // is safe: a version already stored counts as a success.
 //
 // What is refused as a whole (nothing stored), and what per object:
+//   - 503 with Retry-After: the bodies of the Add Objects requests in flight
+//     already take MaxAddBytes (a body without Content-Length counts as
+//     max_content_length); this bounds the server's memory.
 //   - 415: a Content-Type other than application/taxii+json[;version=2.1].
 //   - 413: a body over max_content_length (by Content-Length before reading it,
 //     otherwise once that many bytes were read), or more than MaxObjectsPerAdd
@@ -60,6 +63,12 @@ func (h *handler) addObjects(w http.ResponseWriter, r *http.Request) {
 			r.ContentLength, h.opts.MaxContentLength))
 		return
 	}
+	release, err := h.admitBody(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	defer release()
 	v, err := h.validator()
 	if err != nil {
 		h.fail(w, r, fmt.Errorf("taxii: STIX validator: %w", err))

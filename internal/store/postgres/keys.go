@@ -73,7 +73,7 @@ func (s *Store) CreateFirstKey(ctx context.Context, k store.APIKey) (bool, error
 
 // GetKey implements store.Keys.
 func (s *Store) GetKey(ctx context.Context, id string) (store.APIKey, error) {
-	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id::text = lower($1)`, id))
+	k, err := scanKey(s.lookups.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id::text = lower($1)`, id))
 	return k, interpretError(err)
 }
 
@@ -109,6 +109,6 @@ func (s *Store) RevokeKey(ctx context.Context, id string) error {
 
 // TouchKey implements store.Keys.
 func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
-	_, err := s.pool.Exec(ctx, `UPDATE api_keys SET last_used_at = $2 WHERE id::text = lower($1)`, id, at)
+	_, err := s.lookups.Exec(ctx, `UPDATE api_keys SET last_used_at = $2 WHERE id::text = lower($1)`, id, at)
 	return interpretError(err)
 }

@@ -58,6 +58,9 @@ WHERE o.id = m.id AND (o.is_latest <> (o.version_key = m.maxv) OR o.is_first <> 
 
 type versionRef struct{ id, key string }
 
+// insertChunkBytes bounds the object JSON one insert statement carries.
+const insertChunkBytes = 4 << 20
+
 // AddObjects implements store.Objects.
 func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.AddOutcome, error) {
 	out := make([]store.AddOutcome, len(objs))
@@ -103,31 +106,43 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 		if err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, insertObjects, dateAdded, ids, types, specs, created, modified, vkeys, raws,
-			fc.tlp, fc.creators, fc.confidence, fc.labels, fc.revoked, fc.validUntil)
-		if err != nil {
-			return err
-		}
 		// Row j of the input got date_added base+j; inserted[j] says it was stored.
 		inserted := make([]bool, n)
 		// An object's flags need fixing when it now has several versions: it had
 		// one before, or this call added two of it. Most calls add new objects only.
 		fix := make(map[string]bool)
-		var d int64
-		var hadOther bool
-		_, err = pgx.ForEachRow(rows, []any{&d, &hadOther}, func() error {
-			j := d - base
-			if j < 0 || j >= int64(n) {
-				return fmt.Errorf("postgres: insert returned date_added %d outside [%d, %d)", d, base, base+int64(n))
+		// The rows go in slices of at most insertChunkBytes of JSON: the statement's
+		// parameters are encoded in one buffer, so a 100 MB request would
+		// otherwise cost another 100 MB (and more while the buffer grows).
+		for lo := 0; lo < n; {
+			hi, size := lo, 0
+			for hi < n && (hi == lo || size+len(raws[hi]) <= insertChunkBytes) {
+				size += len(raws[hi])
+				hi++
 			}
-			inserted[j] = true
-			if hadOther {
-				fix[ids[j]] = true
+			rows, err := tx.Query(ctx, insertObjects, dateAdded[lo:hi], ids[lo:hi], types[lo:hi], specs[lo:hi],
+				created[lo:hi], modified[lo:hi], vkeys[lo:hi], raws[lo:hi],
+				fc.tlp[lo:hi], fc.creators[lo:hi], fc.confidence[lo:hi], fc.labels[lo:hi], fc.revoked[lo:hi], fc.validUntil[lo:hi])
+			if err != nil {
+				return err
 			}
-			return nil
-		})
-		if err != nil {
-			return err
+			var d int64
+			var hadOther bool
+			_, err = pgx.ForEachRow(rows, []any{&d, &hadOther}, func() error {
+				j := d - base
+				if j < int64(lo) || j >= int64(hi) {
+					return fmt.Errorf("postgres: insert returned date_added %d outside [%d, %d)", d, base+int64(lo), base+int64(hi))
+				}
+				inserted[j] = true
+				if hadOther {
+					fix[ids[j]] = true
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			lo = hi
 		}
 
 		var touched, missIDs, missKeys []string

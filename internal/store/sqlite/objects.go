@@ -78,6 +78,8 @@ WHERE id = ?1`
 // from the clock row: max(last+1, now in µs), then +1 for each new version, so it is
 // unique and, writers being serialised, increasing in commit order.
 func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.AddOutcome, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if len(objs) == 0 {
 		return nil, nil
 	}
@@ -205,6 +207,8 @@ func readVersionSpans(ctx context.Context, tx *sql.Tx, idList []byte) (map[strin
 // ScanObjects pages with a keyset on date_added inside one read transaction, so
 // the summary of phase 1 and the rows of phase 2 come from the same snapshot.
 func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store.Page) error, each func(store.Row) error) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if q.Limit < 1 {
 		return fmt.Errorf("sqlite: query limit %d, want >= 1", q.Limit)
 	}
@@ -286,6 +290,8 @@ func scanPage(ctx context.Context, tx *sql.Tx, keysSQL, where string, args []any
 // DeleteObject deletes the selected versions of id and recomputes the flags of
 // the versions left, in one write transaction.
 func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id string, versions store.VersionMatch, specVersions []string) (int, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	where, args, err := queryConditions(store.Query{Feed: feed, Versions: versions, SpecVersions: specVersions}, s.now().UnixMicro(), false)
 	if err != nil {
 		return 0, err
