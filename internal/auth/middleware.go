@@ -95,7 +95,7 @@ func (cfg Config) authenticate(r *http.Request) (*Caller, error) {
 			cfg.Log.Warn("record key use", zap.String("key_id", id), zap.Error(err))
 		}
 	}
-	return &Caller{KeyID: k.ID, Name: k.Name, Role: k.Role, Feeds: k.Feeds}, nil
+	return &Caller{KeyID: k.ID, Name: k.Name, Role: k.Role, Feeds: k.Feeds, Source: store.KeySource(k)}, nil
 }
 
 // credentials returns the key from Basic (password) or Bearer authorization.

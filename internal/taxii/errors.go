@@ -88,6 +88,9 @@ func classify(err error) *apiError {
 			description: "A valid API key is required: send it as the password of HTTP Basic authentication (any username) or as \"Authorization: Bearer <key>\"."}
 	case errors.Is(err, store.ErrNotFound):
 		return &apiError{status: http.StatusNotFound, code: "not_found", description: "The requested resource does not exist."}
+	case errors.Is(err, store.ErrOtherSource):
+		return &apiError{status: http.StatusForbidden, code: "other_source",
+			description: "The object belongs to another source: only its own source or an admin key may change it."}
 	case errors.Is(err, store.ErrConflict):
 		return &apiError{status: http.StatusConflict, code: "conflict", description: "The request conflicts with the current state of the resource."}
 	}

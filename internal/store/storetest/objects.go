@@ -489,7 +489,7 @@ func exerciseDeleteObject(t *testing.T, setup setupFunc) {
 	}
 	del := func(t *testing.T, s store.Store, feed store.FeedFilter, vm store.VersionMatch, specs []string, want int) {
 		t.Helper()
-		n, err := s.DeleteObject(t.Context(), feed, id, vm, specs)
+		n, err := s.DeleteObject(t.Context(), feed, id, vm, specs, "")
 		if err != nil || n != want {
 			t.Fatalf("DeleteObject = %d, %v; want %d, nil", n, err, want)
 		}
@@ -556,7 +556,7 @@ func exerciseDeleteObject(t *testing.T, setup setupFunc) {
 		if got := remaining(t, s, all); len(got) != 0 {
 			t.Fatalf("remaining %v, want none", got)
 		}
-		if _, err := s.DeleteObject(t.Context(), store.FeedFilter{}, id, all, nil); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.DeleteObject(t.Context(), store.FeedFilter{}, id, all, nil, ""); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("second delete: err = %v, want ErrNotFound", err)
 		}
 		// Other objects are untouched.
@@ -595,7 +595,7 @@ func exerciseDeleteObject(t *testing.T, setup setupFunc) {
 	for _, tt := range notFound {
 		t.Run("NotFound/"+tt.name, func(t *testing.T) {
 			s := setupData(t)
-			n, err := s.DeleteObject(t.Context(), tt.feed, tt.id, tt.vm, tt.specs)
+			n, err := s.DeleteObject(t.Context(), tt.feed, tt.id, tt.vm, tt.specs, "")
 			if !errors.Is(err, store.ErrNotFound) || n != 0 {
 				t.Fatalf("DeleteObject = %d, %v; want 0, ErrNotFound", n, err)
 			}
