@@ -145,3 +145,35 @@ func exerciseSources(t *testing.T, setup setupFunc) {
 		}
 	})
 }
+
+// Rows that a store at migration 1 (before sources) holds: SeedBeforeSources
+// describes them, CheckSourcesMigrated asserts what migration 2 made of them.
+const (
+	SeedObjectID = "indicator--00000000-0000-4000-8000-000000000001"
+	SeedKeyID    = "11111111-2222-4333-8444-555555555901"
+	SeedKeyName  = "old-writer"
+)
+
+// CheckSourcesMigrated asserts, on a store migrated after SeedObjectID and
+// SeedKeyID were stored without sources, that the object belongs to "import"
+// and the key's source is its name.
+func CheckSourcesMigrated(t *testing.T, s store.Store) {
+	t.Helper()
+	got, err := s.ListSources(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []store.SourceCount{{Source: "import", Objects: 1}, {Source: SeedKeyName, Objects: 0}}; !slices.Equal(got, want) {
+		t.Fatalf("after migrating: sources %+v, want %+v", got, want)
+	}
+	k, err := s.GetKey(t.Context(), SeedKeyID)
+	if err != nil || k.Source != SeedKeyName {
+		t.Fatalf("after migrating: key source %q, %v; want its name %q", k.Source, err, SeedKeyName)
+	}
+	// The migrated object is import's: a confined key cannot change it.
+	o := version(SeedObjectID, "2030-01-01T00:00:00.000Z")
+	o.Source, o.Confined = SeedKeyName, true
+	if out := add(t, t.Context(), s, o); !errors.Is(out[0].Refused, store.ErrOtherSource) {
+		t.Fatalf("a key adds to a migrated object: %+v, want ErrOtherSource", out[0])
+	}
+}
