@@ -16,9 +16,14 @@ const (
 	updateClock = `UPDATE clock SET last = ? WHERE id = 1`
 
 	// versionSpans reads, for the ids of a call, the first and last version
-	// keys and the sources already stored: one query per call, so flags and
-	// confinement are known before insert.
+	// keys already stored: one query per call, so flags are known before
+	// insert. It reads only the index objects_id_version.
 	versionSpans = `
+SELECT id, min(version_key), max(version_key), '', '' FROM objects
+WHERE id IN (SELECT value FROM json_each(?)) GROUP BY id`
+	// versionSpansSources also reads the sources, for confined writers: the
+	// rows themselves, so unconfined imports do not pay for it.
+	versionSpansSources = `
 SELECT id, min(version_key), max(version_key), min(source), max(source) FROM objects
 WHERE id IN (SELECT value FROM json_each(?)) GROUP BY id`
 
@@ -88,12 +93,16 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 	out := make([]store.AddOutcome, len(objs))
 	keys := make([]string, len(objs))
 	ids := make([]string, len(objs))
+	spansQuery := versionSpans
 	for i, o := range objs {
 		k, err := store.VersionKey(store.ObjectVersion(o.Created, o.Modified))
 		if err != nil {
 			out[i].Refused = fmt.Errorf("version %w", err)
 		}
 		keys[i], ids[i] = k, o.ID
+		if o.Confined {
+			spansQuery = versionSpansSources
+		}
 	}
 	idList, err := json.Marshal(ids)
 	if err != nil {
@@ -105,7 +114,7 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 			return err
 		}
 		next := max(last+1, s.now().UnixMicro())
-		spans, err := readVersionSpans(ctx, tx, idList)
+		spans, err := readVersionSpans(ctx, tx, spansQuery, idList)
 		if err != nil {
 			return err
 		}
@@ -184,11 +193,12 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 }
 
 // span is the first and last version key stored for an id, and the least and
-// greatest source of its versions: one source when they are equal.
+// greatest source of its versions: one source when they are equal ("" when
+// not read, as no object of the call is confined).
 type span struct{ first, last, minSource, maxSource string }
 
-func readVersionSpans(ctx context.Context, tx *sql.Tx, idList []byte) (map[string]span, error) {
-	rows, err := tx.QueryContext(ctx, versionSpans, string(idList))
+func readVersionSpans(ctx context.Context, tx *sql.Tx, query string, idList []byte) (map[string]span, error) {
+	rows, err := tx.QueryContext(ctx, query, string(idList))
 	if err != nil {
 		return nil, err
 	}
