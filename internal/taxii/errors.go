@@ -92,6 +92,9 @@ func classify(err error) *apiError {
 	case errors.Is(err, store.ErrBusy):
 		return &apiError{status: http.StatusServiceUnavailable, code: "database_busy", retryAfter: 5,
 			description: "The database did not answer within its time limit; retry in a few seconds."}
+	case errors.Is(err, store.ErrOtherSource):
+		return &apiError{status: http.StatusForbidden, code: "other_source",
+			description: "The object belongs to another source: only its own source or an admin key may change it."}
 	case errors.Is(err, store.ErrConflict):
 		return &apiError{status: http.StatusConflict, code: "conflict", description: "The request conflicts with the current state of the resource."}
 	}

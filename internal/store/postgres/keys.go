@@ -12,15 +12,15 @@ import (
 // firstKeyLock serialises CreateFirstKey across processes.
 const firstKeyLock = 7_341_201_002
 
-const keyColumns = `id::text, name, role, feeds, hash, created_at, last_used_at, revoked_at`
+const keyColumns = `id::text, name, role, feeds, hash, created_at, last_used_at, revoked_at, source`
 
-const insertKey = `INSERT INTO api_keys (id, name, role, feeds, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)`
+const insertKey = `INSERT INTO api_keys (id, name, role, feeds, hash, created_at, source) VALUES ($1, $2, $3, $4, $5, $6, $7)`
 
 func scanKey(row pgx.Row) (store.APIKey, error) {
 	var k store.APIKey
 	var role string
 	var used, revoked *time.Time
-	err := row.Scan(&k.ID, &k.Name, &role, &k.Feeds, &k.Hash, &k.CreatedAt, &used, &revoked)
+	err := row.Scan(&k.ID, &k.Name, &role, &k.Feeds, &k.Hash, &k.CreatedAt, &used, &revoked, &k.Source)
 	k.Role = store.Role(role)
 	if len(k.Feeds) == 0 {
 		k.Feeds = nil
@@ -42,7 +42,7 @@ func keyArgs(k store.APIKey) []any {
 	if feeds == nil {
 		feeds = []string{}
 	}
-	return []any{k.ID, k.Name, string(k.Role), feeds, k.Hash, k.CreatedAt}
+	return []any{k.ID, k.Name, string(k.Role), feeds, k.Hash, k.CreatedAt, store.KeySource(k)}
 }
 
 // CreateKey implements store.Keys.

@@ -11,14 +11,14 @@ import (
 
 const (
 	insertKey = `
-INSERT INTO api_keys (id, name, role, feeds, hash, created_at, last_used_at, revoked_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+INSERT INTO api_keys (id, name, role, feeds, hash, created_at, last_used_at, revoked_at, source)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// One statement, in a write transaction: no other writer can slip a key in between.
 	insertFirstKey = `
-INSERT INTO api_keys (id, name, role, feeds, hash, created_at, last_used_at, revoked_at)
-SELECT ?, ?, ?, ?, ?, ?, ?, ?
+INSERT INTO api_keys (id, name, role, feeds, hash, created_at, last_used_at, revoked_at, source)
+SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
 WHERE NOT EXISTS (SELECT 1 FROM api_keys)`
-	keyColumns = `id, name, role, feeds, hash, created_at, last_used_at, revoked_at`
+	keyColumns = `id, name, role, feeds, hash, created_at, last_used_at, revoked_at, source`
 	selectKey  = `SELECT ` + keyColumns + ` FROM api_keys WHERE id = ?`
 	selectKeys = `SELECT ` + keyColumns + ` FROM api_keys ORDER BY created_at, id`
 	revokeKey  = `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`
@@ -112,7 +112,7 @@ func (s *Store) keyArgs(k store.APIKey) ([]any, error) {
 		k.CreatedAt = s.now()
 	}
 	return []any{canonicalID(k.ID), k.Name, string(k.Role), feeds, k.Hash, k.CreatedAt.UnixMicro(),
-		nullMicros(k.LastUsedAt), nullMicros(k.RevokedAt)}, nil
+		nullMicros(k.LastUsedAt), nullMicros(k.RevokedAt), store.KeySource(k)}, nil
 }
 
 func scanKey(row interface{ Scan(...any) error }) (store.APIKey, error) {
@@ -120,7 +120,7 @@ func scanKey(row interface{ Scan(...any) error }) (store.APIKey, error) {
 	var role, feeds string
 	var created int64
 	var lastUsed, revoked sql.NullInt64
-	if err := row.Scan(&k.ID, &k.Name, &role, &feeds, &k.Hash, &created, &lastUsed, &revoked); err != nil {
+	if err := row.Scan(&k.ID, &k.Name, &role, &feeds, &k.Hash, &created, &lastUsed, &revoked, &k.Source); err != nil {
 		return store.APIKey{}, err
 	}
 	k.Role = store.Role(role)
