@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inthreat/taxii-server/internal/shareddata"
 	"github.com/inthreat/taxii-server/internal/store/postgres/pgtest"
 )
 
@@ -53,7 +54,11 @@ func (b *binary) serve() (string, *syncBuffer) {
 	go func() {
 		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0"}, &cli{
 			stdin: strings.NewReader(""), stdout: out, stderr: io.Discard, getenv: b.getenv,
-			listening: func(a string) { addr <- a },
+			listening: func(name, a string) {
+				if name == "taxii" {
+					addr <- a
+				}
+			},
 		})
 	}()
 	b.t.Cleanup(func() {
@@ -104,11 +109,7 @@ func binaries(t *testing.T) map[string]func(t *testing.T) *binary {
 
 func sharedTestdata(t *testing.T, rel string) string {
 	t.Helper()
-	p := filepath.Join("..", "..", "..", "shared", "testdata", rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("test data %s is missing (../shared beside the repository): %v", p, err)
-	}
-	return p
+	return shareddata.Dir(t, "testdata", filepath.FromSlash(rel))
 }
 
 // indicatorBundle makes a bundle of n valid indicators with distinct ids.

@@ -17,7 +17,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 
-	"github.com/inthreat/taxii-server/internal/config"
+	"github.com/inthreat/taxii-server/internal/admit"
 	"github.com/inthreat/taxii-server/internal/metrics"
 	"github.com/inthreat/taxii-server/internal/store"
 )
@@ -80,6 +80,9 @@ type Listener struct {
 	Listener net.Listener
 	Handler  http.Handler
 	TLS      *tls.Config // nil: plain HTTP
+	// MaxConnections caps the open connections (0: none). Connections past it
+	// are accepted so that their requests can be told 503 (admit.Conns).
+	MaxConnections int
 }
 
 // Serve runs every listener until ctx ends or one fails, then stops accepting on all,
@@ -103,13 +106,19 @@ func Serve(ctx context.Context, cfg Timeouts, log *zap.Logger, ls ...Listener) e
 			ErrorLog:          zap.NewStdLog(log.Named("http").With(zap.String("listener", l.Name))),
 			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		}
+		ln := l.Listener
+		if l.MaxConnections > 0 {
+			conns := admit.NewConns(l.MaxConnections)
+			ln = conns.Listener(ln)
+			srv.ConnContext = conns.ConnContext
+		}
 		servers[i] = srv
 		go func() {
 			var err error
 			if l.TLS != nil {
-				err = srv.ServeTLS(l.Listener, "", "")
+				err = srv.ServeTLS(ln, "", "")
 			} else {
-				err = srv.Serve(l.Listener)
+				err = srv.Serve(ln)
 			}
 			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				err = fmt.Errorf("%s listener: %w", l.Name, err)
@@ -154,7 +163,7 @@ func Serve(ctx context.Context, cfg Timeouts, log *zap.Logger, ls ...Listener) e
 	return errors.Join(append([]error{first}, shutdownErrs...)...)
 }
 
-// Timeouts are the HTTP server's timeouts; config.Config converts to it.
+// Timeouts are the HTTP server's timeouts, as configured.
 type Timeouts struct {
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
@@ -179,16 +188,5 @@ func ExpireStatuses(ctx context.Context, st store.Statuses, every time.Duration,
 				log.Info("expired statuses", zap.Int("count", n))
 			}
 		}
-	}
-}
-
-// TimeoutsOf takes the HTTP timeouts from the configuration.
-func TimeoutsOf(c config.Config) Timeouts {
-	return Timeouts{
-		ReadHeaderTimeout: c.ReadHeaderTimeout,
-		ReadTimeout:       c.ReadTimeout,
-		WriteTimeout:      c.WriteTimeout,
-		IdleTimeout:       c.IdleTimeout,
-		ShutdownTimeout:   c.ShutdownTimeout,
 	}
 }

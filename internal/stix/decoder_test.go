@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"strings"
 	"testing"
@@ -261,13 +262,15 @@ func TestEnvelopeDecoder(t *testing.T) {
 	}
 }
 
-func TestLimitsNormalized(t *testing.T) {
-	if got := DefaultLimits(); got != (Limits{DefaultMaxObjectSize, DefaultMaxDepth, DefaultMaxProperties}) {
-		t.Errorf("DefaultLimits() = %+v", got)
-	}
-	got := Limits{MaxObjectSize: 1 << 40, MaxDepth: -1, MaxProperties: 7}.normalized()
-	if got != (Limits{CeilingMaxObjectSize, DefaultMaxDepth, 7}) {
+func TestLimitsZeroMeansNone(t *testing.T) {
+	got := Limits{MaxObjectSize: 0, MaxDepth: -1, MaxProperties: 7}.normalized()
+	if got != (Limits{math.MaxInt, math.MaxInt, 7}) {
 		t.Errorf("normalized = %+v", got)
+	}
+	// Without limits, a large, deep and wide object is read whole.
+	in := `[{"a":` + strings.Repeat("[", 200) + strings.Repeat("]", 200) + `,"b":"` + strings.Repeat("x", 20<<20) + `"}]`
+	if got := decodeAll(t, NewDecoder(strings.NewReader(in), Limits{})); len(got) != 1 || got[0].err != nil {
+		t.Fatalf("decoded %d elements, first error %v", len(got), got[0].err)
 	}
 }
 
@@ -361,4 +364,48 @@ func ExampleDecoder() {
 	// 0 {"type":"identity"}
 	// 1 skipped: not a JSON object
 	// 2 {"type":"tool"}
+}
+
+// TestEnvelopePage: the envelope decoder reports more and next wherever they
+// stand, escaped names and values included; absent, they are false and "".
+func TestEnvelopePage(t *testing.T) {
+	const obj = `{"type":"x-a","id":"x-a--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"}`
+	for _, c := range []struct {
+		name, in string
+		more     bool
+		next     string
+		n        int
+	}{
+		{"after the objects", `{"objects":[` + obj + `,` + obj + `],"more":true,"next":"c2VjcmV0\/x"}`, true, "c2VjcmV0/x", 2},
+		{"before the objects", `{"more":true,"next":"abc","objects":[` + obj + `]}`, true, "abc", 1},
+		{"last page", `{"objects":[` + obj + `],"more":false}`, false, "", 1},
+		{"empty", `{}`, false, "", 0},
+		{"escaped names", `{"mor\u0065":true,"\u006eext":"x\u0041"}`, true, "xA", 0},
+		{"other types ignored", `{"more":"yes","next":5}`, false, "", 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := NewEnvelopeDecoder(strings.NewReader(c.in), Limits{})
+			n := 0
+			for {
+				_, _, err := d.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				n++
+			}
+			more, next := d.Page()
+			if more != c.more || next != c.next || n != c.n {
+				t.Fatalf("more=%v next=%q n=%d, want %v %q %d", more, next, n, c.more, c.next, c.n)
+			}
+		})
+	}
+	for _, in := range []string{`{"objects":[],"more":tru}`, "{\"next\":\"\xff\"}", "{\"x_other\":\"\xff\"}"} {
+		bad := NewEnvelopeDecoder(strings.NewReader(in), Limits{})
+		if _, _, err := bad.Next(); err == nil || err == io.EOF {
+			t.Errorf("%q: %v, want an error", in, err)
+		}
+	}
 }

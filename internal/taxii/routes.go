@@ -14,7 +14,8 @@ import (
 // is application/taxii+json;version=2.1 after negotiation and authentication.
 func (h *handler) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(headAsGet, middleware.StripSlashes, h.negotiate, auth.Middleware(auth.Config{Keys: h.st, Log: h.log, Fail: h.fail}), h.plainURL)
+	r.Use(headAsGet, middleware.StripSlashes, h.negotiate, h.connectionCap,
+		auth.Middleware(auth.Config{Keys: h.st, Log: h.log, Fail: h.fail}), h.keyCap, h.plainURL)
 	r.NotFound(h.notFound)
 	r.MethodNotAllowed(h.methodNotAllowed(r))
 
@@ -39,6 +40,8 @@ func (h *handler) routes() http.Handler {
 
 // headAsGet answers HEAD as GET without the body (HTTP requires HEAD wherever GET
 // is served): the same status and headers, date headers of the page included.
+// Mounted in another chi router, the routing context already holds the method
+// (chi routes by RouteMethod once set), so it is changed there too.
 func headAsGet(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodHead {
@@ -47,6 +50,9 @@ func headAsGet(next http.Handler) http.Handler {
 		}
 		r = r.Clone(r.Context())
 		r.Method = http.MethodGet
+		if rctx := chi.RouteContext(r.Context()); rctx != nil {
+			rctx.RouteMethod = http.MethodGet
+		}
 		next.ServeHTTP(bodiless{w}, r)
 	})
 }

@@ -16,75 +16,41 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/inthreat/taxii-server/internal/admit"
 	"github.com/inthreat/taxii-server/internal/obs"
 	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 )
 
-// Options configures the API; zero values take the defaults below.
+// Options configures the API. Every limit and title is given by the caller (the
+// configuration owns their defaults); NewHandler refuses a zero limit.
 type Options struct {
-	APIRootPath                 string // default "/api/v2/inthreat/taxii-server/"
+	APIRootPath                 string // e.g. "/api/v2/inthreat/taxii-server/"
 	Title, Description, Contact string // discovery
-	APIRootTitle                string // default: Title
+	APIRootTitle                string // "": Title
 	APIRootDescription          string
-	DefaultPageSize             int    // default 1000
-	MaxPageSize                 int    // default 10000; a larger limit is capped
-	MaxContentLength            int64  // largest request body, advertised in the API root and enforced; default 100 MiB
+	DefaultPageSize             int    // objects per page when the client gives no limit
+	MaxPageSize                 int    // a larger limit is capped
+	MaxContentLength            int64  // largest request body, advertised in the API root and enforced
 	PublicBaseURL               string // e.g. https://taxii.example.com; "": as the client reached the server (obs.BaseURL)
-	Realm                       string // of WWW-Authenticate; default "taxii"
 
 	// Add Objects.
-	MaxObjectsPerAdd int              // most objects in one request; default 100,000
-	ObjectLimits     stix.Limits      // size, depth and properties of one object; zero fields: stix defaults
+	MaxObjectsPerAdd int              // most objects in one request
+	ObjectLimits     stix.Limits      // size, depth and properties of one object
 	StrictValidation bool             // stix.Options.Strict
-	StatusTTL        time.Duration    // how long a status resource stays readable; default 24h
+	StatusTTL        time.Duration    // how long a status resource stays readable
 	Now              func() time.Time // the clock of request timestamps and status expiry; nil: time.Now
+
+	// Admission: what requests in flight may hold at once (see internal/admit).
+	PageBufferMemory  int64         // bytes of pages held in memory, server-wide; the rest spills to temp files
+	PageWriteTimeout  time.Duration // longest one write of a page may wait on the client
+	MaxRequestsPerKey int           // requests in flight per API key; past it 429
+	MaxAddBytes       int64         // bytes of Add Objects bodies in flight, server-wide; past it 503
+	MaxStatusReads    int           // status resources read at once; others wait their turn
 }
 
-const (
-	defaultAPIRootPath      = "/api/v2/inthreat/taxii-server/"
-	defaultTitle            = "TAXII 2.1 server"
-	defaultPageSize         = 1000
-	defaultMaxPageSize      = 10000
-	defaultMaxContentLength = 100 << 20
-	defaultRealm            = "taxii"
-	defaultMaxObjectsPerAdd = 100_000
-	defaultStatusTTL        = 24 * time.Hour
-)
-
-func (o Options) withDefaults() Options {
-	if o.APIRootPath == "" {
-		o.APIRootPath = defaultAPIRootPath
-	}
-	if o.Title == "" {
-		o.Title = defaultTitle
-	}
-	if o.APIRootTitle == "" {
-		o.APIRootTitle = o.Title
-	}
-	if o.MaxPageSize == 0 {
-		o.MaxPageSize = defaultMaxPageSize
-	}
-	if o.DefaultPageSize == 0 {
-		o.DefaultPageSize = min(defaultPageSize, o.MaxPageSize)
-	}
-	if o.MaxContentLength == 0 {
-		o.MaxContentLength = defaultMaxContentLength
-	}
-	if o.Realm == "" {
-		o.Realm = defaultRealm
-	}
-	if o.MaxObjectsPerAdd == 0 {
-		o.MaxObjectsPerAdd = defaultMaxObjectsPerAdd
-	}
-	if o.StatusTTL == 0 {
-		o.StatusTTL = defaultStatusTTL
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	return o
-}
+// realm is the realm of WWW-Authenticate.
+const realm = "taxii"
 
 // rootPath checks the API root path and returns it without its trailing slash
 // ("" for "/"), the form the route table joins.
@@ -100,6 +66,9 @@ func rootPath(p string) (string, error) {
 }
 
 func (o Options) validate() error {
+	if o.Title == "" {
+		return errors.New("taxii: empty title")
+	}
 	if o.DefaultPageSize < 1 || o.MaxPageSize < 1 || o.DefaultPageSize > o.MaxPageSize {
 		return fmt.Errorf("taxii: page sizes default %d, max %d: want 1 <= default <= max", o.DefaultPageSize, o.MaxPageSize)
 	}
@@ -109,11 +78,17 @@ func (o Options) validate() error {
 	if o.MaxObjectsPerAdd < 1 {
 		return fmt.Errorf("taxii: max objects per add %d < 1", o.MaxObjectsPerAdd)
 	}
-	if o.StatusTTL < 0 {
-		return fmt.Errorf("taxii: status TTL %s < 0", o.StatusTTL)
+	if l := o.ObjectLimits; l.MaxObjectSize < 1 || l.MaxDepth < 1 || l.MaxProperties < 1 {
+		return fmt.Errorf("taxii: object limits %+v: each must be at least 1", l)
 	}
-	if strings.ContainsAny(o.Realm, "\"\\\r\n") {
-		return fmt.Errorf("taxii: realm %q may not contain quotes, backslashes or line breaks", o.Realm)
+	if o.PageBufferMemory < 1 || o.PageWriteTimeout <= 0 || o.MaxRequestsPerKey < 1 || o.MaxStatusReads < 1 {
+		return fmt.Errorf("taxii: admission limits (page buffer memory, page write timeout, requests per key, status reads) must be positive")
+	}
+	if o.MaxAddBytes < o.MaxContentLength {
+		return fmt.Errorf("taxii: max add bytes %d < max content length %d: the largest request could never be admitted", o.MaxAddBytes, o.MaxContentLength)
+	}
+	if o.StatusTTL <= 0 {
+		return fmt.Errorf("taxii: status TTL %s <= 0", o.StatusTTL)
 	}
 	if o.PublicBaseURL != "" {
 		u, err := url.Parse(o.PublicBaseURL)
@@ -133,6 +108,11 @@ type handler struct {
 	log       *zap.Logger
 	cursors   cursorCodec
 	validator func() (*stix.Validator, error)
+
+	pages       *admit.Bytes  // memory of pages being written
+	adds        *admit.Bytes  // bytes of Add Objects bodies in flight
+	perKey      *admit.PerKey // requests in flight per key
+	statusReads chan struct{} // one token per status read in progress
 }
 
 // NewHandler returns the TAXII API, to be mounted at "/". It reads the cursor
@@ -144,7 +124,12 @@ func NewHandler(opts Options, st store.Store, log *zap.Logger) (http.Handler, er
 	if log == nil {
 		log = zap.NewNop()
 	}
-	opts = opts.withDefaults()
+	if opts.APIRootTitle == "" {
+		opts.APIRootTitle = opts.Title
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
@@ -162,7 +147,9 @@ func NewHandler(opts Options, st store.Store, log *zap.Logger) (http.Handler, er
 	if err != nil {
 		return nil, err
 	}
-	h := &handler{opts: opts, root: root, st: st, log: log, cursors: codec}
+	h := &handler{opts: opts, root: root, st: st, log: log, cursors: codec,
+		pages: admit.NewBytes(opts.PageBufferMemory), adds: admit.NewBytes(opts.MaxAddBytes),
+		perKey: admit.NewPerKey(opts.MaxRequestsPerKey), statusReads: make(chan struct{}, opts.MaxStatusReads)}
 	// Compiling the STIX schemas takes a tenth of a second: a server that is
 	// never written to (and every read-only test) does not pay for it.
 	h.validator = sync.OnceValues(func() (*stix.Validator, error) {
@@ -180,7 +167,13 @@ func (h *handler) baseURL(r *http.Request) string {
 	return obs.BaseURL(r)
 }
 
-// apiRootURL is the absolute URL of the API root, with its trailing slash.
+// apiRootURL is the URL of the API root, with its trailing slash, as discovery
+// names it. Spec 4.1.1 allows only HTTPS absolute URLs or relative ones starting
+// with a single "/": over plain HTTP it is the relative form.
 func (h *handler) apiRootURL(r *http.Request) string {
-	return h.baseURL(r) + h.root + "/"
+	base := h.baseURL(r)
+	if !strings.HasPrefix(base, "https://") {
+		base = ""
+	}
+	return base + h.root + "/"
 }
