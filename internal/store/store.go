@@ -215,6 +215,8 @@ type Sources interface {
 	// ListSources returns every source of a stored version or of a key, ordered
 	// by name; a key's source with nothing stored yet counts 0 objects.
 	ListSources(ctx context.Context) ([]SourceCount, error)
+	// Upstreams are the upstream TAXII collections pulled into the store.
+	Upstreams
 }
 
 // Feed is a saved filter over the store, published as one TAXII collection.

@@ -113,10 +113,17 @@ func refuseOtherSources(ctx context.Context, tx pgx.Tx, objs []store.Object, ids
 // version, another source's object for a confined writer) get their reason and
 // take no date_added.
 func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.AddOutcome, error) {
-	out := make([]store.AddOutcome, len(objs))
 	if len(objs) == 0 {
-		return out, nil
+		return make([]store.AddOutcome, 0), nil
 	}
+	return s.addObjects(ctx, objs, nil)
+}
+
+// addObjects is AddObjects; inTx, when set, runs at the start of its
+// transaction (before the clock is locked), so that what it writes commits
+// with the objects or not at all; its error rolls everything back.
+func (s *Store) addObjects(ctx context.Context, objs []store.Object, inTx func(tx pgx.Tx) error) ([]store.AddOutcome, error) {
+	out := make([]store.AddOutcome, len(objs))
 	keys := make([]string, len(objs))
 	var confined []string // ids of confined objects
 	for i, o := range objs {
@@ -133,6 +140,14 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 
 	first := make(map[versionRef]int, len(objs)) // first input index of each version
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if inTx != nil {
+			if err := inTx(tx); err != nil {
+				return err
+			}
+		}
+		if len(objs) == 0 {
+			return nil
+		}
 		var last, wall int64
 		if err := tx.QueryRow(ctx, lockClock).Scan(&last, &wall); err != nil {
 			return err

@@ -97,11 +97,18 @@ WHERE id = ?1`
 // refuses (an unorderable version, another source's object for a confined
 // writer) get their reason and take no date_added.
 func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.AddOutcome, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	if len(objs) == 0 {
 		return nil, nil
 	}
+	return s.addObjects(ctx, objs, nil)
+}
+
+// addObjects is AddObjects; inTx, when set, runs first in its transaction, so
+// that what it writes commits with the objects or not at all; its error rolls
+// everything back.
+func (s *Store) addObjects(ctx context.Context, objs []store.Object, inTx func(tx *sql.Tx) error) ([]store.AddOutcome, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	out := make([]store.AddOutcome, len(objs))
 	keys := make([]string, len(objs))
 	ids := make([]string, len(objs))
@@ -121,6 +128,14 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 		return nil, err
 	}
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		if inTx != nil {
+			if err := inTx(tx); err != nil {
+				return err
+			}
+		}
+		if len(objs) == 0 {
+			return nil
+		}
 		var last int64
 		if err := tx.QueryRowContext(ctx, selectClock).Scan(&last); err != nil {
 			return err

@@ -1,0 +1,41 @@
+-- Upstream TAXII collections this server pulls from. Secrets and the CA are
+-- stored so that every replica can pull any source; times are µs since the
+-- epoch, 0 for never. The lease (owner, until) makes one process at a time pull
+-- a source; the watermark moves in the same transaction as the objects it covers.
+CREATE TABLE IF NOT EXISTS sources (
+	id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	name             text NOT NULL UNIQUE,
+	url              text NOT NULL,
+	taxii_version    text NOT NULL,
+	username         text NOT NULL DEFAULT '',
+	password         text NOT NULL DEFAULT '',
+	token            text NOT NULL DEFAULT '',
+	ca_pem           bytea,
+	insecure         boolean NOT NULL DEFAULT false,
+	types            text[] NOT NULL DEFAULT '{}',
+	interval_us      bigint NOT NULL,
+	added_after      text NOT NULL DEFAULT '',
+	paused           boolean NOT NULL DEFAULT false,
+	run_now          boolean NOT NULL DEFAULT false,
+	watermark        text NOT NULL DEFAULT '',
+	lease_owner      text NOT NULL DEFAULT '',
+	lease_until      bigint NOT NULL DEFAULT 0,
+	next_run         bigint NOT NULL DEFAULT 0,
+	last_run         bigint NOT NULL DEFAULT 0,
+	last_success     bigint NOT NULL DEFAULT 0,
+	last_error       text NOT NULL DEFAULT '',
+	last_error_at    bigint NOT NULL DEFAULT 0,
+	last_pulled      bigint NOT NULL DEFAULT 0,
+	last_stored      bigint NOT NULL DEFAULT 0,
+	last_unchanged   bigint NOT NULL DEFAULT 0,
+	last_rejected    bigint NOT NULL DEFAULT 0,
+	last_converted   bigint NOT NULL DEFAULT 0,
+	total_pulled     bigint NOT NULL DEFAULT 0,
+	total_stored     bigint NOT NULL DEFAULT 0,
+	total_unchanged  bigint NOT NULL DEFAULT 0,
+	total_rejected   bigint NOT NULL DEFAULT 0,
+	total_converted  bigint NOT NULL DEFAULT 0,
+	samples          text[] NOT NULL DEFAULT '{}',
+	notes            text[] NOT NULL DEFAULT '{}',
+	created_at       bigint NOT NULL
+);
