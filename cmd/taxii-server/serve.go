@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/metrics"
 	"github.com/inthreat/taxii-server/internal/server"
+	"github.com/inthreat/taxii-server/internal/sources"
 	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/internal/store/postgres"
@@ -132,6 +134,11 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 		}
 	}
 	go server.ExpireStatuses(ctx, st, 10*time.Minute, log)
+	pullers, err := sourceRunner(cfg, st, reg, log)
+	if err != nil {
+		return err
+	}
+	go pullers.Run(ctx)
 	return server.Serve(ctx, timeouts(cfg), log, listeners...)
 }
 
@@ -228,4 +235,32 @@ func runHealthcheck(ctx context.Context, args []string, c *cli) error {
 // objectLimits bounds what one object may cost, on every input path.
 func objectLimits(cfg config.Config) stix.Limits {
 	return stix.Limits{MaxObjectSize: cfg.MaxObjectSize, MaxDepth: cfg.MaxJSONDepth, MaxProperties: cfg.MaxJSONProps}
+}
+
+// sourceRunner pulls the upstream sources due (source add) into st; every
+// replica runs one, and the sources' leases share them out.
+func sourceRunner(cfg config.Config, st store.Store, reg prometheus.Registerer, log *zap.Logger) (*sources.Runner, error) {
+	// Upstream content is validated as strictly as a writer's would be.
+	v, err := stix.NewValidator(stix.Options{Strict: cfg.StrictValidation, Limits: objectLimits(cfg)})
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	var nonce [4]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return nil, err
+	}
+	m := metrics.NewSources(reg)
+	return &sources.Runner{
+		Store:     st,
+		Validator: v,
+		Owner:     fmt.Sprintf("%s/%d/%x", host, os.Getpid(), nonce),
+		Every:     cfg.SourcePollInterval,
+		Lease:     cfg.SourceLease,
+		Timeout:   cfg.SourceHTTPTimeout,
+		Log:       log.Named("sources"),
+		Observe: func(r sources.Report) {
+			m.Run(r.Source, r.Stats.Pulled, r.Err != nil, r.Duration, r.Lag)
+		},
+	}, nil
 }

@@ -74,6 +74,10 @@ type Config struct {
 	MaxAddBytes        int64         `env:"TAXII_MAX_ADD_BYTES" help:"bytes of add-objects request bodies in progress, server-wide (a body without Content-Length counts as TAXII_MAX_CONTENT_LENGTH); past it 503"`
 	MaxStatusReads     int           `env:"TAXII_MAX_STATUS_READS" help:"status resources read at once; further reads wait their turn"`
 
+	SourcePollInterval time.Duration `env:"TAXII_SOURCE_POLL_INTERVAL" help:"how often serve looks for upstream sources due to be pulled"`
+	SourceLease        time.Duration `env:"TAXII_SOURCE_LEASE" help:"how long a replica holds an upstream source between commits; a replica that dies frees it after this"`
+	SourceHTTPTimeout  time.Duration `env:"TAXII_SOURCE_HTTP_TIMEOUT" help:"longest one request to an upstream TAXII server may take, body included"`
+
 	RateLimit      float64 `env:"TAXII_RATE_LIMIT" help:"TAXII requests per second allowed per API key, per replica (0: no limit)"`
 	RateLimitBurst int     `env:"TAXII_RATE_LIMIT_BURST" help:"requests a key may make at once above TAXII_RATE_LIMIT"`
 }
@@ -96,6 +100,9 @@ const (
 	MaxPageWriteTimeout   = time.Hour
 	MaxAddBytesLimit      = 16 << 30
 	MaxStatusReadsLimit   = 1_000
+	MaxSourcePollInterval = time.Hour
+	MaxSourceLease        = 24 * time.Hour
+	MaxSourceHTTPTimeout  = time.Hour
 )
 
 // Default returns the configuration used when nothing is set.
@@ -133,6 +140,9 @@ func Default() Config {
 		PageWriteTimeout:   time.Minute,
 		MaxAddBytes:        256 << 20,
 		MaxStatusReads:     4,
+		SourcePollInterval: 5 * time.Second,
+		SourceLease:        10 * time.Minute,
+		SourceHTTPTimeout:  5 * time.Minute,
 	}
 }
 
@@ -270,6 +280,15 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxJSONProps < 16 || c.MaxJSONProps > MaxJSONPropsLimit {
 		bad("TAXII_MAX_JSON_PROPERTIES: %d must be between 16 and %d", c.MaxJSONProps, MaxJSONPropsLimit)
+	}
+	if c.SourcePollInterval < 100*time.Millisecond || c.SourcePollInterval > MaxSourcePollInterval {
+		bad("TAXII_SOURCE_POLL_INTERVAL: %s must be between 100ms and %s", c.SourcePollInterval, MaxSourcePollInterval)
+	}
+	if c.SourceHTTPTimeout < time.Second || c.SourceHTTPTimeout > MaxSourceHTTPTimeout {
+		bad("TAXII_SOURCE_HTTP_TIMEOUT: %s must be between 1s and %s", c.SourceHTTPTimeout, MaxSourceHTTPTimeout)
+	}
+	if c.SourceLease < 2*c.SourceHTTPTimeout || c.SourceLease > MaxSourceLease {
+		bad("TAXII_SOURCE_LEASE: %s must be at least twice TAXII_SOURCE_HTTP_TIMEOUT and at most %s", c.SourceLease, MaxSourceLease)
 	}
 	if c.StatusTTL < time.Minute {
 		bad("TAXII_STATUS_TTL: %s is shorter than a minute", c.StatusTTL)

@@ -139,7 +139,14 @@ func (in *Ingester) Store(ctx context.Context, b *Batch) ([]Outcome, error) {
 	if len(b.objs) == 0 {
 		return b.Outcomes, nil
 	}
-	stored, err := in.st.AddObjects(ctx, b.objs)
+	return in.StoreWith(ctx, b, in.st.AddObjects)
+}
+
+// StoreWith is Store with add in place of the store's AddObjects, for a writer
+// that stores more in the same transaction (an upstream source's watermark).
+// add is called even when no object of b is valid.
+func (in *Ingester) StoreWith(ctx context.Context, b *Batch, add func(context.Context, []store.Object) ([]store.AddOutcome, error)) ([]Outcome, error) {
+	stored, err := add(ctx, b.objs)
 	if err == nil && len(stored) != len(b.objs) {
 		err = fmt.Errorf("the store answered %d outcomes for %d objects", len(stored), len(b.objs))
 	}

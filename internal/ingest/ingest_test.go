@@ -1,6 +1,7 @@
 package ingest_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -112,5 +113,35 @@ func TestNewRequiresASource(t *testing.T) {
 	}
 	if _, err := ingest.New(sqlitetest.New(t), v, ingest.Options{}); err == nil {
 		t.Fatal("New accepted an ingester without a source")
+	}
+}
+
+// TestStoreWith: a writer's own add gets exactly the valid objects, with the
+// provenance source, also when none is valid, and its outcomes become the
+// items' outcomes.
+func TestStoreWith(t *testing.T) {
+	st := sqlitetest.New(t)
+	in := newIngester(t, st, ingest.Options{Source: "upstream-a"})
+	var calls [][]store.Object
+	add := func(ctx context.Context, objs []store.Object) ([]store.AddOutcome, error) {
+		calls = append(calls, objs)
+		return st.AddObjects(ctx, objs)
+	}
+	b := in.Check([]ingest.Item{{Raw: indicator(1, "2026-02-01T00:00:00.000Z")}, {Raw: []byte(`{"type":"x"}`)}})
+	outs, err := in.StoreWith(t.Context(), b, add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 1 || len(calls[0]) != 1 || calls[0][0].Source != "upstream-a" {
+		t.Fatalf("add got %+v, want the one valid object with its source", calls)
+	}
+	if outs[0].Result != ingest.Added || outs[1].Result != ingest.Rejected || outs[1].Reason == "" {
+		t.Fatalf("outcomes %+v", outs)
+	}
+	if _, err := in.StoreWith(t.Context(), in.Check([]ingest.Item{{Raw: []byte(`{}`)}}), add); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 2 || len(calls[1]) != 0 {
+		t.Fatalf("a batch with nothing valid: add called %d times (%+v), want once more with no object", len(calls), calls)
 	}
 }

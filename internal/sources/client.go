@@ -116,18 +116,31 @@ func NewClient(up Upstream, hc *http.Client) (*Client, error) {
 // HTTPClient returns an HTTP client for upstreams: TLS verified against the
 // system roots plus caFile (PEM) when given, or not at all when insecure.
 func HTTPClient(caFile string, insecure bool, timeout time.Duration) (*http.Client, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	var pem []byte
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
+		var err error
+		if pem, err = os.ReadFile(caFile); err != nil {
 			return nil, err
 		}
+	}
+	hc, err := HTTPClientPEM(pem, insecure, timeout)
+	if err != nil && caFile != "" {
+		return nil, fmt.Errorf("%s: %w", caFile, err)
+	}
+	return hc, err
+}
+
+// HTTPClientPEM is HTTPClient with the CA certificates given as PEM contents
+// (as a source's record stores them); none when caPEM is empty.
+func HTTPClientPEM(caPEM []byte, insecure bool, timeout time.Duration) (*http.Client, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if len(caPEM) > 0 {
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
 			pool = x509.NewCertPool()
 		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s: no PEM certificate", caFile)
+		if !pool.AppendCertsFromPEM(caPEM) {
+			return nil, errors.New("no PEM certificate")
 		}
 		cfg.RootCAs = pool
 	}
