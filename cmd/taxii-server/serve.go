@@ -138,7 +138,12 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 	if err != nil {
 		return err
 	}
-	go pullers.Run(ctx)
+	pulling := make(chan struct{})
+	go func() {
+		defer close(pulling)
+		pullers.Run(ctx)
+	}()
+	defer func() { <-pulling }() // before the store closes
 	return server.Serve(ctx, timeouts(cfg), log, listeners...)
 }
 
