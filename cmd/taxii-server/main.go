@@ -61,7 +61,11 @@ Commands:
                --exclude-revoked --exclude-expired --with-context
   key create --name N --role read-only|read-write|admin [--feeds ID,...] [--source NAME]
   key list | key revoke ID
-  source list              print each source of stored objects with its object count
+  source add --name N --url COLLECTION_URL [--taxii 2.1|2.0] [--user U --password-file F | --token-file F]
+             [--interval 1h] [--added-after T] [--types a,b] [--ca FILE] [--insecure-skip-verify]
+                           pull an upstream TAXII collection into this server (serve runs the pulls)
+  source list              the upstream sources with their state, then each source of stored objects with its count
+  source pause|resume|run-now|remove NAME
   config                   print the effective configuration, secrets redacted
   healthcheck              exit 0 when the local server answers /healthz (for containers)
   version                  print the version
