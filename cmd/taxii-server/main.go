@@ -14,7 +14,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
+	err := run(ctx, os.Args[1:], &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, environ: os.Environ})
 	stop()
 	if err != nil {
 		var ue usageError
@@ -33,6 +33,8 @@ type cli struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// environ lists the environment (NAME=value) for the unknown-setting warning; nil: none.
+	environ func() []string
 	// listening, when set, receives the server's address once it listens (tests use port 0).
 	listening func(addr string)
 }
@@ -53,17 +55,29 @@ Commands:
   import [--collection ID] FILE...   import STIX 2.1 bundles, envelopes, arrays or JSON lines (- = stdin)
   validate [--strict] FILE...        validate STIX 2.1 content without storing it
   feed create --title T [--description D] [--types a,b] [--alias A] [--writable]
-  feed list | feed delete ID
+  feed list [--json] | feed delete ID|ALIAS
   key create --name N --role read-only|read-write|admin [--feeds ID,...]
-  key list | key revoke ID
+  key list [--json] | key revoke ID|NAME
   config                   print the effective configuration, secrets redacted
   healthcheck              exit 0 when the local server answers /healthz (for containers)
   version                  print the version
 
-Every setting is an environment variable and a flag (TAXII_LISTEN = --listen); see 'taxii-server config'.
+Every setting is an environment variable and a flag (TAXII_LISTEN = --listen); see 'taxii-server config help'.
+'taxii-server COMMAND --help' shows a command's flags and the settings it reads.
 `
 
 func run(ctx context.Context, args []string, c *cli) error {
+	if err := dispatch(ctx, args, c); !errors.Is(err, errHelpShown) {
+		return err
+	}
+	return nil
+}
+
+func dispatch(ctx context.Context, args []string, c *cli) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		fmt.Fprint(c.stdout, usage)
+		return nil
+	}
 	cmd := "serve"
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
@@ -92,7 +106,7 @@ func run(ctx context.Context, args []string, c *cli) error {
 		fmt.Fprint(c.stdout, usage)
 		return nil
 	}
-	return usageError{fmt.Sprintf("unknown command %q\n\n%s", cmd, usage)}
+	return usageError{fmt.Sprintf("unknown command %q (see taxii-server --help)", cmd)}
 }
 
 // version is set at build time with -ldflags "-X main.version=...".

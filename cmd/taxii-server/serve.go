@@ -69,6 +69,20 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 		return err
 	}
 
+	// Listen before touching the database: a taken port is reported before any migration runs.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	defer ln.Close() // Serve closes it too; this covers the returns before Serve
+	var mln net.Listener
+	if cfg.MetricsListen != "" {
+		if mln, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			return fmt.Errorf("metrics: listen on %s: %w", cfg.MetricsListen, err)
+		}
+		defer mln.Close()
+	}
+
 	st, err := openStore(ctx, cfg, log, cfg.AutoMigrate)
 	if err != nil {
 		return err
@@ -103,17 +117,8 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 		opts.MetricsHandler = metrics.Handler(reg)
 	}
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
-	}
 	listeners := []server.Listener{{Name: "taxii", Listener: ln, Handler: server.New(opts), TLS: tlsConfig}}
-	if cfg.MetricsListen != "" {
-		mln, err := net.Listen("tcp", cfg.MetricsListen)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("metrics: listen on %s: %w", cfg.MetricsListen, err)
-		}
+	if mln != nil {
 		listeners = append(listeners, server.Listener{Name: "metrics", Listener: mln, Handler: server.MetricsHandler(metrics.Handler(reg))})
 		log.Info("serving metrics", zap.String("address", mln.Addr().String()))
 	}
