@@ -58,6 +58,9 @@ Commands:
   feed list [--json] | feed delete ID|ALIAS
   key create --name N --role read-only|read-write|admin [--feeds ID,...]
   key list [--json] | key revoke ID|NAME
+  backup FILE              write an online, consistent copy of the embedded store to FILE
+  purge --older-than 365d [--revoked] [--expired] [--feed ID] [--dry-run]
+                           remove objects nothing was added to for that long
   config                   print the effective configuration, secrets redacted
   healthcheck              exit 0 when the local server answers /healthz (for containers)
   version                  print the version
@@ -97,6 +100,10 @@ func dispatch(ctx context.Context, args []string, c *cli) error {
 		return runKey(ctx, args, c)
 	case "config":
 		return runConfig(ctx, args, c)
+	case "backup":
+		return runBackup(ctx, args, c)
+	case "purge":
+		return runPurge(ctx, args, c)
 	case "healthcheck":
 		return runHealthcheck(ctx, args, c)
 	case "version":

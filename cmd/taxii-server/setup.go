@@ -45,6 +45,8 @@ var commandSynopsis = map[string]string{
 	"key create":  "key create --name N [--role R] [--feeds ID,...]",
 	"key list":    "key list [--json]",
 	"key revoke":  "key revoke ID|NAME",
+	"backup":      "backup FILE\n\nWrites an online, consistent copy of the embedded store (VACUUM INTO). For Postgres use pg_dump.",
+	"purge":       "purge --older-than AGE [--revoked] [--expired] [--feed ID] [--dry-run]\n\nRemoves whole objects (every version) nothing was added to within AGE.",
 }
 
 func settingsOf(name string) []string {
