@@ -40,12 +40,14 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	reg := prometheus.NewRegistry()
 	var tlsConfig *tls.Config
 	if cfg.TLS() {
 		certs, err := server.LoadCertificate(cfg.TLSCert, cfg.TLSKey, log.Named("tls"))
 		if err != nil {
 			return err
 		}
+		metrics.RegisterTLSExpiry(reg, certs.NotAfter)
 		tlsConfig = server.TLSConfig(certs.GetCertificate)
 		reload := make(chan struct{}, 1)
 		go func() {
@@ -95,8 +97,9 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 		return err
 	}
 
-	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
+	metrics.RegisterBuildInfo(reg, version)
+	reg.MustRegister(metrics.NewFeedCollector(st, cfg.FeedStatsTTL, log.Named("metrics")))
 	if pg, ok := st.(*postgres.Store); ok {
 		reg.MustRegister(metrics.NewPoolCollector(pg.Pool()))
 	}

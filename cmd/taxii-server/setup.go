@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"golang.org/x/term"
 
 	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/store"
@@ -128,12 +129,21 @@ func newLogger(cfg config.Config, w io.Writer) (*zap.Logger, error) {
 	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
 	var enc zapcore.Encoder
 	if cfg.LogFormat == "console" {
-		encCfg.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		encCfg.EncodeLevel = zapcore.CapitalLevelEncoder
+		if isTerminal(w) {
+			encCfg.EncodeLevel = zapcore.CapitalColorLevelEncoder // ANSI colours only where a person reads them
+		}
 		enc = zapcore.NewConsoleEncoder(encCfg)
 	} else {
 		enc = zapcore.NewJSONEncoder(encCfg)
 	}
 	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), level)), nil
+}
+
+// isTerminal reports whether w is a terminal (not a file, pipe or log collector).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // openStore opens the store the configuration names and brings its schema up to date

@@ -61,8 +61,9 @@ type Config struct {
 	TLSReloadInterval time.Duration `env:"TAXII_TLS_RELOAD_INTERVAL" help:"how often the certificate files are checked for changes (0: only on SIGHUP)"`
 	TrustedProxies    string        `env:"TAXII_TRUSTED_PROXIES" help:"comma-separated IPs or CIDRs of reverse proxies whose Forwarded/X-Forwarded-* headers are believed; empty: none"`
 
-	MetricsListen string `env:"TAXII_METRICS_LISTEN" help:"address of a separate listener serving /metrics, e.g. :9090 or 127.0.0.1:9090; empty: none"`
-	MetricsOnMain bool   `env:"TAXII_METRICS_ON_MAIN" help:"also serve /metrics, unauthenticated, on the main listener"`
+	MetricsListen string        `env:"TAXII_METRICS_LISTEN" help:"address of a separate listener serving /metrics, e.g. :9090 or 127.0.0.1:9090; empty: none"`
+	MetricsOnMain bool          `env:"TAXII_METRICS_ON_MAIN" help:"also serve /metrics, unauthenticated, on the main listener"`
+	FeedStatsTTL  time.Duration `env:"TAXII_FEED_STATS_TTL" help:"how long the per-feed object counts of /metrics are cached (one query per feed per refresh)"`
 
 	RateLimit      float64 `env:"TAXII_RATE_LIMIT" help:"TAXII requests per second allowed per API key, per replica (0: no limit)"`
 	RateLimitBurst int     `env:"TAXII_RATE_LIMIT_BURST" help:"requests a key may make at once above TAXII_RATE_LIMIT"`
@@ -75,6 +76,7 @@ const (
 	MaxObjectsLimit       = 1_000_000
 	MaxJSONDepthLimit     = 1_000
 	MaxJSONPropsLimit     = 1 << 20
+	MaxFeedStatsTTL       = 24 * time.Hour
 )
 
 // Default returns the configuration used when nothing is set.
@@ -104,6 +106,7 @@ func Default() Config {
 		LogFormat:          "json",
 		TLSReloadInterval:  time.Minute,
 		RateLimitBurst:     20,
+		FeedStatsTTL:       time.Minute,
 	}
 }
 
@@ -290,6 +293,9 @@ func (c *Config) Validate() error {
 		} else if c.MetricsListen == c.Listen {
 			bad("TAXII_METRICS_LISTEN: %q is TAXII_LISTEN; use TAXII_METRICS_ON_MAIN=true to serve /metrics there", c.MetricsListen)
 		}
+	}
+	if c.FeedStatsTTL < time.Second || c.FeedStatsTTL > MaxFeedStatsTTL {
+		bad("TAXII_FEED_STATS_TTL: %s must be between 1s and %s", c.FeedStatsTTL, MaxFeedStatsTTL)
 	}
 	if c.RateLimit < 0 {
 		bad("TAXII_RATE_LIMIT: %g is negative", c.RateLimit)
