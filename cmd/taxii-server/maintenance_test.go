@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -75,5 +76,36 @@ func TestPurge(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAdminKeyFile: with TAXII_ADMIN_KEY_FILE the first admin key goes to a new 0600
+// file and nowhere else; later starts leave it alone; a stale file on an empty store
+// is refused rather than overwritten.
+func TestAdminKeyFile(t *testing.T) {
+	b := binaries(t)["sqlite"](t)
+	file := filepath.Join(t.TempDir(), "admin-key")
+	b.env["TAXII_ADMIN_KEY_FILE"] = file
+	base, out := b.serve()
+	if strings.Contains(out.String(), "tk_") {
+		t.Fatalf("the key was printed:\n%s", out)
+	}
+	info, err := os.Stat(file)
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", info, err)
+	}
+	key, _ := os.ReadFile(file)
+	if resp, _ := get(t, base+"/taxii2/", strings.TrimSpace(string(key))); resp.StatusCode != 200 {
+		t.Fatalf("the written key does not work: %d", resp.StatusCode)
+	}
+	b.serve() // a restart: the file exists, the store has its key
+	if again, _ := os.ReadFile(file); string(again) != string(key) {
+		t.Fatal("a restart rewrote the key file")
+	}
+
+	fresh := binaries(t)["sqlite"](t)
+	fresh.env["TAXII_ADMIN_KEY_FILE"] = file
+	if _, _, err := fresh.run(context.Background(), "", "serve", "--listen", "127.0.0.1:0"); err == nil || !strings.Contains(err.Error(), "TAXII_ADMIN_KEY_FILE") {
+		t.Fatalf("a stale key file on an empty store: %v", err)
 	}
 }

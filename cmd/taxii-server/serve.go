@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -93,7 +94,7 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 		st.Close()
 		log.Info("stopped: database pool closed")
 	}()
-	if err := bootstrapAdminKey(ctx, st, c, log); err != nil {
+	if err := bootstrapAdminKey(ctx, st, cfg, c, log); err != nil {
 		return err
 	}
 
@@ -163,19 +164,52 @@ func taxiiOptions(cfg config.Config) taxii.Options {
 
 // bootstrapAdminKey creates an admin key on a store with no key at all and shows it
 // once, so a newcomer is never locked out. Replicas starting together create one.
-func bootstrapAdminKey(ctx context.Context, st store.Keys, c *cli, log *zap.Logger) error {
+// With TAXII_ADMIN_KEY_FILE the key goes to that new 0600 file, never to a log stream.
+func bootstrapAdminKey(ctx context.Context, st store.Keys, cfg config.Config, c *cli, log *zap.Logger) error {
 	plain, k, err := auth.Generate("bootstrap-admin", store.RoleAdmin, nil, time.Now().UTC())
 	if err != nil {
 		return err
 	}
+	var f *os.File
+	if cfg.AdminKeyFile != "" {
+		// Created before the key, exclusively: a key that cannot be written down is never made.
+		if f, err = os.OpenFile(cfg.AdminKeyFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+			if errors.Is(err, os.ErrExist) {
+				if has, herr := hasKeys(ctx, st); herr == nil && has {
+					return nil // the usual restart: the key was written on the first start
+				}
+			}
+			return fmt.Errorf("TAXII_ADMIN_KEY_FILE: %w", err)
+		}
+		defer f.Close()
+	}
 	created, err := st.CreateFirstKey(ctx, k)
 	if err != nil || !created {
+		if f != nil {
+			_ = os.Remove(cfg.AdminKeyFile)
+		}
 		return err
+	}
+	if f != nil {
+		if _, err := fmt.Fprintln(f, plain); err != nil {
+			return fmt.Errorf("TAXII_ADMIN_KEY_FILE: %w", err)
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("TAXII_ADMIN_KEY_FILE: %w", err)
+		}
+		log.Info("created the first admin API key and wrote it to TAXII_ADMIN_KEY_FILE", zap.String("key_id", k.ID), zap.String("file", cfg.AdminKeyFile))
+		return nil
 	}
 	log.Info("created the first admin API key; it is printed once on standard output", zap.String("key_id", k.ID))
 	fmt.Fprintf(c.stdout, "\nFirst start: an admin API key was created. It is shown once; store it now:\n\n    %s\n\n"+
 		"Use it as the password of HTTP Basic auth (any username), or as a Bearer token.\n\n", plain)
 	return nil
+}
+
+// hasKeys reports whether the store holds any key.
+func hasKeys(ctx context.Context, st store.Keys) (bool, error) {
+	keys, err := st.ListKeys(ctx)
+	return len(keys) > 0, err
 }
 
 // runHealthcheck asks the local server's /healthz; for container HEALTHCHECKs

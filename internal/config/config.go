@@ -61,6 +61,8 @@ type Config struct {
 	TLSReloadInterval time.Duration `env:"TAXII_TLS_RELOAD_INTERVAL" help:"how often the certificate files are checked for changes (0: only on SIGHUP)"`
 	TrustedProxies    string        `env:"TAXII_TRUSTED_PROXIES" help:"comma-separated IPs or CIDRs of reverse proxies whose Forwarded/X-Forwarded-* headers are believed; empty: none"`
 
+	AdminKeyFile string `env:"TAXII_ADMIN_KEY_FILE" help:"on a store without keys, write the first admin key to this new file (mode 0600) instead of standard output; empty: standard output"`
+
 	MetricsListen string        `env:"TAXII_METRICS_LISTEN" help:"address of a separate listener serving /metrics, e.g. :9090 or 127.0.0.1:9090; empty: none"`
 	MetricsOnMain bool          `env:"TAXII_METRICS_ON_MAIN" help:"also serve /metrics, unauthenticated, on the main listener"`
 	FeedStatsTTL  time.Duration `env:"TAXII_FEED_STATS_TTL" help:"how long the per-feed object counts of /metrics are cached (one query per feed per refresh)"`
