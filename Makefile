@@ -82,16 +82,17 @@ openapi-lint: $(REDOCLY_STAMP) ## lint api/openapi.yaml with @redocly/cli (npm i
 	$(REDOCLY) lint --config api/redocly.yaml api/openapi.yaml
 
 # Release: static binaries for each platform, packed with the README and the example bundle,
-# a .deb per Linux architecture (nfpm, installed into bin/tools), and SHA256SUMS over them all.
+# a .deb per Linux architecture (nfpm, pinned, installed by go into the git-ignored bin/), and SHA256SUMS.
 DIST := dist
 PLATFORMS := linux/amd64 linux/arm64 darwin/arm64 windows/amd64
 # Debian versions must start with a digit: a bare commit becomes 0.0.0~<commit>.
 DEB_VERSION := $(shell echo '$(VERSION)' | sed -E 's/^v//; /^[0-9]/!s/^/0.0.0~/; s/-/~/g')
 NFPM_VERSION := v2.41.3
-NFPM := bin/tools/nfpm
+NFPM := bin/nfpm-$(NFPM_VERSION)
 
 $(NFPM):
-	GOBIN=$(abspath bin/tools) $(GO) install github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
+	GOBIN=$(CURDIR)/bin/nfpm-tmp $(GO) install github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
+	mv bin/nfpm-tmp/nfpm $@ && rm -rf bin/nfpm-tmp
 
 .PHONY: dist
 dist: schemas $(NFPM) ## release archives (linux/amd64, linux/arm64, darwin/arm64, windows/amd64), .debs and SHA256SUMS in dist/
