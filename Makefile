@@ -104,7 +104,11 @@ dist: schemas $(NFPM) ## release archives (linux/amd64, linux/arm64, darwin/arm6
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$dir/taxii-server$$ext ./cmd/taxii-server; \
 		cp README.md $$dir/ && cp -r examples $$dir/; \
 		if [ $$os = windows ]; then (cd $(DIST) && zip -qr $$name.zip $$name); else tar -C $(DIST) -czf $(DIST)/$$name.tar.gz $$name; fi; \
-		if [ $$os = linux ]; then VERSION='$(DEB_VERSION)' ARCH=$$arch BIN=$$dir/taxii-server $(NFPM) package -f packaging/nfpm.yaml -p deb -t $(DIST)/; fi; \
+		if [ $$os = linux ]; then \
+			mkdir -p $(DIST)/stage && cp $$dir/taxii-server $(DIST)/stage/; \
+			VERSION='$(DEB_VERSION)' ARCH=$$arch $(NFPM) package -f packaging/nfpm.yaml -p deb -t $(DIST)/; \
+			rm -rf $(DIST)/stage; \
+		fi; \
 		rm -rf $$dir; \
 	done
 	cd $(DIST) && sha256sum *.tar.gz *.zip *.deb > SHA256SUMS && cat SHA256SUMS

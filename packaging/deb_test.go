@@ -16,6 +16,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -130,9 +131,13 @@ func TestDebInstallsAndStarts(t *testing.T) {
 	env := append(envFile(t, unit["EnvironmentFile"]), "TAXII_LISTEN="+addr)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	args := append([]string{"-u", unit["User"], "--", "env", "-i"}, env...)
-	args = append(args, strings.Fields(unit["ExecStart"])...)
-	cmd := exec.CommandContext(ctx, "runuser", args...)
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	argv := strings.Fields(unit["ExecStart"])
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = env // only the EnvironmentFile, as systemd gives it
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
 	var logs strings.Builder
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
