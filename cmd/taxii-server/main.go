@@ -35,8 +35,9 @@ type cli struct {
 	getenv         func(string) string
 	// environ lists the environment (NAME=value) for the unknown-setting warning; nil: none.
 	environ func() []string
-	// listening, when set, receives the server's address once it listens (tests use port 0).
-	listening func(addr string)
+	// listening, when set, receives the address of each listener ("taxii", "metrics")
+	// once all listen, so tests listen on port 0 and read back the bound addresses.
+	listening func(name, addr string)
 }
 
 // usageError is a mistake in the command line; exit status 2.

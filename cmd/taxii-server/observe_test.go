@@ -1,5 +1,3 @@
-//go:build unix
-
 package main
 
 import (
@@ -36,29 +34,31 @@ func scrape(t *testing.T, addr string) string {
 // the TAXII query of reads in the log, never a key or a cursor.
 func TestObservability(t *testing.T) {
 	b := binaries(t)["sqlite"](t)
-	metricsAddr := freeAddr(t)
-	b.env["TAXII_METRICS_LISTEN"] = metricsAddr
+	b.env["TAXII_METRICS_LISTEN"] = "127.0.0.1:0"
 	b.env["TAXII_LOG_LEVEL"] = "info"
 	const ttl = 3 * time.Second
 	b.env["TAXII_FEED_STATS_TTL"] = ttl.String()
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout, logs := &syncBuffer{}, &syncBuffer{}
-	addrc, done := make(chan string, 1), make(chan error, 1)
+	addrc, done := make(chan [2]string, 2), make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0"}, &cli{stdin: strings.NewReader(""), stdout: stdout, stderr: logs,
-			getenv: b.getenv, listening: func(a string) { addrc <- a }})
+			getenv: b.getenv, listening: func(name, a string) { addrc <- [2]string{name, a} }})
 	}()
 	t.Cleanup(func() {
 		cancel()
 		<-done
 	})
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
+	bound := map[string]string{}
+	for len(bound) < 2 {
+		select {
+		case a := <-addrc:
+			bound[a[0]] = a[1]
+		case err := <-done:
+			t.Fatalf("serve: %v", err)
+		}
 	}
+	base, metricsAddr := "http://"+bound["taxii"], bound["metrics"]
 	feed := strings.TrimSpace(b.must("", "feed", "create", "--title", "Indicators", "--alias", "iocs", "--types", "indicator"))
 	key := strings.TrimSpace(b.must("", "key", "create", "--name", "sentinel"))
 	b.must("", "import", filepath.Join("..", "..", "examples", "indicators.json"))
