@@ -1,5 +1,5 @@
 // Command taxii-server serves STIX 2.1 threat intelligence feeds over TAXII 2.1
-// and manages them: migrate, import, validate, feed, key, config.
+// and manages them: migrate, import, validate, feed, key, source, config.
 package main
 
 import (
@@ -53,12 +53,17 @@ const usage = `Usage: taxii-server [command] [flags]
 Commands:
   serve                    run the TAXII 2.1 server (the default)
   migrate                  apply database migrations
-  import [--collection ID] FILE...   import STIX 2.1 bundles, envelopes, arrays or JSON lines (- = stdin)
+  import [--collection ID] [--source NAME] FILE...   import STIX 2.1 bundles, envelopes, arrays or JSON lines (- = stdin)
   validate [--strict] FILE...        validate STIX 2.1 content without storing it
-  feed create --title T [--description D] [--types a,b] [--alias A] [--writable]
-  feed list [--json] | feed delete ID|ALIAS
-  key create --name N --role read-only|read-write|admin [--feeds ID,...]
+  feed create --title T [--description D] [--alias A] [--writable] [filters]
+  feed update ID|ALIAS [--title T] [--description D] [--alias A] [--writable] [filters]
+  feed show ID|ALIAS | feed list [--json] | feed delete ID|ALIAS
+      filters: --types a,b --exclude-types a,b --tlp clear,green,amber,amber+strict,red,none
+               --sources S,.. --created-by identity--..,.. --min-confidence N --labels a,b
+               --exclude-revoked --exclude-expired --with-context
+  key create --name N --role read-only|read-write|admin [--feeds ID,...] [--source NAME]
   key list [--json] | key revoke ID|NAME
+  source list              print each source of stored objects with its object count
   backup FILE              write an online, consistent copy of the embedded store to FILE
   purge --older-than 365d [--revoked] [--expired] [--feed ID] [--dry-run]
                            remove objects nothing was added to for that long
@@ -99,6 +104,8 @@ func dispatch(ctx context.Context, args []string, c *cli) error {
 		return runFeed(ctx, args, c)
 	case "key":
 		return runKey(ctx, args, c)
+	case "source":
+		return runSource(ctx, args, c)
 	case "config":
 		return runConfig(ctx, args, c)
 	case "backup":

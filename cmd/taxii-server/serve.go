@@ -121,7 +121,7 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 		opts.MetricsHandler = metrics.Handler(reg)
 	}
 
-	listeners := []server.Listener{{Name: "taxii", Listener: ln, Handler: server.New(opts), TLS: tlsConfig}}
+	listeners := []server.Listener{{Name: "taxii", Listener: ln, Handler: server.New(opts), TLS: tlsConfig, MaxConnections: cfg.MaxConnections}}
 	if mln != nil {
 		listeners = append(listeners, server.Listener{Name: "metrics", Listener: mln, Handler: server.MetricsHandler(metrics.Handler(reg))})
 		log.Info("serving metrics", zap.String("address", mln.Addr().String()))
@@ -160,6 +160,11 @@ func taxiiOptions(cfg config.Config) taxii.Options {
 		ObjectLimits:       objectLimits(cfg),
 		StrictValidation:   cfg.StrictValidation,
 		StatusTTL:          cfg.StatusTTL,
+		PageBufferMemory:   cfg.PageBufferMemory,
+		PageWriteTimeout:   cfg.PageWriteTimeout,
+		MaxRequestsPerKey:  cfg.MaxRequestsPerKey,
+		MaxAddBytes:        cfg.MaxAddBytes,
+		MaxStatusReads:     cfg.MaxStatusReads,
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/inthreat/taxii-server/internal/config"
+	"github.com/inthreat/taxii-server/internal/feed"
 	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/internal/store/postgres"
 	"github.com/inthreat/taxii-server/internal/store/sqlite"
@@ -152,7 +153,7 @@ func openStore(ctx context.Context, cfg config.Config, log *zap.Logger, migrate 
 	var st store.Store
 	switch cfg.StoreKind() {
 	case "postgres":
-		pg, err := postgres.Open(ctx, cfg.DatabaseURL, log)
+		pg, err := postgres.OpenWithLimits(ctx, cfg.DatabaseURL, log, cfg.StoreLimits())
 		if err != nil {
 			return nil, err
 		}
@@ -166,7 +167,7 @@ func openStore(ctx context.Context, cfg config.Config, log *zap.Logger, migrate 
 		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 			return nil, fmt.Errorf("data folder: %w", err)
 		}
-		lite, err := sqlite.Open(ctx, path, log)
+		lite, err := sqlite.OpenWithLimits(ctx, path, log, cfg.StoreLimits())
 		if err != nil {
 			return nil, err
 		}
@@ -181,6 +182,11 @@ func openStore(ctx context.Context, cfg config.Config, log *zap.Logger, migrate 
 	if err := st.CheckSchema(ctx); err != nil {
 		st.Close()
 		return nil, err
+	}
+	// The default feed exists from the first start of the server or of any command.
+	if err := feed.EnsureDefault(ctx, st); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("default feed: %w", err)
 	}
 	return st, nil
 }

@@ -34,7 +34,7 @@ func RegisterTLSExpiry(reg prometheus.Registerer, notAfter func() time.Time) {
 // FeedSource is what the feed collector reads.
 type FeedSource interface {
 	ListFeeds(ctx context.Context) ([]store.Feed, error)
-	FeedStats(ctx context.Context, f store.FeedFilter) (store.FeedStats, error)
+	FeedStats(ctx context.Context, f store.FeedFilter) (count, newest int64, err error)
 }
 
 // feedCollector exposes each feed's identity, object count and newest date_added.
@@ -101,15 +101,15 @@ func (c *feedCollector) refresh() ([]prometheus.Metric, error) {
 	}
 	ms := []prometheus.Metric{}
 	for _, f := range feeds {
-		st, err := c.src.FeedStats(ctx, f.Filter)
+		count, newest, err := c.src.FeedStats(ctx, f.Filter)
 		if err != nil {
 			return nil, err
 		}
 		ms = append(ms,
 			prometheus.MustNewConstMetric(c.info, prometheus.GaugeValue, 1, f.ID, f.Title, f.Alias),
-			prometheus.MustNewConstMetric(c.objects, prometheus.GaugeValue, float64(st.Objects), f.ID))
-		if st.NewestDateAdded > 0 {
-			ms = append(ms, prometheus.MustNewConstMetric(c.newest, prometheus.GaugeValue, float64(st.NewestDateAdded)/1e6, f.ID))
+			prometheus.MustNewConstMetric(c.objects, prometheus.GaugeValue, float64(count), f.ID))
+		if newest > 0 {
+			ms = append(ms, prometheus.MustNewConstMetric(c.newest, prometheus.GaugeValue, float64(newest)/1e6, f.ID))
 		}
 	}
 	return ms, nil

@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -14,8 +15,14 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
+	// ErrBusy means the database did not answer within the statement timeout, or
+	// a writer waited longer than the lock timeout: the request may be retried.
+	ErrBusy = errors.New("database busy")
 	// ErrSchemaMismatch means the database schema is newer or older than this binary knows.
 	ErrSchemaMismatch = errors.New("database schema version mismatch")
+	// ErrOtherSource means a confined writer touched an object of which a stored
+	// version came from another source.
+	ErrOtherSource = errors.New("object belongs to another source")
 )
 
 // Store is everything the server needs from persistence.
@@ -26,6 +33,7 @@ type Store interface {
 	Statuses
 	Settings
 	Maintenance
+	Sources
 	// Migrate applies pending migrations; safe to run twice and from several processes.
 	Migrate(ctx context.Context) error
 	// CheckSchema returns ErrSchemaMismatch unless the schema is exactly the one this binary knows.
@@ -35,6 +43,19 @@ type Store interface {
 	Close()
 }
 
+// Limits bound how long the database may work for one request; zero: no bound.
+type Limits struct {
+	// StatementTimeout ends any statement that runs longer (ErrBusy). Migrations are exempt.
+	StatementTimeout time.Duration
+	// LockTimeout ends a writer's wait for a lock another transaction holds (ErrBusy).
+	LockTimeout time.Duration
+}
+
+// LookupConns is the number of database connections every store keeps for key,
+// feed and settings lookups and readiness checks, apart from the pool that
+// pages and writes use: authentication never queues behind page reads.
+const LookupConns = 2
+
 // Object is one version of a STIX object as it comes in.
 type Object struct {
 	ID          string // "type--uuid"
@@ -43,12 +64,19 @@ type Object struct {
 	Created     string // exact string as received, "" when absent
 	Modified    string // exact string as received, "" when absent
 	Raw         []byte // the object's JSON exactly as received
+	Source      string // who stored it: a key's source, or the import's
+	// Confined refuses the object (ErrOtherSource) when a stored version of ID
+	// has another Source: what a writer that is not an admin may do.
+	Confined bool
 }
 
 // AddOutcome says what AddObjects did with one input object.
 type AddOutcome struct {
-	Added     bool  // false: the same (id, version) was already stored
+	Added     bool  // false: stored before, or refused
 	DateAdded int64 // microseconds since the Unix epoch; of the stored version
+	// Refused is why the store did not take this object (the others of the call
+	// are still stored): ErrOtherSource, or a version timestamp it cannot order.
+	Refused error
 }
 
 // Row is one stored version as a query returns it. Raw is only valid during the callback.
@@ -74,11 +102,62 @@ type VersionMatch struct {
 	DateAdded []int64
 }
 
-// FeedFilter is the saved filter that makes a feed out of the store.
-// New feed filters (TLP, confidence, revoked, source) are added here.
+// FeedFilter is the saved filter that makes a feed out of the store. Its
+// conditions are ANDed; the values inside one condition are ORed; an empty
+// condition allows everything. Package feed parses, validates and describes it.
 type FeedFilter struct {
-	Types []string // empty: every type
+	Types        []string // empty: every type
+	ExcludeTypes []string
+	TLP          []TLP    // the object's highest TLP level is one of these (TLPNone: no TLP marking)
+	Sources      []string // provenance source of the version
+	CreatedBy    []string // created_by_ref or any of x_inthreat_sources_refs
+	// MinConfidence > 0 keeps objects whose confidence is at least this; objects
+	// without confidence are left out (unknown is not "at least N"). 0: no condition.
+	MinConfidence  int
+	Labels         []string // any of them
+	ExcludeRevoked bool
+	ExcludeExpired bool // valid_until before the time of the read
+	// WithContext also shows every identity and marking-definition, whatever the other conditions.
+	WithContext bool
+
+	// Index is the id of the stored feed whose membership index serves this
+	// filter. The stores set it on the feeds they return; a filter that needs
+	// the index (Indexed) and has none is refused by ScanObjects and DeleteObject.
+	Index string
 }
+
+// ContextTypes are the types WithContext adds to a feed.
+var ContextTypes = []string{"identity", "marking-definition"}
+
+// Indexed reports whether the filter has conditions that the stores serve from
+// a per-feed membership index maintained at ingest and on feed update, rather
+// than from the object columns at read time (types, expiry).
+func (f FeedFilter) Indexed() bool {
+	return len(f.ExcludeTypes) > 0 || len(f.TLP) > 0 || len(f.Sources) > 0 || len(f.CreatedBy) > 0 ||
+		f.MinConfidence > 0 || len(f.Labels) > 0 || f.ExcludeRevoked
+}
+
+// ReadTypes is the type condition a feed that is not Indexed applies at read
+// time: its types, plus the context types; nil means every type.
+func (f FeedFilter) ReadTypes() []string {
+	if len(f.Types) == 0 {
+		return nil
+	}
+	if !f.WithContext {
+		return f.Types
+	}
+	out := slices.Clone(f.Types)
+	for _, t := range ContextTypes {
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// ErrNeedsIndex is returned for a query whose feed filter needs a membership
+// index (FeedFilter.Indexed) but does not come from a stored feed.
+var ErrNeedsIndex = errors.New("store: this feed filter needs a stored feed (FeedFilter.Index)")
 
 // Query selects versions for the objects, manifest and versions endpoints.
 // All conditions are ANDed; lists within one condition are ORed.
@@ -107,8 +186,9 @@ type Objects interface {
 	// AddObjects stores each version unless the same (id, version) is already stored,
 	// where version is modified, else created, compared as instants. It assigns each
 	// new version a date_added greater than any committed before it (strictly
-	// increasing in commit order), all in one transaction: all or nothing.
-	// Outcomes are in input order.
+	// increasing in commit order), all in one transaction. An object the store
+	// refuses (AddOutcome.Refused) does not stop the others; an error means
+	// nothing was stored. Outcomes are in input order.
 	AddObjects(ctx context.Context, objs []Object) ([]AddOutcome, error)
 
 	// ScanObjects runs q in one consistent snapshot, in date_added order. It calls
@@ -119,8 +199,23 @@ type Objects interface {
 
 	// DeleteObject removes the versions of id selected by versions and specVersions,
 	// among those the feed filter shows. It returns how many were removed;
-	// ErrNotFound when none matched.
-	DeleteObject(ctx context.Context, feed FeedFilter, id string, versions VersionMatch, specVersions []string) (int, error)
+	// ErrNotFound when none matched. With a source (a confined writer), it removes
+	// nothing and returns ErrOtherSource when any stored version of id, selected
+	// or not, came from another source.
+	DeleteObject(ctx context.Context, feed FeedFilter, id string, versions VersionMatch, specVersions []string, source string) (int, error)
+}
+
+// SourceCount is a source with how many objects (ids) have a version from it.
+type SourceCount struct {
+	Source  string
+	Objects int
+}
+
+// Sources reports where stored content came from.
+type Sources interface {
+	// ListSources returns every source of a stored version or of a key, ordered
+	// by name; a key's source with nothing stored yet counts 0 objects.
+	ListSources(ctx context.Context) ([]SourceCount, error)
 }
 
 // Feed is a saved filter over the store, published as one TAXII collection.
@@ -143,8 +238,20 @@ type Feeds interface {
 	GetFeed(ctx context.Context, idOrAlias string) (Feed, error)
 	// ListFeeds returns all feeds ordered by creation time, then id.
 	ListFeeds(ctx context.Context) ([]Feed, error)
+	// UpdateFeed replaces the title, description, alias, filter and writable flag
+	// of the feed with f.ID, keeping its id and creation time. Pages served after
+	// it returns use the new filter; the membership index is rebuilt in the same
+	// transaction, serialised with writers. ErrNotFound when none, ErrConflict
+	// when the alias is another feed's.
+	UpdateFeed(ctx context.Context, f Feed) error
 	// DeleteFeed removes a feed (not its objects). ErrNotFound when none.
 	DeleteFeed(ctx context.Context, id string) error
+	// FeedStats counts the versions the feed's filter shows (is_latest, as a
+	// poller without match[version] sees them) and the newest date_added among
+	// them (0 when none).
+	FeedStats(ctx context.Context, filter FeedFilter) (count int64, newest int64, err error)
+	// ObjectTypes lists the distinct types stored, sorted.
+	ObjectTypes(ctx context.Context) ([]string, error)
 }
 
 // Role is what an API key may do.
@@ -167,10 +274,20 @@ type APIKey struct {
 	Name       string
 	Role       Role
 	Feeds      []string // feed ids it may use; empty: all feeds
+	Source     string   // recorded on what the key stores; "" at creation: the key's name
 	Hash       []byte   // SHA-256 of the secret part
 	CreatedAt  time.Time
 	LastUsedAt time.Time // zero when never used
 	RevokedAt  time.Time // zero when active
+}
+
+// KeySource is the source a key records on what it stores: its Source, or by
+// default its name.
+func KeySource(k APIKey) string {
+	if k.Source != "" {
+		return k.Source
+	}
+	return k.Name
 }
 
 // Keys manages API keys.
@@ -233,12 +350,6 @@ type Statuses interface {
 	DeleteExpiredStatuses(ctx context.Context, now time.Time) (int, error)
 }
 
-// FeedStats summarises what a feed shows, for metrics.
-type FeedStats struct {
-	Objects         int64 // objects (latest versions) the feed filter shows
-	NewestDateAdded int64 // µs; the newest date_added among the versions it shows; 0 when none
-}
-
 // Purge selects whole objects (every version of an id) to remove for retention. An object
 // is selected when no version of it was added at or after Before, its latest version is
 // shown by Feed, and, when set, that latest version is revoked (Revoked) or has a
@@ -259,8 +370,6 @@ type PurgeResult struct {
 
 // Maintenance is what operations commands and metrics need beyond the TAXII API.
 type Maintenance interface {
-	// FeedStats counts the objects f shows and finds the newest date_added among them.
-	FeedStats(ctx context.Context, f FeedFilter) (FeedStats, error)
 	// PurgeObjects removes the objects p selects, all in one transaction, serialised
 	// with writers: dates of the objects that remain never change, so pollers' watermarks
 	// (added_after, next) stay valid and miss nothing still shown.
@@ -270,13 +379,9 @@ type Maintenance interface {
 // Allows reports whether the feed filter shows objects of this type.
 // Writable collections accept only what they would show.
 func (f FeedFilter) Allows(objectType string) bool {
-	if len(f.Types) == 0 {
-		return true
+	if slices.Contains(f.ExcludeTypes, objectType) {
+		return f.WithContext && slices.Contains(ContextTypes, objectType)
 	}
-	for _, t := range f.Types {
-		if t == objectType {
-			return true
-		}
-	}
-	return false
+	types := f.ReadTypes()
+	return len(types) == 0 || slices.Contains(types, objectType)
 }

@@ -12,8 +12,6 @@ import (
 )
 
 const (
-	feedStats = `SELECT count(*) FILTER (WHERE is_latest), coalesce(max(date_added), 0) FROM objects%s`
-
 	// purgeSelect picks the ids to remove: latest versions that match, with no version
 	// added at or after the cutoff ($1).
 	purgeSelect = `SELECT o.id FROM objects o WHERE o.is_latest AND NOT EXISTS
@@ -21,17 +19,6 @@ const (
 	purgeCount  = `SELECT count(*) FROM objects WHERE id IN (%s)`
 	purgeDelete = `DELETE FROM objects WHERE id IN (%s)`
 )
-
-// FeedStats counts the objects a feed shows.
-func (s *Store) FeedStats(ctx context.Context, f store.FeedFilter) (store.FeedStats, error) {
-	where, args := "", []any{}
-	if len(f.Types) > 0 {
-		where, args = " WHERE type = ANY($1::text[])", []any{f.Types}
-	}
-	var st store.FeedStats
-	err := s.pool.QueryRow(ctx, fmt.Sprintf(feedStats, where), args...).Scan(&st.Objects, &st.NewestDateAdded)
-	return st, interpretError(err)
-}
 
 // PurgeObjects removes the selected objects in one transaction holding the store
 // clock, so no writer commits a new version of a selected object meanwhile.

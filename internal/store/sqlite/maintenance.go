@@ -13,8 +13,6 @@ import (
 )
 
 const (
-	feedStats = `SELECT count(*) FILTER (WHERE is_latest = 1), coalesce(max(date_added), 0) FROM objects%s`
-
 	// purgeSelect picks the ids to remove: latest versions that match, with no version
 	// added at or after the cutoff (the first argument).
 	purgeSelect = `SELECT o.id FROM objects o WHERE o.is_latest = 1 AND NOT EXISTS
@@ -22,20 +20,6 @@ const (
 	purgeCount  = `SELECT count(*) FROM objects WHERE id IN (%s)`
 	purgeDelete = `DELETE FROM objects WHERE id IN (%s)`
 )
-
-// FeedStats counts the objects a feed shows; it reads one snapshot.
-func (s *Store) FeedStats(ctx context.Context, f store.FeedFilter) (store.FeedStats, error) {
-	where, args, err := typeCondition(f, "type")
-	if err != nil {
-		return store.FeedStats{}, err
-	}
-	if where != "" {
-		where = " WHERE " + where
-	}
-	var st store.FeedStats
-	err = s.r.QueryRowContext(ctx, fmt.Sprintf(feedStats, where), args...).Scan(&st.Objects, &st.NewestDateAdded)
-	return st, interpretError(err)
-}
 
 // PurgeObjects removes the selected objects in one write transaction (writers are serialised).
 func (s *Store) PurgeObjects(ctx context.Context, p store.Purge) (store.PurgeResult, error) {

@@ -16,31 +16,6 @@ func withProps(o store.Object, members string) store.Object {
 }
 
 func exerciseMaintenance(t *testing.T, setup setupFunc) {
-	t.Run("FeedStats", func(t *testing.T) {
-		s, ctx := setup(t)
-		if st, err := s.FeedStats(ctx, store.FeedFilter{}); err != nil || st != (store.FeedStats{}) {
-			t.Fatalf("empty store: %+v %v", st, err)
-		}
-		a := objectID("indicator", 1)
-		out := add(t, ctx, s, version(a, "2021-01-01T00:00:00.000Z"), version(objectID("malware", 2), "2021-01-01T00:00:00.000Z"))
-		out2 := add(t, ctx, s, version(a, "2022-01-01T00:00:00.000Z"), version(objectID("indicator", 3), "2021-01-01T00:00:00.000Z"))
-		for _, tc := range []struct {
-			types []string
-			want  store.FeedStats
-		}{
-			{nil, store.FeedStats{Objects: 3, NewestDateAdded: out2[1].DateAdded}},
-			{[]string{"indicator"}, store.FeedStats{Objects: 2, NewestDateAdded: out2[1].DateAdded}},
-			{[]string{"malware"}, store.FeedStats{Objects: 1, NewestDateAdded: out[1].DateAdded}},
-			{[]string{"tool", "malware"}, store.FeedStats{Objects: 1, NewestDateAdded: out[1].DateAdded}},
-			{[]string{"tool"}, store.FeedStats{}},
-		} {
-			st, err := s.FeedStats(ctx, store.FeedFilter{Types: tc.types})
-			if err != nil || st != tc.want {
-				t.Errorf("types %v: %+v %v, want %+v", tc.types, st, err, tc.want)
-			}
-		}
-	})
-
 	t.Run("PurgeObjects", func(t *testing.T) {
 		s, ctx := setup(t)
 		old := objectID("indicator", 1)
