@@ -23,15 +23,29 @@ const (
 	defaultSourceInterval = time.Hour
 )
 
+const sourceUsage = `Usage: taxii-server source COMMAND [flags]
+
+Commands:
+  add --name N --url COLLECTION_URL [--taxii 2.1|2.0] [--user U --password-file F | --token-file F]
+      [--interval 1h] [--added-after T] [--types a,b] [--ca FILE] [--insecure-skip-verify]
+  list
+  pause|resume|run-now|remove NAME
+
+'taxii-server source COMMAND --help' shows a command's flags.
+`
+
 // runSource manages upstream TAXII sources and reports provenance: every
 // stored version records its source (a key's, an import's, or an upstream's
 // name), and writers that are not admins may change only their own source's objects.
 func runSource(ctx context.Context, args []string, c *cli) error {
-	const want = "want add, list, pause, resume, run-now or remove"
+	const want = "want add, list, pause, resume, run-now or remove (see taxii-server source --help)"
 	if len(args) == 0 {
 		return usageError{"source: " + want}
 	}
 	switch args[0] {
+	case "-h", "--help", "-help", "help":
+		fmt.Fprint(c.stdout, sourceUsage)
+		return nil
 	case "add":
 		return sourceAdd(ctx, args[1:], c)
 	case "list":
