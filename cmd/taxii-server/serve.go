@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -287,11 +288,11 @@ func objectLimits(cfg config.Config) stix.Limits {
 // sourceRunner pulls the upstream sources due (source add) into st; every
 // replica runs one, and the sources' leases share them out.
 func sourceRunner(cfg config.Config, st store.Store, reg prometheus.Registerer, log *zap.Logger) (*sources.Runner, error) {
-	// Upstream content is validated as strictly as a writer's would be.
-	v, err := stix.NewValidator(stix.Options{Strict: cfg.StrictValidation, Limits: objectLimits(cfg)})
-	if err != nil {
-		return nil, err
-	}
+	// Upstream content is validated as strictly as a writer's would be; the
+	// validator is compiled at the first pull, not at every start.
+	validator := sync.OnceValues(func() (*stix.Validator, error) {
+		return stix.NewValidator(stix.Options{Strict: cfg.StrictValidation, Limits: objectLimits(cfg)})
+	})
 	host, _ := os.Hostname()
 	var nonce [4]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
@@ -300,7 +301,7 @@ func sourceRunner(cfg config.Config, st store.Store, reg prometheus.Registerer, 
 	m := metrics.NewSources(reg)
 	return &sources.Runner{
 		Store:     st,
-		Validator: v,
+		Validator: validator,
 		Owner:     fmt.Sprintf("%s/%d/%x", host, os.Getpid(), nonce),
 		Every:     cfg.SourcePollInterval,
 		Lease:     cfg.SourceLease,

@@ -28,8 +28,10 @@ type Report struct {
 // sources due, one at a time, and pulls each under its lease. Replicas run one
 // each; the lease keeps them from pulling one source together.
 type Runner struct {
-	Store     store.Store
-	Validator *stix.Validator
+	Store store.Store
+	// Validator returns the shared STIX validator; called at the first run, as
+	// compiling one is costly and most servers have no source.
+	Validator func() (*stix.Validator, error)
 	Owner     string        // this process, in the leases it takes
 	Every     time.Duration // how often due sources are looked for
 	Lease     time.Duration // how long a claim or a commit holds the source
@@ -133,7 +135,11 @@ func (r *Runner) pull(ctx context.Context, u store.Upstream) (Stats, error) {
 	if err != nil {
 		return Stats{Watermark: wm}, err
 	}
-	in, err := ingest.New(r.Store, r.Validator, ingest.Options{Source: u.Name})
+	v, err := r.Validator()
+	if err != nil {
+		return Stats{Watermark: wm}, err
+	}
+	in, err := ingest.New(r.Store, v, ingest.Options{Source: u.Name})
 	if err != nil {
 		return Stats{Watermark: wm}, err
 	}

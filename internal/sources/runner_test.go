@@ -59,7 +59,7 @@ func TestRunnerStoresThroughIngest(t *testing.T) {
 		t.Fatal(err)
 	}
 	var reports []Report
-	r := &Runner{Store: st, Validator: v, Owner: "test", Every: time.Second, Lease: time.Minute, Timeout: 5 * time.Second,
+	r := &Runner{Store: st, Validator: func() (*stix.Validator, error) { return v, nil }, Owner: "test", Every: time.Second, Lease: time.Minute, Timeout: 5 * time.Second,
 		Log: zaptest.NewLogger(t), Observe: func(rep Report) { reports = append(reports, rep) }, Now: func() time.Time { return now }}
 
 	if n := r.RunDue(ctx); n != 1 {
