@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,6 +23,10 @@ func scanFeed(row pgx.Row) (store.Feed, error) {
 
 // CreateFeed implements store.Feeds.
 func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
+	id, ok := store.CanonicalUUID(f.ID)
+	if !ok {
+		return fmt.Errorf("postgres: feed id %q is not a UUID", f.ID)
+	}
 	if f.CreatedAt.IsZero() {
 		f.CreatedAt = time.Now()
 	}
@@ -31,14 +36,19 @@ func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO feeds (id, title, description, alias, types, writable, created_at)
 		VALUES ($1, $2, $3, nullif($4, ''), $5, $6, $7)`,
-		f.ID, f.Title, f.Description, f.Alias, types, f.Writable, f.CreatedAt)
+		id, f.Title, f.Description, f.Alias, types, f.Writable, f.CreatedAt)
 	return interpretError(err)
 }
 
 // GetFeed implements store.Feeds: by id when idOrAlias is a UUID of a feed, else by alias.
+// Both ways use an index: the id is compared as a uuid (NULL when idOrAlias is not one).
 func (s *Store) GetFeed(ctx context.Context, idOrAlias string) (store.Feed, error) {
+	var id *string
+	if uid, ok := store.CanonicalUUID(idOrAlias); ok {
+		id = &uid
+	}
 	f, err := scanFeed(s.pool.QueryRow(ctx, `SELECT `+feedColumns+` FROM feeds
-		WHERE id::text = lower($1) OR alias = $1 ORDER BY (id::text = lower($1)) DESC LIMIT 1`, idOrAlias))
+		WHERE id = $1::uuid OR alias = $2 ORDER BY (id = $1::uuid) IS TRUE DESC LIMIT 1`, id, idOrAlias))
 	return f, interpretError(err)
 }
 
@@ -62,7 +72,11 @@ func (s *Store) ListFeeds(ctx context.Context) ([]store.Feed, error) {
 
 // DeleteFeed implements store.Feeds.
 func (s *Store) DeleteFeed(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM feeds WHERE id::text = lower($1)`, id)
+	uid, ok := store.CanonicalUUID(id)
+	if !ok {
+		return store.ErrNotFound
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM feeds WHERE id = $1::uuid`, uid)
 	if err != nil {
 		return interpretError(err)
 	}

@@ -48,21 +48,22 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // interpretError is the one place that turns driver errors into store errors.
+// Like the sqlite store's, it maps what callers act on to store sentinels and
+// returns the rest as a store.DatabaseError: nothing above the store sees a
+// pgx type, yet the driver's message and error stay there for the log. A malformed id never reaches SQL (ids
+// are parsed in Go), so a failed cast is a bug and is not hidden as a 404.
 func interpretError(err error) error {
-	if err == nil {
+	switch {
+	case err == nil:
 		return nil
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
+	case errors.Is(err, pgx.ErrNoRows):
 		return store.ErrNotFound
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
 	}
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch pgErr.Code {
-		case "23505": // unique_violation
-			return fmt.Errorf("%w: %s", store.ErrConflict, pgErr.ConstraintName)
-		case "22P02": // invalid_text_representation, e.g. a malformed uuid
-			return store.ErrNotFound
-		}
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" { // unique_violation
+		return store.Conflict(err)
 	}
-	return fmt.Errorf("postgres: %w", err)
+	return store.DriverError("postgres", err)
 }

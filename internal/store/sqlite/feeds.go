@@ -4,7 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"strings"
+	"fmt"
 	"time"
 
 	"github.com/inthreat/taxii-server/internal/store"
@@ -23,6 +23,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?)`
 
 // CreateFeed stores f; a zero CreatedAt becomes now. ErrConflict when the id or alias exists.
 func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
+	if canonicalID(f.ID) == "" {
+		return fmt.Errorf("sqlite: feed id %q is not a UUID", f.ID)
+	}
 	types, err := jsonList(f.Filter.Types)
 	if err != nil {
 		return err
@@ -105,7 +108,11 @@ func jsonList[T any](list []T) (string, error) {
 
 // canonicalID is how feed, key and status ids (UUIDs) are stored and looked up:
 // lower case, as Postgres's uuid type shows them, so either case finds them.
-func canonicalID(id string) string { return strings.ToLower(id) }
+// It is "", which no stored id equals, when id is not a UUID.
+func canonicalID(id string) string {
+	u, _ := store.CanonicalUUID(id)
+	return u
+}
 
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 

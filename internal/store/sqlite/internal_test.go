@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"go.uber.org/zap/zaptest"
@@ -219,39 +218,5 @@ func TestInterpretError(t *testing.T) {
 	}
 	if got := interpretError(fmt.Errorf("wrapped: %w", context.Canceled)); !errors.Is(got, context.Canceled) {
 		t.Errorf("cancellation -> %v, want context.Canceled kept", got)
-	}
-}
-
-func TestParseMigrations(t *testing.T) {
-	ok := fstest.MapFS{
-		"m/0002_more.sql":  {Data: []byte("SELECT 2")},
-		"m/0001_init.sql":  {Data: []byte("SELECT 1")},
-		"m/0010_later.sql": {Data: []byte("SELECT 10")},
-		"m/README.md":      {Data: []byte("not a migration")},
-	}
-	ms, err := parseMigrations(ok, "m")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []int
-	for _, m := range ms {
-		got = append(got, m.version)
-	}
-	if fmt.Sprint(got) != "[1 2 10]" {
-		t.Fatalf("versions %v, want [1 2 10] in order", got)
-	}
-	for name, fsys := range map[string]fstest.MapFS{
-		"NoNumber":  {"m/init.sql": {}},
-		"Zero":      {"m/0000_init.sql": {}},
-		"Duplicate": {"m/0001_a.sql": {}, "m/0001_b.sql": {}},
-	} {
-		if _, err := parseMigrations(fsys, "m"); err == nil {
-			t.Errorf("%s: no error", name)
-		}
-	}
-	// The embedded files parse and start at 1.
-	embedded, err := loadMigrations()
-	if err != nil || len(embedded) == 0 || embedded[0].version != 1 {
-		t.Fatalf("embedded migrations: %v, %v", embedded, err)
 	}
 }

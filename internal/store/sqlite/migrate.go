@@ -4,23 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io/fs"
-	"slices"
-	"strconv"
-	"strings"
 
 	"go.uber.org/zap"
 
 	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/migrations"
 )
-
-// migration is one numbered file of migrations/sqlite.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
 
 const createSchemaMigrations = `
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -29,40 +18,8 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at INTEGER NOT NULL
 )`
 
-// loadMigrations reads the embedded files NNNN_name.sql in version order.
-func loadMigrations() ([]migration, error) {
-	return parseMigrations(migrations.Sqlite, "sqlite")
-}
-
-func parseMigrations(fsys fs.FS, dir string) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return nil, fmt.Errorf("read migrations: %w", err)
-	}
-	var ms []migration
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".sql") {
-			continue
-		}
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name must be NNNN_name.sql", name)
-		}
-		body, err := fs.ReadFile(fsys, dir+"/"+name)
-		if err != nil {
-			return nil, fmt.Errorf("read migration %s: %w", name, err)
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(body)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("migrations %s and %s share a version", ms[i-1].name, ms[i].name)
-		}
-	}
-	return ms, nil
+func loadMigrations() ([]store.Migration, error) {
+	return store.LoadMigrations(migrations.Sqlite, "sqlite")
 }
 
 // Migrate applies every pending migration, each in its own write transaction
@@ -79,8 +36,8 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if unknown := unknownVersions(applied, ms); len(unknown) > 0 {
-		return fmt.Errorf("%w: the database has migrations %v that this binary does not know", store.ErrSchemaMismatch, unknown)
+	if err := store.CheckNotNewer(applied, ms); err != nil {
+		return err
 	}
 	for _, m := range ms {
 		var done bool
@@ -89,25 +46,25 @@ func (s *Store) Migrate(ctx context.Context) error {
 				return err
 			}
 			if err := tx.QueryRowContext(ctx,
-				`SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)`, m.version).Scan(&done); err != nil {
+				`SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)`, m.Version).Scan(&done); err != nil {
 				return err
 			}
 			if done {
 				return nil
 			}
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return err
 			}
 			_, err := tx.ExecContext(ctx,
 				`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-				m.version, m.name, s.now().UnixMicro())
+				m.Version, m.Name, s.now().UnixMicro())
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, interpretError(err))
+			return fmt.Errorf("migration %s: %w", m.Name, interpretError(err))
 		}
 		if !done {
-			s.log.Info("applied migration", zap.String("migration", m.name))
+			s.log.Info("applied migration", zap.String("migration", m.Name))
 		}
 	}
 	return nil
@@ -124,20 +81,7 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if unknown := unknownVersions(applied, ms); len(unknown) > 0 {
-		return fmt.Errorf("%w: the database has migrations %v that this binary does not know (run a newer binary)",
-			store.ErrSchemaMismatch, unknown)
-	}
-	var missing []int
-	for _, m := range ms {
-		if !slices.Contains(applied, m.version) {
-			missing = append(missing, m.version)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("%w: migrations %v are not applied (run migrate)", store.ErrSchemaMismatch, missing)
-	}
-	return nil
+	return store.CheckApplied(applied, ms)
 }
 
 // appliedMigrations lists the recorded versions; none when the table does not exist yet.
@@ -164,14 +108,4 @@ func (s *Store) appliedMigrations(ctx context.Context, db *sql.DB) ([]int, error
 		vs = append(vs, v)
 	}
 	return vs, interpretError(rows.Err())
-}
-
-func unknownVersions(applied []int, known []migration) []int {
-	var unknown []int
-	for _, v := range applied {
-		if !slices.ContainsFunc(known, func(m migration) bool { return m.version == v }) {
-			unknown = append(unknown, v)
-		}
-	}
-	return unknown
 }

@@ -60,6 +60,9 @@ WHERE id = ?1`
 	scanKeys       = `SELECT date_added FROM objects WHERE %s AND date_added > ? ORDER BY date_added LIMIT ?`
 	scanRows       = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), raw FROM objects WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
 	scanRowsNoRaw  = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), NULL FROM objects WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
+	// With match[id], phase 2 reads the page's rows by rowid: the ids' rows may lie far apart.
+	scanRowsByKey      = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), raw FROM objects WHERE date_added IN (SELECT value FROM json_each(?)) ORDER BY date_added`
+	scanRowsByKeyNoRaw = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), NULL FROM objects WHERE date_added IN (SELECT value FROM json_each(?)) ORDER BY date_added`
 	deleteVersions = `DELETE FROM objects WHERE %s`
 	and            = " AND "
 )
@@ -198,10 +201,11 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 	}
 	defer func() { _ = tx.Rollback() }()
 
-	page, err := scanPage(ctx, tx, where, slices.Concat(args, []any{max(q.AddedAfter, q.After), q.Limit + 1}), q.Limit)
+	keys, err := scanKeyList(ctx, tx, where, slices.Concat(args, []any{max(q.AddedAfter, q.After), q.Limit + 1}))
 	if err != nil {
 		return interpretError(err)
 	}
+	page := store.SummarizePage(keys, q.Limit)
 	if err := begin(page); err != nil {
 		return err
 	}
@@ -209,11 +213,21 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 		return nil
 	}
 
-	query := scanRows
-	if q.NoRaw {
-		query = scanRowsNoRaw
+	query, rowArgs := fmt.Sprintf(scanRows, where), slices.Concat(args, []any{page.First, page.Last})
+	switch {
+	case len(q.IDs) > 0:
+		list, err := json.Marshal(keys[:page.Count])
+		if err != nil {
+			return err
+		}
+		query, rowArgs = scanRowsByKey, []any{string(list)}
+		if q.NoRaw {
+			query = scanRowsByKeyNoRaw
+		}
+	case q.NoRaw:
+		query = fmt.Sprintf(scanRowsNoRaw, where)
 	}
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf(query, where), slices.Concat(args, []any{page.First, page.Last})...)
+	rows, err := tx.QueryContext(ctx, query, rowArgs...)
 	if err != nil {
 		return interpretError(err)
 	}
@@ -231,31 +245,23 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 	return interpretError(rows.Err())
 }
 
-// scanPage reads up to limit+1 date_added values (args end with the lower bound
-// and limit+1) to summarise the page.
-func scanPage(ctx context.Context, tx *sql.Tx, where string, args []any, limit int) (store.Page, error) {
+// scanKeyList reads the date_added values of phase 1 (args end with the lower
+// bound and limit+1).
+func scanKeyList(ctx context.Context, tx *sql.Tx, where string, args []any) ([]int64, error) {
 	rows, err := tx.QueryContext(ctx, fmt.Sprintf(scanKeys, where), args...)
 	if err != nil {
-		return store.Page{}, err
+		return nil, err
 	}
 	defer rows.Close()
-	var p store.Page
+	var keys []int64
 	for rows.Next() {
 		var da int64
 		if err := rows.Scan(&da); err != nil {
-			return store.Page{}, err
+			return nil, err
 		}
-		if p.Count == limit {
-			p.More = true
-			break
-		}
-		if p.Count == 0 {
-			p.First = da
-		}
-		p.Last = da
-		p.Count++
+		keys = append(keys, da)
 	}
-	return p, rows.Err()
+	return keys, rows.Err()
 }
 
 // DeleteObject deletes the selected versions of id and recomputes the flags of
@@ -329,7 +335,7 @@ func queryConditions(q store.Query) (string, []any, error) {
 		if v.First {
 			alts = append(alts, condFirst)
 		}
-		if v.Last || (!v.First && len(v.Times) == 0 && len(v.DateAdded) == 0) {
+		if v.WantsLatest() {
 			alts = append(alts, condLatest)
 		}
 		if len(v.Times) > 0 {

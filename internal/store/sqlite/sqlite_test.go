@@ -73,7 +73,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if err := s.CreateFeed(ctx, feed); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := s.CreateFirstKey(ctx, store.APIKey{ID: "k1", Name: "admin", Role: store.RoleAdmin, Hash: []byte("h")}); !ok || err != nil {
+	if ok, err := s.CreateFirstKey(ctx, store.APIKey{ID: "0b0c4c1e-9c3d-4f8e-a7b2-1b9a8c6d5001", Name: "admin", Role: store.RoleAdmin, Hash: []byte("h")}); !ok || err != nil {
 		t.Fatalf("CreateFirstKey = %v, %v", ok, err)
 	}
 	secret, err := s.CursorSecret(ctx)
@@ -93,7 +93,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if got, err := s.GetFeed(ctx, "intel"); err != nil || got.ID != feed.ID {
 		t.Fatalf("feed after reopen: %+v, %v", got, err)
 	}
-	if ok, err := s.CreateFirstKey(ctx, store.APIKey{ID: "k2", Name: "again", Role: store.RoleAdmin, Hash: []byte("h")}); ok || err != nil {
+	if ok, err := s.CreateFirstKey(ctx, store.APIKey{ID: "0b0c4c1e-9c3d-4f8e-a7b2-1b9a8c6d5002", Name: "again", Role: store.RoleAdmin, Hash: []byte("h")}); ok || err != nil {
 		t.Fatalf("CreateFirstKey after reopen = %v, %v; want false: the first key is still there", ok, err)
 	}
 	again, err := s.CursorSecret(ctx)
