@@ -129,7 +129,7 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 	if c.listening != nil {
 		c.listening(ln.Addr().String())
 	}
-	go server.ExpireStatuses(ctx, st, 10*time.Minute, log)
+	go server.ExpireStatuses(ctx, st, cfg.StatusPurgeEvery, cfg.StatusPurgeBatch, log)
 	return server.Serve(ctx, server.TimeoutsOf(cfg), log, listeners...)
 }
 
@@ -150,6 +150,8 @@ func taxiiOptions(cfg config.Config) taxii.Options {
 		ObjectLimits:       objectLimits(cfg),
 		StrictValidation:   cfg.StrictValidation,
 		StatusTTL:          cfg.StatusTTL,
+		MaxMatchIDs:        cfg.MaxMatchIDs,
+		MaxMatchValues:     cfg.MaxMatchValues,
 	}
 }
 

@@ -44,7 +44,12 @@ type Config struct {
 	MaxJSONProps     int   `env:"TAXII_MAX_JSON_PROPERTIES" help:"most members of any one JSON object inside an object"`
 
 	StatusTTL        time.Duration `env:"TAXII_STATUS_TTL" help:"how long status resources stay readable"`
-	StrictValidation bool          `env:"TAXII_STRICT_VALIDATION" help:"refuse custom properties that do not start with x_"`
+	StatusPurgeEvery time.Duration `env:"TAXII_STATUS_PURGE_INTERVAL" help:"how often serve deletes expired status resources"`
+	StatusPurgeBatch int           `env:"TAXII_STATUS_PURGE_BATCH" help:"most expired status resources one purge run deletes"`
+
+	MaxMatchIDs      int  `env:"TAXII_MAX_MATCH_IDS" help:"most values in one match[id] list; a longer list is refused (400)"`
+	MaxMatchValues   int  `env:"TAXII_MAX_MATCH_VALUES" help:"most values in one match[type], match[version] or match[spec_version] list; a longer list is refused (400)"`
+	StrictValidation bool `env:"TAXII_STRICT_VALIDATION" help:"refuse custom properties that do not start with x_"`
 
 	ReadHeaderTimeout time.Duration `env:"TAXII_READ_HEADER_TIMEOUT" help:"time to read request headers"`
 	ReadTimeout       time.Duration `env:"TAXII_READ_TIMEOUT" help:"time to read a whole request"`
@@ -74,6 +79,9 @@ const (
 	MaxObjectsLimit       = 1_000_000
 	MaxJSONDepthLimit     = 1_000
 	MaxJSONPropsLimit     = 1 << 20
+	MaxMatchIDsLimit      = 10_000
+	MaxMatchValuesLimit   = 1_000
+	MaxStatusPurgeBatch   = 1_000_000
 )
 
 // Default returns the configuration used when nothing is set.
@@ -95,6 +103,10 @@ func Default() Config {
 		MaxJSONDepth:       64,
 		MaxJSONProps:       10_000,
 		StatusTTL:          24 * time.Hour,
+		StatusPurgeEvery:   time.Minute,
+		StatusPurgeBatch:   10_000,
+		MaxMatchIDs:        1000,
+		MaxMatchValues:     100,
 		ReadHeaderTimeout:  10 * time.Second,
 		ReadTimeout:        5 * time.Minute,
 		IdleTimeout:        2 * time.Minute,
@@ -243,6 +255,18 @@ func (c *Config) Validate() error {
 	}
 	if c.StatusTTL < time.Minute {
 		bad("TAXII_STATUS_TTL: %s is shorter than a minute", c.StatusTTL)
+	}
+	if c.StatusPurgeEvery < time.Second || c.StatusPurgeEvery > 24*time.Hour {
+		bad("TAXII_STATUS_PURGE_INTERVAL: %s must be between 1s and 24h", c.StatusPurgeEvery)
+	}
+	if c.StatusPurgeBatch < 1 || c.StatusPurgeBatch > MaxStatusPurgeBatch {
+		bad("TAXII_STATUS_PURGE_BATCH: %d must be between 1 and %d", c.StatusPurgeBatch, MaxStatusPurgeBatch)
+	}
+	if c.MaxMatchIDs < 1 || c.MaxMatchIDs > MaxMatchIDsLimit {
+		bad("TAXII_MAX_MATCH_IDS: %d must be between 1 and %d", c.MaxMatchIDs, MaxMatchIDsLimit)
+	}
+	if c.MaxMatchValues < 1 || c.MaxMatchValues > MaxMatchValuesLimit {
+		bad("TAXII_MAX_MATCH_VALUES: %d must be between 1 and %d", c.MaxMatchValues, MaxMatchValuesLimit)
 	}
 	for name, d := range map[string]time.Duration{
 		"TAXII_READ_HEADER_TIMEOUT": c.ReadHeaderTimeout, "TAXII_READ_TIMEOUT": c.ReadTimeout,

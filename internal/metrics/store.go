@@ -129,9 +129,9 @@ func (s *instrumented) GetStatus(ctx context.Context, id string, now time.Time) 
 	return s.Store.GetStatus(ctx, id, now)
 }
 
-func (s *instrumented) DeleteExpiredStatuses(ctx context.Context, now time.Time) (_ int, err error) {
+func (s *instrumented) DeleteExpiredStatuses(ctx context.Context, now time.Time, limit int) (_ int, err error) {
 	defer func(start time.Time) { s.observe("delete_expired_statuses", start, err) }(time.Now())
-	return s.Store.DeleteExpiredStatuses(ctx, now)
+	return s.Store.DeleteExpiredStatuses(ctx, now, limit)
 }
 
 func (s *instrumented) Ping(ctx context.Context) (err error) {

@@ -163,9 +163,11 @@ type Timeouts struct {
 	ShutdownTimeout   time.Duration
 }
 
-// ExpireStatuses deletes expired status resources every interval until ctx ends.
-// Every replica may run it: the delete is idempotent.
-func ExpireStatuses(ctx context.Context, st store.Statuses, every time.Duration, log *zap.Logger) {
+// ExpireStatuses deletes expired status resources every interval until ctx ends,
+// at most batch per run, so a backlog (after downtime) never makes one long
+// delete; it drains over the following runs. Every replica may run it: the
+// delete is idempotent.
+func ExpireStatuses(ctx context.Context, st store.Statuses, every time.Duration, batch int, log *zap.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -173,7 +175,7 @@ func ExpireStatuses(ctx context.Context, st store.Statuses, every time.Duration,
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			if n, err := st.DeleteExpiredStatuses(ctx, now); err != nil && ctx.Err() == nil {
+			if n, err := st.DeleteExpiredStatuses(ctx, now, batch); err != nil && ctx.Err() == nil {
 				log.Warn("expire statuses", zap.Error(err))
 			} else if n > 0 {
 				log.Info("expired statuses", zap.Int("count", n))

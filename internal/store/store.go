@@ -228,8 +228,9 @@ type Statuses interface {
 	UpdateStatus(ctx context.Context, s Status) error
 	// GetStatus returns a status live at now (now < ExpiresAt). ErrNotFound otherwise.
 	GetStatus(ctx context.Context, id string, now time.Time) (Status, error)
-	// DeleteExpiredStatuses removes statuses with ExpiresAt <= now and returns how many.
-	DeleteExpiredStatuses(ctx context.Context, now time.Time) (int, error)
+	// DeleteExpiredStatuses removes up to limit statuses with ExpiresAt <= now, the
+	// longest expired first, and returns how many. The bound keeps each run short.
+	DeleteExpiredStatuses(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
 // Allows reports whether the feed filter shows objects of this type.

@@ -34,11 +34,16 @@ type Options struct {
 	Realm                       string // of WWW-Authenticate; default "taxii"
 
 	// Add Objects.
-	MaxObjectsPerAdd int              // most objects in one request; default 100,000
-	ObjectLimits     stix.Limits      // size, depth and properties of one object; zero fields: stix defaults
-	StrictValidation bool             // stix.Options.Strict
-	StatusTTL        time.Duration    // how long a status resource stays readable; default 24h
-	Now              func() time.Time // the clock of request timestamps and status expiry; nil: time.Now
+	MaxObjectsPerAdd int           // most objects in one request; default 100,000
+	ObjectLimits     stix.Limits   // size, depth and properties of one object; zero fields: stix defaults
+	StrictValidation bool          // stix.Options.Strict
+	StatusTTL        time.Duration // how long a status resource stays readable; default 24h
+
+	// Longest match lists: a longer one is refused (400), so that one request
+	// cannot make the store sort or scan without bound.
+	MaxMatchIDs    int              // match[id]; default 1,000
+	MaxMatchValues int              // match[type], match[version], match[spec_version]; default 100
+	Now            func() time.Time // the clock of request timestamps and status expiry; nil: time.Now
 }
 
 const (
@@ -50,6 +55,8 @@ const (
 	defaultRealm            = "taxii"
 	defaultMaxObjectsPerAdd = 100_000
 	defaultStatusTTL        = 24 * time.Hour
+	defaultMaxMatchIDs      = 1000
+	defaultMaxMatchValues   = 100
 )
 
 func (o Options) withDefaults() Options {
@@ -79,6 +86,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.StatusTTL == 0 {
 		o.StatusTTL = defaultStatusTTL
+	}
+	if o.MaxMatchIDs == 0 {
+		o.MaxMatchIDs = defaultMaxMatchIDs
+	}
+	if o.MaxMatchValues == 0 {
+		o.MaxMatchValues = defaultMaxMatchValues
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -15,6 +15,24 @@ func TestStore(t *testing.T) {
 	storetest.Exercise(t, func(t *testing.T) store.Store { return pgtest.New(t) })
 }
 
+func TestSchemaChecks(t *testing.T) {
+	storetest.ExerciseSchemaChecks(t, func(t *testing.T) (store.Store, storetest.SchemaRecord) {
+		s := pgtest.New(t)
+		exec := func(t *testing.T, sql string, version int) {
+			t.Helper()
+			if _, err := s.Pool().Exec(context.Background(), sql, version); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return s, storetest.SchemaRecord{
+			Record: func(t *testing.T, v int) {
+				exec(t, `INSERT INTO schema_migrations (version, name) VALUES ($1, 'from another binary')`, v)
+			},
+			Forget: func(t *testing.T, v int) { exec(t, `DELETE FROM schema_migrations WHERE version = $1`, v) },
+		}
+	})
+}
+
 func TestAnalyzeRecordsStatistics(t *testing.T) {
 	s := pgtest.New(t)
 	ctx := context.Background()

@@ -76,8 +76,9 @@ func (s *Store) GetStatus(ctx context.Context, id string, now time.Time) (store.
 }
 
 // DeleteExpiredStatuses implements store.Statuses.
-func (s *Store) DeleteExpiredStatuses(ctx context.Context, now time.Time) (int, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM statuses WHERE expires_at <= $1`, now)
+func (s *Store) DeleteExpiredStatuses(ctx context.Context, now time.Time, limit int) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM statuses WHERE id IN (
+		SELECT id FROM statuses WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)`, now, limit)
 	if err != nil {
 		return 0, interpretError(err)
 	}

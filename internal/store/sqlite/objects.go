@@ -57,14 +57,14 @@ WHERE id = ?1`
 
 	// Phase 1 reads only date_added: with is_latest alone it is a scan of the
 	// partial index objects_latest, never of the rows.
-	scanKeys       = `SELECT date_added FROM objects WHERE %s AND date_added > ? ORDER BY date_added LIMIT ?`
-	scanRows       = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), raw FROM objects WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
-	scanRowsNoRaw  = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), NULL FROM objects WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
+	scanKeys      = `SELECT date_added FROM objects WHERE %s AND date_added > ? ORDER BY date_added LIMIT ?`
+	scanRows      = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), raw FROM objects WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
+	scanRowsNoRaw = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), NULL FROM objects WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
 	// With match[id], phase 2 reads the page's rows by rowid: the ids' rows may lie far apart.
 	scanRowsByKey      = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), raw FROM objects WHERE date_added IN (SELECT value FROM json_each(?)) ORDER BY date_added`
 	scanRowsByKeyNoRaw = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), NULL FROM objects WHERE date_added IN (SELECT value FROM json_each(?)) ORDER BY date_added`
-	deleteVersions = `DELETE FROM objects WHERE %s`
-	and            = " AND "
+	deleteVersions     = `DELETE FROM objects WHERE %s`
+	and                = " AND "
 )
 
 // AddObjects stores the new versions in one write transaction. date_added comes

@@ -228,56 +228,26 @@ func TestOpenDoesNotMigrate(t *testing.T) {
 	}
 }
 
-func TestSchemaMismatch(t *testing.T) {
-	ctx := t.Context()
-	for _, tt := range []struct {
-		name   string
-		change string
-	}{
-		{"NewerThanTheBinary", `INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', 0)`},
-		{"MissingAMigration", `DELETE FROM schema_migrations WHERE version = 1`},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "taxii.db")
-			sqlitetest.Open(t, path).Close()
+func TestSchemaChecks(t *testing.T) {
+	storetest.ExerciseSchemaChecks(t, func(t *testing.T) (store.Store, storetest.SchemaRecord) {
+		path := filepath.Join(t.TempDir(), "taxii.db")
+		s := sqlitetest.Open(t, path)
+		exec := func(t *testing.T, query string, version int) {
+			t.Helper()
 			db, err := sql.Open("sqlite", path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := db.ExecContext(ctx, tt.change); err != nil {
+			defer db.Close()
+			if _, err := db.ExecContext(t.Context(), query, version); err != nil {
 				t.Fatal(err)
 			}
-			db.Close()
-
-			s, err := sqlite.Open(ctx, path, zaptest.NewLogger(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			if err := s.CheckSchema(ctx); !errors.Is(err, store.ErrSchemaMismatch) {
-				t.Fatalf("CheckSchema: %v, want ErrSchemaMismatch", err)
-			}
-		})
-	}
-
-	t.Run("MigrateRefusesANewerDatabase", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "taxii.db")
-		sqlitetest.Open(t, path).Close()
-		db, err := sql.Open("sqlite", path)
-		if err != nil {
-			t.Fatal(err)
 		}
-		if _, err := db.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', 0)`); err != nil {
-			t.Fatal(err)
-		}
-		db.Close()
-		s, err := sqlite.Open(ctx, path, zaptest.NewLogger(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		if err := s.Migrate(ctx); !errors.Is(err, store.ErrSchemaMismatch) {
-			t.Fatalf("Migrate: %v, want ErrSchemaMismatch", err)
+		return s, storetest.SchemaRecord{
+			Record: func(t *testing.T, v int) {
+				exec(t, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'from another binary', 0)`, v)
+			},
+			Forget: func(t *testing.T, v int) { exec(t, `DELETE FROM schema_migrations WHERE version = ?`, v) },
 		}
 	})
 }

@@ -23,7 +23,8 @@ WHERE id = ?1`
 SELECT id, feed_id, key_id, status, request_timestamp, total_count, success_count, failure_count,
     pending_count, successes, failures, pendings, expires_at
 FROM statuses WHERE id = ? AND expires_at > ?`
-	deleteExpiredStatuses = `DELETE FROM statuses WHERE expires_at <= ?`
+	deleteExpiredStatuses = `DELETE FROM statuses WHERE rowid IN (
+    SELECT rowid FROM statuses WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`
 )
 
 // CreateStatus stores st. ErrConflict when the id exists.
@@ -74,9 +75,9 @@ func (s *Store) GetStatus(ctx context.Context, id string, now time.Time) (store.
 	return st, nil
 }
 
-// DeleteExpiredStatuses removes the statuses expired at now and returns how many.
-func (s *Store) DeleteExpiredStatuses(ctx context.Context, now time.Time) (int, error) {
-	res, err := s.w.ExecContext(ctx, deleteExpiredStatuses, now.UnixMicro())
+// DeleteExpiredStatuses removes up to limit statuses expired at now and returns how many.
+func (s *Store) DeleteExpiredStatuses(ctx context.Context, now time.Time, limit int) (int, error) {
+	res, err := s.w.ExecContext(ctx, deleteExpiredStatuses, now.UnixMicro(), limit)
 	if err != nil {
 		return 0, interpretError(err)
 	}
