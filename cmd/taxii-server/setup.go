@@ -74,7 +74,8 @@ func openStore(ctx context.Context, cfg config.Config, log *zap.Logger, migrate 
 	case "postgres":
 		pg, err := postgres.Open(ctx, cfg.DatabaseURL, log)
 		if err != nil {
-			return nil, err
+			// The driver's message may quote the URL; its redaction is best effort.
+			return nil, errors.New(config.RedactSecrets(err.Error()))
 		}
 		st = pg
 	default:

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -373,17 +374,34 @@ func (c Config) String() string {
 	return b.String()
 }
 
-// redactURL hides a password in a database URL.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "REDACTED")
-	}
-	return u.String()
+// Redacted replaces a secret's value in printed text.
+const Redacted = "REDACTED"
+
+var (
+	// A parameter or keyword whose value is a secret: password, sslpassword, and
+	// anything else named like one (x_token, client_secret...).
+	secretName = `[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token)`
+	// ...=value in a URL query.
+	secretParam = regexp.MustCompile(`(?i)([?&;]` + secretName + `=)[^&#;]*`)
+	// name=value and name = 'quoted value' in a keyword/value DSN or any text.
+	secretKeyword = regexp.MustCompile(`(?i)(^|[\s,;("'])(` + secretName + `\s*=\s*)('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s'"]*)`)
+	// scheme://user:password@ when the URL does not parse; up to the last @ before
+	// the path, so that an @ in the password cannot leave its tail visible.
+	secretUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^/\s]*@`)
+)
+
+// RedactSecrets hides every secret in s: the password of a URL's user
+// (postgres://user:REDACTED@host), password-like query parameters
+// (?sslpassword=REDACTED) and password-like keywords of a keyword/value DSN or
+// message (host=db password=REDACTED). It works on any text, such as an error
+// message that quotes a database URL.
+func RedactSecrets(s string) string {
+	s = secretUserinfo.ReplaceAllString(s, "${1}"+Redacted+"@")
+	s = secretParam.ReplaceAllString(s, "${1}"+Redacted)
+	return secretKeyword.ReplaceAllString(s, "${1}${2}"+Redacted)
 }
+
+func redactURL(s string) string { return RedactSecrets(s) }
 
 // EnvNames lists every variable the configuration reads, in declaration order.
 // Each NAME may also be given as NAME_FILE.
