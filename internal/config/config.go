@@ -80,7 +80,7 @@ const (
 	MaxObjectsLimit       = 1_000_000
 	MaxJSONDepthLimit     = 1_000
 	MaxJSONPropsLimit     = 1 << 20
-	MaxMatchIDsLimit      = 10_000
+	MaxMatchIDsLimit      = 5_000
 	MaxMatchValuesLimit   = 1_000
 	MaxStatusPurgeBatch   = 1_000_000
 )
