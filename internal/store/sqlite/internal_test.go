@@ -135,6 +135,15 @@ func TestReadersProceedWhileAWriterHoldsTheLock(t *testing.T) {
 
 // TestQueryPlans pins the plans the design relies on: the default match[version]=last
 // reads the partial index in date_added order, match[id] the (id, version) index.
+// longIDList is a match[id] list at the default cap.
+var longIDList = func() []string {
+	ids := make([]string, 1000)
+	for i := range ids {
+		ids[i] = indicator(i).ID
+	}
+	return ids
+}()
+
 func TestQueryPlans(t *testing.T) {
 	s := newTestStore(t)
 	plan := func(q store.Query) string {
@@ -172,13 +181,15 @@ func TestQueryPlans(t *testing.T) {
 		{"AllOfOneType", store.Query{Types: []string{"indicator"}, Versions: store.VersionMatch{All: true}}, "USING INTEGER PRIMARY KEY (rowid>?)"},
 		{"ByID", store.Query{IDs: []string{"indicator--1"}}, "INDEX objects_id_version (id=?)"},
 		{"ByIDAndType", store.Query{IDs: []string{"indicator--1"}, Types: []string{"indicator"}}, "INDEX objects_id_version (id=?)"},
+		{"ByLongIDListAndTypes", store.Query{IDs: longIDList, Types: []string{"indicator", "malware"}}, "INDEX objects_id_version (id=?)"},
+		{"ByLongIDListInAFeedOfOneType", store.Query{IDs: longIDList, Feed: store.FeedFilter{Types: []string{"indicator"}}}, "INDEX objects_id_version (id=?)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got := plan(tt.q)
 			if !strings.Contains(got, tt.want) {
 				t.Fatalf("plan %q does not use %q", got, tt.want)
 			}
-			// Sorting is fine for a few ids only.
+			// Sorting is fine for the ids' few rows only.
 			if strings.Contains(got, "TEMP B-TREE") && len(tt.q.IDs) == 0 {
 				t.Fatalf("plan %q sorts instead of walking date_added", got)
 			}
@@ -218,5 +229,30 @@ func TestInterpretError(t *testing.T) {
 	}
 	if got := interpretError(fmt.Errorf("wrapped: %w", context.Canceled)); !errors.Is(got, context.Canceled) {
 		t.Errorf("cancellation -> %v, want context.Canceled kept", got)
+	}
+}
+
+// Phase 2 of an id list reads the page's rows by rowid, wherever they lie.
+func TestRowsByKeyPlan(t *testing.T) {
+	s := newTestStore(t)
+	for _, q := range []string{scanRowsByKey, scanRowsByKeyNoRaw} {
+		rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, "[1,2,3]")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, detail)
+		}
+		rows.Close()
+		plan := strings.Join(lines, "; ")
+		if !strings.Contains(plan, "INTEGER PRIMARY KEY (rowid=?)") {
+			t.Fatalf("plan %q does not read by rowid", plan)
+		}
 	}
 }
