@@ -33,6 +33,17 @@ func SummarizePage(keys []int64, limit int) Page {
 	return p
 }
 
+// BeginPage summarises keys as SummarizePage does and hands the page to begin,
+// as ScanObjects promises; rows reports whether any row is to stream. An error
+// is begin's, as is.
+func BeginPage(keys []int64, limit int, begin func(Page) error) (page Page, rows bool, err error) {
+	page = SummarizePage(keys, limit)
+	if err := begin(page); err != nil {
+		return page, false, err
+	}
+	return page, page.Count > 0, nil
+}
+
 // statusObject is the stored JSON form of a StatusObject, the same in every store.
 type statusObject struct {
 	ID      string `json:"id"`

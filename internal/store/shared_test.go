@@ -104,3 +104,21 @@ func TestDriverError(t *testing.T) {
 		t.Error("a driver error reads as a sentinel")
 	}
 }
+
+func TestBeginPage(t *testing.T) {
+	var got []store.Page
+	begin := func(p store.Page) error { got = append(got, p); return nil }
+	if p, rows, err := store.BeginPage([]int64{4, 6}, 1, begin); err != nil || !rows || p != (store.Page{Count: 1, First: 4, Last: 4, More: true}) {
+		t.Fatalf("BeginPage = %+v, %v, %v", p, rows, err)
+	}
+	if _, rows, err := store.BeginPage(nil, 1, begin); err != nil || rows {
+		t.Fatalf("empty BeginPage: rows %v, %v", rows, err)
+	}
+	if len(got) != 2 || got[1] != (store.Page{}) {
+		t.Fatalf("begin saw %+v, want each page once", got)
+	}
+	stop := errors.New("stop")
+	if _, rows, err := store.BeginPage([]int64{4}, 1, func(store.Page) error { return stop }); err != stop || rows {
+		t.Fatalf("begin's error: rows %v, %v; want it as is", rows, err)
+	}
+}

@@ -27,11 +27,7 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 // Migrate applies pending migrations, each in its own transaction, under an
 // advisory lock so that replicas starting together do not race.
 func (s *Store) Migrate(ctx context.Context) error {
-	ms, err := loadMigrations()
-	if err != nil {
-		return err
-	}
-	applied, err := s.appliedMigrations(ctx)
+	ms, applied, err := s.migrationState(ctx)
 	if err != nil {
 		return err
 	}
@@ -70,15 +66,21 @@ func (s *Store) Migrate(ctx context.Context) error {
 // CheckSchema returns store.ErrSchemaMismatch unless the applied migrations are
 // exactly the embedded ones.
 func (s *Store) CheckSchema(ctx context.Context) error {
-	ms, err := loadMigrations()
-	if err != nil {
-		return err
-	}
-	applied, err := s.appliedMigrations(ctx)
+	ms, applied, err := s.migrationState(ctx)
 	if err != nil {
 		return err
 	}
 	return store.CheckApplied(applied, ms)
+}
+
+// migrationState is the embedded migrations and the versions the database records.
+func (s *Store) migrationState(ctx context.Context) ([]store.Migration, []int, error) {
+	ms, err := loadMigrations()
+	if err != nil {
+		return nil, nil, err
+	}
+	applied, err := s.appliedMigrations(ctx)
+	return ms, applied, err
 }
 
 // appliedMigrations lists the recorded versions; none when the table does not exist yet.

@@ -276,12 +276,9 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 	if err != nil {
 		return interpretError(err)
 	}
-	page := store.SummarizePage(keys, q.Limit)
-	if err := begin(page); err != nil {
+	page, more, err := store.BeginPage(keys, q.Limit, begin)
+	if err != nil || !more {
 		return err
-	}
-	if page.Count == 0 {
-		return nil
 	}
 
 	cols := "date_added, id, type, spec_version, created, modified"

@@ -135,6 +135,29 @@ func TestReadersProceedWhileAWriterHoldsTheLock(t *testing.T) {
 
 // TestQueryPlans pins the plans the design relies on: the default match[version]=last
 // reads the partial index in date_added order, match[id] the (id, version) index.
+// explain returns SQLite's query plan of query, its steps joined by "; ".
+func explain(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(lines, "; ")
+}
+
 // longIDList is a match[id] list at the default cap.
 var longIDList = func() []string {
 	ids := make([]string, 1000)
@@ -152,21 +175,7 @@ func TestQueryPlans(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+fmt.Sprintf(scanKeys, where), append(args, 0, 11)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var lines []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			lines = append(lines, detail)
-		}
-		return strings.Join(lines, "; ")
+		return explain(t, s, fmt.Sprintf(scanKeys, where), append(args, 0, 11)...)
 	}
 	for _, tt := range []struct {
 		name string
@@ -236,21 +245,7 @@ func TestInterpretError(t *testing.T) {
 func TestRowsByKeyPlan(t *testing.T) {
 	s := newTestStore(t)
 	for _, q := range []string{scanRowsByKey, scanRowsByKeyNoRaw} {
-		rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, "[1,2,3]")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var lines []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			lines = append(lines, detail)
-		}
-		rows.Close()
-		plan := strings.Join(lines, "; ")
+		plan := explain(t, s, q, "[1,2,3]")
 		if !strings.Contains(plan, "INTEGER PRIMARY KEY (rowid=?)") {
 			t.Fatalf("plan %q does not read by rowid", plan)
 		}

@@ -28,11 +28,7 @@ func loadMigrations() ([]store.Migration, error) {
 // It returns store.ErrSchemaMismatch, applying nothing, when the database already
 // has a migration this binary does not know.
 func (s *Store) Migrate(ctx context.Context) error {
-	ms, err := loadMigrations()
-	if err != nil {
-		return err
-	}
-	applied, err := s.appliedMigrations(ctx, s.w)
+	ms, applied, err := s.migrationState(ctx, s.w)
 	if err != nil {
 		return err
 	}
@@ -73,15 +69,21 @@ func (s *Store) Migrate(ctx context.Context) error {
 // CheckSchema returns store.ErrSchemaMismatch unless the applied migrations are
 // exactly the embedded ones.
 func (s *Store) CheckSchema(ctx context.Context) error {
-	ms, err := loadMigrations()
-	if err != nil {
-		return err
-	}
-	applied, err := s.appliedMigrations(ctx, s.r)
+	ms, applied, err := s.migrationState(ctx, s.r)
 	if err != nil {
 		return err
 	}
 	return store.CheckApplied(applied, ms)
+}
+
+// migrationState is the embedded migrations and the versions the database records.
+func (s *Store) migrationState(ctx context.Context, db *sql.DB) ([]store.Migration, []int, error) {
+	ms, err := loadMigrations()
+	if err != nil {
+		return nil, nil, err
+	}
+	applied, err := s.appliedMigrations(ctx, db)
+	return ms, applied, err
 }
 
 // appliedMigrations lists the recorded versions; none when the table does not exist yet.
