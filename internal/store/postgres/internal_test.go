@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -27,6 +28,13 @@ func TestInterpretError(t *testing.T) {
 	got := interpretError(cast)
 	if got == nil || errors.Is(got, store.ErrNotFound) || errors.Is(got, store.ErrConflict) {
 		t.Errorf("invalid_text_representation -> %v, want a plain error", got)
+	}
+	// A store error returned from inside a transaction stays what it is.
+	if got := interpretError(fmt.Errorf("object 3: %w", store.ErrConflict)); !errors.Is(got, store.ErrConflict) {
+		t.Errorf("wrapped ErrConflict -> %v", got)
+	}
+	if got := interpretError(fmt.Errorf("tx: %w", context.Canceled)); !errors.Is(got, context.Canceled) {
+		t.Errorf("cancellation -> %v, want context.Canceled kept", got)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(got, &pgErr) {

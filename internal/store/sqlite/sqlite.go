@@ -140,7 +140,7 @@ func interpretError(err error) error {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrSchemaMismatch):
-		return err
+		return err // already the store's own, from inside a transaction
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
