@@ -7,3 +7,13 @@ func KeysQuery(q store.Query) (string, []any) {
 	sql, args, _ := keysSQL(q)
 	return sql, args
 }
+
+// Lookups by id, for plan tests: each with arguments of the right types.
+var Lookups = map[string]struct {
+	SQL  string
+	Args []any
+}{
+	"key":    {selectKey, []any{"6d1a2f9e-3f2c-4c55-9d0b-7d1cb1e6d001"}},
+	"feed":   {selectFeed, []any{"6d1a2f9e-3f2c-4c55-9d0b-7d1cb1e6d001", "intel"}},
+	"status": {selectStatus, []any{"6d1a2f9e-3f2c-4c55-9d0b-7d1cb1e6d001", "2026-01-01T00:00:00Z"}},
+}

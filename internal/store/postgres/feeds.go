@@ -12,6 +12,11 @@ import (
 
 const feedColumns = `id::text, title, description, coalesce(alias, ''), types, writable, created_at`
 
+// selectFeed finds a feed by id ($1, a uuid or NULL) or alias ($2), through the
+// primary key and the alias index; an id beats an alias that spells another feed's id.
+const selectFeed = `SELECT ` + feedColumns + ` FROM feeds
+	WHERE id = $1::uuid OR alias = $2 ORDER BY (id = $1::uuid) IS TRUE DESC LIMIT 1`
+
 func scanFeed(row pgx.Row) (store.Feed, error) {
 	var f store.Feed
 	err := row.Scan(&f.ID, &f.Title, &f.Description, &f.Alias, &f.Filter.Types, &f.Writable, &f.CreatedAt)
@@ -47,8 +52,7 @@ func (s *Store) GetFeed(ctx context.Context, idOrAlias string) (store.Feed, erro
 	if uid, ok := store.CanonicalUUID(idOrAlias); ok {
 		id = &uid
 	}
-	f, err := scanFeed(s.pool.QueryRow(ctx, `SELECT `+feedColumns+` FROM feeds
-		WHERE id = $1::uuid OR alias = $2 ORDER BY (id = $1::uuid) IS TRUE DESC LIMIT 1`, id, idOrAlias))
+	f, err := scanFeed(s.pool.QueryRow(ctx, selectFeed, id, idOrAlias))
 	return f, interpretError(err)
 }
 

@@ -15,6 +15,10 @@ const firstKeyLock = 7_341_201_002
 
 const keyColumns = `id::text, name, role, feeds, hash, created_at, last_used_at, revoked_at`
 
+// selectKey finds a key by its primary key: the id compares as a uuid (never
+// id::text, which no index serves), parsed in Go.
+const selectKey = `SELECT ` + keyColumns + ` FROM api_keys WHERE id = $1::uuid`
+
 const insertKey = `INSERT INTO api_keys (id, name, role, feeds, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)`
 
 func scanKey(row pgx.Row) (store.APIKey, error) {
@@ -88,7 +92,7 @@ func (s *Store) GetKey(ctx context.Context, id string) (store.APIKey, error) {
 	if !ok {
 		return store.APIKey{}, store.ErrNotFound
 	}
-	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = $1::uuid`, uid))
+	k, err := scanKey(s.pool.QueryRow(ctx, selectKey, uid))
 	return k, interpretError(err)
 }
 

@@ -17,6 +17,11 @@ func statusArgs(st store.Status) (args []any, ok bool) {
 		st.ExpiresAt}, ok
 }
 
+// selectStatus finds a live status by its primary key, the id compared as a uuid.
+const selectStatus = `SELECT id::text, feed_id::text, key_id, status, request_timestamp,
+		total_count, success_count, failure_count, pending_count, successes::text, failures::text, pendings::text, expires_at
+		FROM statuses WHERE id = $1::uuid AND expires_at > $2`
+
 // CreateStatus implements store.Statuses.
 func (s *Store) CreateStatus(ctx context.Context, st store.Status) error {
 	args, ok := statusArgs(st)
@@ -56,9 +61,7 @@ func (s *Store) GetStatus(ctx context.Context, id string, now time.Time) (store.
 	}
 	var st store.Status
 	var succ, fail, pend []byte
-	err := s.pool.QueryRow(ctx, `SELECT id::text, feed_id::text, key_id, status, request_timestamp,
-		total_count, success_count, failure_count, pending_count, successes::text, failures::text, pendings::text, expires_at
-		FROM statuses WHERE id = $1::uuid AND expires_at > $2`, uid, now).Scan(
+	err := s.pool.QueryRow(ctx, selectStatus, uid, now).Scan(
 		&st.ID, &st.FeedID, &st.KeyID, &st.Status, &st.RequestTimestamp,
 		&st.TotalCount, &st.SuccessCount, &st.FailureCount, &st.PendingCount, &succ, &fail, &pend, &st.ExpiresAt)
 	if err != nil {
