@@ -10,7 +10,7 @@ import (
 )
 
 // Sentinel errors. Implementations translate every driver error into one of
-// these (or wrap it as an internal error); callers test with errors.Is.
+// these or into a DatabaseError; callers test with errors.Is.
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
@@ -136,7 +136,8 @@ type Feed struct {
 // Feeds manages feeds.
 type Feeds interface {
 	// CreateFeed stores f (ID must be set; a zero CreatedAt means now). ErrConflict when the id or alias exists.
-	// Feed, key and status ids are UUIDs and match in either case.
+	// Feed, key and status ids are UUIDs and match in either case. A lookup of
+	// anything else finds nothing (ErrNotFound); creating with it is an error.
 	CreateFeed(ctx context.Context, f Feed) error
 	// GetFeed finds a feed by id or alias. ErrNotFound when none.
 	GetFeed(ctx context.Context, idOrAlias string) (Feed, error)
