@@ -127,10 +127,12 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 		zap.String("store", cfg.StoreKind()),
 		zap.String("api_root", cfg.APIRootPath))
 	if c.listening != nil {
-		c.listening(ln.Addr().String())
+		for _, l := range listeners {
+			c.listening(l.Name, l.Listener.Addr().String())
+		}
 	}
 	go server.ExpireStatuses(ctx, st, cfg.StatusPurgeEvery, cfg.StatusPurgeBatch, log)
-	return server.Serve(ctx, server.TimeoutsOf(cfg), log, listeners...)
+	return server.Serve(ctx, timeouts(cfg), log, listeners...)
 }
 
 func taxiiOptions(cfg config.Config) taxii.Options {
@@ -145,13 +147,23 @@ func taxiiOptions(cfg config.Config) taxii.Options {
 		MaxPageSize:        cfg.MaxPageSize,
 		MaxContentLength:   cfg.MaxContentLength,
 		PublicBaseURL:      cfg.PublicBaseURL,
-		Realm:              "taxii",
 		MaxObjectsPerAdd:   cfg.MaxObjectsPerAdd,
 		ObjectLimits:       objectLimits(cfg),
 		StrictValidation:   cfg.StrictValidation,
 		StatusTTL:          cfg.StatusTTL,
 		MaxMatchIDs:        cfg.MaxMatchIDs,
 		MaxMatchValues:     cfg.MaxMatchValues,
+	}
+}
+
+// timeouts are the HTTP server's timeouts from the configuration.
+func timeouts(c config.Config) server.Timeouts {
+	return server.Timeouts{
+		ReadHeaderTimeout: c.ReadHeaderTimeout,
+		ReadTimeout:       c.ReadTimeout,
+		WriteTimeout:      c.WriteTimeout,
+		IdleTimeout:       c.IdleTimeout,
+		ShutdownTimeout:   c.ShutdownTimeout,
 	}
 }
 

@@ -1,4 +1,4 @@
-package server_test
+package server
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
-	"github.com/inthreat/taxii-server/internal/server"
 	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/internal/store/storetest"
 )
@@ -40,7 +39,7 @@ func TestExpireStatusesPurgesInBatches(t *testing.T) {
 			runCtx, cancel := context.WithCancel(ctx)
 			done := make(chan struct{})
 			go func() {
-				server.ExpireStatuses(runCtx, st, 10*time.Millisecond, 2, zaptest.NewLogger(t))
+				ExpireStatuses(runCtx, st, 10*time.Millisecond, 2, zaptest.NewLogger(t))
 				close(done)
 			}()
 			defer func() { cancel(); <-done }()

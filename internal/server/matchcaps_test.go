@@ -1,4 +1,4 @@
-package server_test
+package server
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/inthreat/taxii-server/internal/auth"
-	"github.com/inthreat/taxii-server/internal/server"
 	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/internal/store/storetest"
 	"github.com/inthreat/taxii-server/internal/taxii"
@@ -58,7 +57,7 @@ func TestMatchListCaps(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				srv := httptest.NewServer(server.New(server.Options{TAXII: h, Store: s, Log: zaptest.NewLogger(t)}))
+				srv := httptest.NewServer(New(Options{TAXII: h, Store: s, Log: zaptest.NewLogger(t)}))
 				t.Cleanup(srv.Close)
 				return srv.URL + "/api/v2/inthreat/taxii-server/collections/" + feedID
 			}
@@ -98,7 +97,9 @@ func TestMatchListCaps(t *testing.T) {
 			}
 
 			t.Run("Configured", func(t *testing.T) {
-				base := serve(taxii.Options{MaxMatchIDs: 3, MaxMatchValues: 2})
+				o := taxiiOptions()
+				o.MaxMatchIDs, o.MaxMatchValues = 3, 2
+				base := serve(o)
 				for _, ep := range []string{"/objects/", "/manifest/"} {
 					served(t, "GET", base+ep+"?match[id]="+ids(3), 200)
 					served(t, "GET", base+ep+"?match[id]="+ids(3)+","+ids(2), 200) // repeats count once
@@ -116,7 +117,7 @@ func TestMatchListCaps(t *testing.T) {
 			})
 
 			t.Run("Defaults", func(t *testing.T) {
-				base := serve(taxii.Options{})
+				base := serve(taxiiOptions())
 				served(t, "GET", base+"/objects/?match[id]="+ids(1000), 200)
 				refused(t, "GET", base+"/objects/?match[id]="+ids(1001), "match[id]", 1000)
 				served(t, "GET", base+"/objects/?match[spec_version]="+times(100), 200)
