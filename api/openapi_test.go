@@ -104,6 +104,7 @@ func routerOperations(t *testing.T, root string) map[string]bool {
 	api, err := taxii.NewHandler(taxii.Options{
 		APIRootPath: root, Title: d.Title, DefaultPageSize: d.DefaultPageSize, MaxPageSize: d.MaxPageSize,
 		MaxContentLength: d.MaxContentLength, MaxObjectsPerAdd: d.MaxObjectsPerAdd, StatusTTL: d.StatusTTL,
+		MaxMatchIDs: d.MaxMatchIDs, MaxMatchValues: d.MaxMatchValues,
 		ObjectLimits: stix.Limits{MaxObjectSize: d.MaxObjectSize, MaxDepth: d.MaxJSONDepth, MaxProperties: d.MaxJSONProps},
 	}, secretStore{}, zaptest.NewLogger(t))
 	if err != nil {
