@@ -2,9 +2,12 @@ package postgres
 
 import "github.com/inthreat/taxii-server/internal/store"
 
-// KeysQuery is phase 1 of ScanObjects for q, with its arguments, for plan tests.
+// KeysQuery is phase 1 of ScanObjects for q, a match[id] query, with its arguments, for plan tests.
 func KeysQuery(q store.Query) (string, []any) {
-	sql, args, _ := keysSQL(q)
+	sql, args, err := idKeysSQL(q)
+	if err != nil {
+		panic(err)
+	}
 	return sql, args
 }
 

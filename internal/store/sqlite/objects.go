@@ -22,8 +22,9 @@ SELECT id, min(version_key), max(version_key) FROM objects
 WHERE id IN (SELECT value FROM json_each(?)) GROUP BY id`
 
 	insertObject = `
-INSERT INTO objects (date_added, id, type, spec_version, created, modified, version_key, is_latest, is_first, raw)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO objects (date_added, id, type, spec_version, created, modified, version_key, is_latest, is_first, raw,
+	tlp, creators, confidence, labels, revoked, valid_until)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id, version_key) DO NOTHING`
 
 	// A new last (first) version of an id takes the flag from the one before.
@@ -63,8 +64,17 @@ WHERE id = ?1`
 	// With match[id], phase 2 reads the page's rows by rowid: the ids' rows may lie far apart.
 	scanRowsByKey      = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), raw FROM objects WHERE date_added IN (SELECT value FROM json_each(?)) ORDER BY date_added`
 	scanRowsByKeyNoRaw = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), NULL FROM objects WHERE date_added IN (SELECT value FROM json_each(?)) ORDER BY date_added`
-	deleteVersions     = `DELETE FROM objects WHERE %s`
-	and                = " AND "
+
+	// An indexed feed walks its membership index in order and looks each entry
+	// up by rowid; CROSS JOIN keeps SQLite from turning the loop around.
+	scanMemberKeys      = `SELECT obj FROM feed_members CROSS JOIN objects ON date_added = obj WHERE %s AND obj > ? ORDER BY obj LIMIT ?`
+	scanMemberRows      = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), raw FROM feed_members CROSS JOIN objects ON date_added = obj WHERE %s AND obj BETWEEN ? AND ? ORDER BY obj`
+	scanMemberRowsNoRaw = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), NULL FROM feed_members CROSS JOIN objects ON date_added = obj WHERE %s AND obj BETWEEN ? AND ? ORDER BY obj`
+	condMember          = `feed_id = ?`
+	condMemberIn        = `date_added IN (SELECT obj FROM feed_members WHERE feed_id = ?)`
+	condNotExpired      = `(valid_until IS NULL OR valid_until > ?)`
+	deleteVersions      = `DELETE FROM objects WHERE %s`
+	and                 = " AND "
 )
 
 // AddObjects stores the new versions in one write transaction. date_added comes
@@ -98,6 +108,11 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 		if err != nil {
 			return err
 		}
+		fields, err := extractFields(ctx, tx, objs)
+		if err != nil {
+			return err
+		}
+		firstAdded := next
 
 		// Cancelling ctx still rolls the transaction back (database/sql watches
 		// it); statements run without it to spare the driver a goroutine each.
@@ -119,8 +134,10 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 			k := keys[i]
 			sp, known := spans[o.ID]
 			isLatest, isFirst := !known || k > sp.last, !known || k < sp.first
+			fl := fields[i]
 			res, err := ins.ExecContext(stmtCtx, next, o.ID, o.Type, o.SpecVersion,
-				nullIfEmpty(o.Created), nullIfEmpty(o.Modified), k, isLatest, isFirst, o.Raw)
+				nullIfEmpty(o.Created), nullIfEmpty(o.Modified), k, isLatest, isFirst, o.Raw,
+				int(fl.tlp), fl.creators, fl.confidence, fl.labels, fl.revoked, fl.validUntil)
 			if err != nil {
 				return fmt.Errorf("object %d (%s): %w", i, o.ID, err)
 			}
@@ -154,6 +171,9 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 		}
 		if !added {
 			return nil
+		}
+		if _, err := tx.ExecContext(ctx, addMembers, firstAdded, next-1); err != nil {
+			return err
 		}
 		_, err = tx.ExecContext(ctx, updateClock, next-1)
 		return err
@@ -191,9 +211,25 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 	if q.Limit < 1 {
 		return fmt.Errorf("sqlite: query limit %d, want >= 1", q.Limit)
 	}
-	where, args, err := queryConditions(q)
+	// An id list is found through the id index, in an indexed feed too (its
+	// membership is then a condition), and its page read by rowid.
+	byIDs := len(q.IDs) > 0
+	where, args, err := queryConditions(q, s.now().UnixMicro(), !byIDs)
 	if err != nil {
 		return err
+	}
+	keysSQL, rowsSQL := scanKeys, scanRows
+	switch {
+	case byIDs && q.NoRaw:
+		rowsSQL = scanRowsByKeyNoRaw
+	case byIDs:
+		rowsSQL = scanRowsByKey
+	case q.Feed.Indexed() && q.NoRaw:
+		keysSQL, rowsSQL = scanMemberKeys, scanMemberRowsNoRaw
+	case q.Feed.Indexed():
+		keysSQL, rowsSQL = scanMemberKeys, scanMemberRows
+	case q.NoRaw:
+		rowsSQL = scanRowsNoRaw
 	}
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -201,7 +237,7 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 	}
 	defer func() { _ = tx.Rollback() }()
 
-	keys, err := scanKeyList(ctx, tx, where, slices.Concat(args, []any{max(q.AddedAfter, q.After), q.Limit + 1}))
+	keys, err := scanKeyList(ctx, tx, keysSQL, where, slices.Concat(args, []any{max(q.AddedAfter, q.After), q.Limit + 1}))
 	if err != nil {
 		return interpretError(err)
 	}
@@ -210,19 +246,13 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 		return err
 	}
 
-	query, rowArgs := fmt.Sprintf(scanRows, where), slices.Concat(args, []any{page.First, page.Last})
-	switch {
-	case len(q.IDs) > 0:
+	query, rowArgs := fmt.Sprintf(rowsSQL, where), slices.Concat(args, []any{page.First, page.Last})
+	if byIDs {
 		list, err := json.Marshal(keys[:page.Count])
 		if err != nil {
 			return err
 		}
-		query, rowArgs = scanRowsByKey, []any{string(list)}
-		if q.NoRaw {
-			query = scanRowsByKeyNoRaw
-		}
-	case q.NoRaw:
-		query = fmt.Sprintf(scanRowsNoRaw, where)
+		query, rowArgs = rowsSQL, []any{string(list)}
 	}
 	rows, err := tx.QueryContext(ctx, query, rowArgs...)
 	if err != nil {
@@ -242,10 +272,10 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 	return interpretError(rows.Err())
 }
 
-// scanKeyList reads the date_added values of phase 1 (args end with the lower
-// bound and limit+1).
-func scanKeyList(ctx context.Context, tx *sql.Tx, where string, args []any) ([]int64, error) {
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf(scanKeys, where), args...)
+// scanKeyList reads the date_added values of phase 1 (keysSQL with where; args
+// end with the lower bound and limit+1).
+func scanKeyList(ctx context.Context, tx *sql.Tx, keysSQL, where string, args []any) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(keysSQL, where), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +294,7 @@ func scanKeyList(ctx context.Context, tx *sql.Tx, where string, args []any) ([]i
 // DeleteObject deletes the selected versions of id and recomputes the flags of
 // the versions left, in one write transaction.
 func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id string, versions store.VersionMatch, specVersions []string) (int, error) {
-	where, args, err := queryConditions(store.Query{Feed: feed, Versions: versions, SpecVersions: specVersions})
+	where, args, err := queryConditions(store.Query{Feed: feed, Versions: versions, SpecVersions: specVersions}, s.now().UnixMicro(), false)
 	if err != nil {
 		return 0, err
 	}
@@ -293,10 +323,26 @@ func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id stri
 
 // queryConditions turns the filters of q (not the date_added bounds) into a
 // conjunction of the fixed conditions above, and their arguments. It is never
-// empty, so callers can append " AND ...".
-func queryConditions(q store.Query) (string, []any, error) {
+// empty, so callers can append " AND ...". now (µs) decides expiry. An Indexed
+// feed filter becomes its membership index: a join condition with join (the
+// scanMember queries), else a semi-join.
+func queryConditions(q store.Query, now int64, join bool) (string, []any, error) {
 	var conds []string
 	var args []any
+	feedTypes := q.Feed.ReadTypes()
+	switch {
+	case q.Feed.Indexed() && q.Feed.Index == "":
+		return "", nil, store.ErrNeedsIndex
+	case q.Feed.Indexed() && join:
+		conds, args = append(conds, condMember), append(args, canonicalID(q.Feed.Index))
+		feedTypes = nil
+	case q.Feed.Indexed():
+		conds, args = append(conds, condMemberIn), append(args, canonicalID(q.Feed.Index))
+		feedTypes = nil
+	}
+	if q.Feed.ExcludeExpired {
+		conds, args = append(conds, condNotExpired), append(args, now)
+	}
 	addList := func(cond string, list []string) error {
 		b, err := json.Marshal(list)
 		if err != nil {
@@ -307,7 +353,7 @@ func queryConditions(q store.Query) (string, []any, error) {
 		return nil
 	}
 	// With ids, their index is the way in; a type equality would tempt the planner away from it.
-	if types, restricted := allowedTypes(q.Feed.Types, q.Types); restricted {
+	if types, restricted := allowedTypes(feedTypes, q.Types); restricted {
 		if len(types) == 1 && len(q.IDs) == 0 {
 			conds = append(conds, condType)
 			args = append(args, types[0])
