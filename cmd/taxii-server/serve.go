@@ -107,7 +107,7 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	listeners := []server.Listener{{Name: "taxii", Listener: ln, Handler: server.New(opts), TLS: tlsConfig}}
+	listeners := []server.Listener{{Name: "taxii", Listener: ln, Handler: server.New(opts), TLS: tlsConfig, MaxConnections: cfg.MaxConnections}}
 	if cfg.MetricsListen != "" {
 		mln, err := net.Listen("tcp", cfg.MetricsListen)
 		if err != nil {
@@ -153,6 +153,11 @@ func taxiiOptions(cfg config.Config) taxii.Options {
 		StatusTTL:          cfg.StatusTTL,
 		MaxMatchIDs:        cfg.MaxMatchIDs,
 		MaxMatchValues:     cfg.MaxMatchValues,
+		PageBufferMemory:   cfg.PageBufferMemory,
+		PageWriteTimeout:   cfg.PageWriteTimeout,
+		MaxRequestsPerKey:  cfg.MaxRequestsPerKey,
+		MaxAddBytes:        cfg.MaxAddBytes,
+		MaxStatusReads:     cfg.MaxStatusReads,
 	}
 }
 

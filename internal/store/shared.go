@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -112,3 +113,15 @@ func (e *DatabaseError) Cause() error { return e.cause }
 
 // Conflict is ErrConflict with the driver's message of the violated constraint.
 func Conflict(err error) error { return fmt.Errorf("%w: %s", ErrConflict, err.Error()) }
+
+// IsSentinel reports whether err is, or wraps, one of this package's sentinel
+// errors: a store returns such an error unchanged (one returned from inside a
+// transaction is already the store's own), never as a DatabaseError.
+func IsSentinel(err error) bool {
+	for _, s := range []error{ErrNotFound, ErrConflict, ErrBusy, ErrSchemaMismatch, ErrOtherSource} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}

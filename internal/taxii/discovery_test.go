@@ -75,6 +75,9 @@ func TestNewHandlerRejectsBadOptions(t *testing.T) {
 		"no status TTL":      func(o *Options) { o.StatusTTL = 0 },
 		"no match id cap":    func(o *Options) { o.MaxMatchIDs = 0 },
 		"no match value cap": func(o *Options) { o.MaxMatchValues = 0 },
+		"no page buffers":    func(o *Options) { o.PageBufferMemory = 0 },
+		"no key slots":       func(o *Options) { o.MaxRequestsPerKey = 0 },
+		"add bytes < body":   func(o *Options) { o.MaxAddBytes = o.MaxContentLength - 1 },
 		"base URL scheme":    func(o *Options) { o.PublicBaseURL = "ftp://x" },
 		"base URL no host":   func(o *Options) { o.PublicBaseURL = "https://" },
 	} {

@@ -122,13 +122,13 @@ func (s *Store) GetFeed(ctx context.Context, idOrAlias string) (store.Feed, erro
 	if uid, ok := store.CanonicalUUID(idOrAlias); ok {
 		id = &uid
 	}
-	f, err := scanFeed(s.pool.QueryRow(ctx, selectFeed, id, idOrAlias))
+	f, err := scanFeed(s.lookups.QueryRow(ctx, selectFeed, id, idOrAlias))
 	return f, interpretError(err)
 }
 
 // ListFeeds implements store.Feeds.
 func (s *Store) ListFeeds(ctx context.Context) ([]store.Feed, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+feedColumns+` FROM feeds ORDER BY created_at, id`)
+	rows, err := s.lookups.Query(ctx, `SELECT `+feedColumns+` FROM feeds ORDER BY created_at, id`)
 	if err != nil {
 		return nil, interpretError(err)
 	}

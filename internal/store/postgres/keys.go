@@ -13,19 +13,19 @@ import (
 // firstKeyLock serialises CreateFirstKey across processes.
 const firstKeyLock = 7_341_201_002
 
-const keyColumns = `id::text, name, role, feeds, hash, created_at, last_used_at, revoked_at`
+const keyColumns = `id::text, name, role, feeds, hash, created_at, last_used_at, revoked_at, source`
 
 // selectKey finds a key by its primary key: the id compares as a uuid (never
 // id::text, which no index serves), parsed in Go.
 const selectKey = `SELECT ` + keyColumns + ` FROM api_keys WHERE id = $1::uuid`
 
-const insertKey = `INSERT INTO api_keys (id, name, role, feeds, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)`
+const insertKey = `INSERT INTO api_keys (id, name, role, feeds, hash, created_at, source) VALUES ($1, $2, $3, $4, $5, $6, $7)`
 
 func scanKey(row pgx.Row) (store.APIKey, error) {
 	var k store.APIKey
 	var role string
 	var used, revoked *time.Time
-	err := row.Scan(&k.ID, &k.Name, &role, &k.Feeds, &k.Hash, &k.CreatedAt, &used, &revoked)
+	err := row.Scan(&k.ID, &k.Name, &role, &k.Feeds, &k.Hash, &k.CreatedAt, &used, &revoked, &k.Source)
 	k.Role = store.Role(role)
 	if len(k.Feeds) == 0 {
 		k.Feeds = nil
@@ -49,7 +49,7 @@ func keyArgs(k store.APIKey) (args []any, ok bool) {
 	if feeds == nil {
 		feeds = []string{}
 	}
-	return []any{id, k.Name, string(k.Role), feeds, k.Hash, k.CreatedAt}, ok
+	return []any{id, k.Name, string(k.Role), feeds, k.Hash, k.CreatedAt, store.KeySource(k)}, ok
 }
 
 // CreateKey implements store.Keys.
@@ -92,7 +92,7 @@ func (s *Store) GetKey(ctx context.Context, id string) (store.APIKey, error) {
 	if !ok {
 		return store.APIKey{}, store.ErrNotFound
 	}
-	k, err := scanKey(s.pool.QueryRow(ctx, selectKey, uid))
+	k, err := scanKey(s.lookups.QueryRow(ctx, selectKey, uid))
 	return k, interpretError(err)
 }
 
@@ -136,6 +136,6 @@ func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
 	if !ok {
 		return nil
 	}
-	_, err := s.pool.Exec(ctx, `UPDATE api_keys SET last_used_at = $2 WHERE id = $1::uuid`, uid, at)
+	_, err := s.lookups.Exec(ctx, `UPDATE api_keys SET last_used_at = $2 WHERE id = $1::uuid`, uid, at)
 	return interpretError(err)
 }

@@ -59,6 +59,8 @@ func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
 	if canonicalID(f.ID) == "" {
 		return fmt.Errorf("sqlite: feed id %q is not a UUID", f.ID)
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	filter, err := filterArgs(f.Filter)
 	if err != nil {
 		return err
@@ -81,6 +83,8 @@ func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
 // UpdateFeed implements store.Feeds. Writers are serialised (one write
 // connection), so the rebuilt index and ingest never interleave.
 func (s *Store) UpdateFeed(ctx context.Context, f store.Feed) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	filter, err := filterArgs(f.Filter)
 	if err != nil {
 		return err
@@ -102,13 +106,17 @@ func (s *Store) UpdateFeed(ctx context.Context, f store.Feed) error {
 
 // GetFeed finds a feed by id or alias. ErrNotFound when none.
 func (s *Store) GetFeed(ctx context.Context, idOrAlias string) (store.Feed, error) {
-	f, err := scanFeed(s.r.QueryRowContext(ctx, selectFeed, canonicalID(idOrAlias), idOrAlias))
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	f, err := scanFeed(s.lookups.QueryRowContext(ctx, selectFeed, canonicalID(idOrAlias), idOrAlias))
 	return f, interpretError(err)
 }
 
 // ListFeeds returns all feeds ordered by creation time, then id.
 func (s *Store) ListFeeds(ctx context.Context) ([]store.Feed, error) {
-	rows, err := s.r.QueryContext(ctx, selectFeeds)
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, err := s.lookups.QueryContext(ctx, selectFeeds)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -127,6 +135,8 @@ func (s *Store) ListFeeds(ctx context.Context) ([]store.Feed, error) {
 // DeleteFeed removes a feed, not its objects; its membership index goes with it
 // (ON DELETE CASCADE). ErrNotFound when none.
 func (s *Store) DeleteFeed(ctx context.Context, id string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	res, err := s.w.ExecContext(ctx, deleteFeed, canonicalID(id))
 	return interpretError(oneRow(res, err))
 }

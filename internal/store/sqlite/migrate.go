@@ -69,7 +69,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 // CheckSchema returns store.ErrSchemaMismatch unless the applied migrations are
 // exactly the embedded ones.
 func (s *Store) CheckSchema(ctx context.Context) error {
-	ms, applied, err := s.migrationState(ctx, s.r)
+	ms, applied, err := s.migrationState(ctx, s.lookups)
 	if err != nil {
 		return err
 	}

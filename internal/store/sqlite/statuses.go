@@ -33,6 +33,8 @@ func (s *Store) CreateStatus(ctx context.Context, st store.Status) error {
 	if !ok {
 		return fmt.Errorf("sqlite: status id %q is not a UUID", st.ID)
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	_, err := s.w.ExecContext(ctx, insertStatus, args...)
 	return interpretError(err)
 }
@@ -43,6 +45,8 @@ func (s *Store) UpdateStatus(ctx context.Context, st store.Status) error {
 	if !ok {
 		return store.ErrNotFound
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	res, err := s.w.ExecContext(ctx, updateStatus, args...)
 	return interpretError(oneRow(res, err))
 }
@@ -53,6 +57,8 @@ func (s *Store) GetStatus(ctx context.Context, id string, now time.Time) (store.
 	if !ok {
 		return store.Status{}, store.ErrNotFound
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var st store.Status
 	var requested, expires int64
 	var successes, failures, pendings []byte
@@ -77,6 +83,8 @@ func (s *Store) GetStatus(ctx context.Context, id string, now time.Time) (store.
 
 // DeleteExpiredStatuses removes up to limit statuses expired at now and returns how many.
 func (s *Store) DeleteExpiredStatuses(ctx context.Context, now time.Time, limit int) (int, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	res, err := s.w.ExecContext(ctx, deleteExpiredStatuses, now.UnixMicro(), limit)
 	if err != nil {
 		return 0, interpretError(err)
