@@ -2,6 +2,9 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,4 +110,28 @@ func TestMigrationBackfillsFilterFields(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// A refused connection reaches the command line as its network cause, once,
+// although Ping returns it as a store.DatabaseError that does not unwrap.
+func TestRootCauseOfRefusedConnection(t *testing.T) {
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, "postgres://postgres@127.0.0.1:1/test?connect_timeout=2", zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.Ping(ctx)
+	var dbErr *store.DatabaseError
+	if !errors.As(err, &dbErr) {
+		t.Fatalf("Ping: %v, want a store.DatabaseError", err)
+	}
+	cause := postgres.RootCause(err)
+	var op *net.OpError
+	if !errors.As(cause, &op) || cause != error(op) {
+		t.Fatalf("RootCause = %T %v, want the *net.OpError itself", cause, cause)
+	}
+	if n := strings.Count(cause.Error(), "connection refused"); n != 1 {
+		t.Fatalf("RootCause names the refusal %d times: %v", n, cause)
+	}
 }
