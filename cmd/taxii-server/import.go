@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/inthreat/taxii-server/internal/observables"
 	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 )
@@ -172,6 +173,7 @@ func (imp *importer) store(ctx context.Context, name string, items []decoded, re
 		objs = append(objs, store.Object{
 			ID: r.Meta.ID, Type: r.Meta.Type, SpecVersion: r.Meta.SpecVersion,
 			Created: r.Meta.Created, Modified: r.Meta.Modified, Raw: items[i].raw,
+			Observables: observables.OfType(r.Meta.Type, items[i].raw),
 		})
 	}
 	out, err := imp.st.AddObjects(ctx, objs)

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/inthreat/taxii-server/internal/auth"
+	"github.com/inthreat/taxii-server/internal/observables"
 	"github.com/inthreat/taxii-server/internal/obs"
 	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
@@ -196,7 +197,7 @@ func (h *handler) check(v *stix.Validator, f store.Feed, items []addItem) ([]sto
 			continue
 		}
 		objs = append(objs, store.Object{ID: m.ID, Type: m.Type, SpecVersion: m.SpecVersion,
-			Created: m.Created, Modified: m.Modified, Raw: it.raw})
+			Created: m.Created, Modified: m.Modified, Raw: it.raw, Observables: observables.OfType(m.Type, it.raw)})
 		at = append(at, i)
 	}
 	return objs, at

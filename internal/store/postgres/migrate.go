@@ -77,6 +77,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 			if _, err := tx.Exec(ctx, m.sql); err != nil {
 				return fmt.Errorf("migration %s: %w", m.name, err)
 			}
+			if m.version == observablesMigration {
+				if err := backfillObservables(ctx, tx); err != nil {
+					return fmt.Errorf("migration %s: back-fill: %w", m.name, err)
+				}
+			}
 			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name)
 			return err
 		})

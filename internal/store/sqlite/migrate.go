@@ -98,6 +98,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 				return err
 			}
+			if m.version == observablesMigration {
+				if err := backfillObservables(ctx, tx); err != nil {
+					return fmt.Errorf("back-fill: %w", err)
+				}
+			}
 			_, err := tx.ExecContext(ctx,
 				`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 				m.version, m.name, s.now().UnixMicro())
