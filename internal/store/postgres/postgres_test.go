@@ -31,3 +31,11 @@ func TestAnalyzeRecordsStatistics(t *testing.T) {
 		t.Fatalf("ANALYZE left no trace: %v %v", after, err)
 	}
 }
+
+func TestObservablesBackfill(t *testing.T) {
+	s := pgtest.New(t)
+	storetest.ExerciseBackfill(t, s, func(ctx context.Context) error {
+		_, err := s.Pool().Exec(ctx, `DROP TABLE observables; DELETE FROM schema_migrations WHERE version = 3`)
+		return err
+	})
+}

@@ -323,3 +323,10 @@ func TestOpenRejectsBadPaths(t *testing.T) {
 func BenchmarkStore(b *testing.B) {
 	storetest.Benchmark(b, func(tb testing.TB) store.Store { return sqlitetest.New(tb) })
 }
+
+func TestObservablesBackfill(t *testing.T) {
+	s := sqlitetest.New(t)
+	storetest.ExerciseBackfill(t, s, func(ctx context.Context) error {
+		return sqlite.ExecForTest(ctx, s, `DROP TABLE observables; DELETE FROM schema_migrations WHERE version = 3`)
+	})
+}

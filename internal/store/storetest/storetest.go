@@ -36,6 +36,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("DeleteObject", func(t *testing.T) { exerciseDeleteObject(t, setup) })
 	t.Run("Paging", func(t *testing.T) { exercisePaging(t, setup) })
 	t.Run("ConcurrentWritersAndPollers", func(t *testing.T) { exerciseConcurrency(t, setup) })
+	t.Run("Observables", func(t *testing.T) { exerciseObservables(t, setup) })
 	t.Run("Feeds", func(t *testing.T) { exerciseFeeds(t, setup) })
 	t.Run("Keys", func(t *testing.T) { exerciseKeys(t, setup) })
 	t.Run("Statuses", func(t *testing.T) { exerciseStatuses(t, setup) })
