@@ -63,6 +63,13 @@ type Config struct {
 	MetricsListen string `env:"TAXII_METRICS_LISTEN" help:"address of a separate listener serving /metrics, e.g. :9090 or 127.0.0.1:9090; empty: none"`
 	MetricsOnMain bool   `env:"TAXII_METRICS_ON_MAIN" help:"also serve /metrics, unauthenticated, on the main listener"`
 
+	ExportDefaultLimit   int  `env:"TAXII_EXPORT_DEFAULT_LIMIT" help:"items per page of the feed REST API when the client gives no limit"`
+	ExportMaxLimit       int  `env:"TAXII_EXPORT_MAX_LIMIT" help:"largest page of the feed REST API; a larger limit is capped"`
+	ExportMaxScan        int  `env:"TAXII_EXPORT_MAX_SCAN" help:"most versions read to fill one feed REST page when include_revoked/skip_expired skip some"`
+	ExportMaxTemplateLen int  `env:"TAXII_EXPORT_MAX_TEMPLATE_LENGTH" help:"longest format=custom template, in bytes"`
+	ListBatch            int  `env:"TAXII_LIST_BATCH" help:"blocklist entries read from the database at a time while a list streams"`
+	ListKeyInQuery       bool `env:"TAXII_LIST_KEY_IN_QUERY" help:"blocklists also accept the API key as ?key= (it then appears in URLs: see README)"`
+
 	RateLimit      float64 `env:"TAXII_RATE_LIMIT" help:"TAXII requests per second allowed per API key, per replica (0: no limit)"`
 	RateLimitBurst int     `env:"TAXII_RATE_LIMIT_BURST" help:"requests a key may make at once above TAXII_RATE_LIMIT"`
 }
@@ -74,6 +81,10 @@ const (
 	MaxObjectsLimit       = 1_000_000
 	MaxJSONDepthLimit     = 1_000
 	MaxJSONPropsLimit     = 1 << 20
+	MaxExportLimit        = 100_000
+	MaxExportScan         = 1_000_000
+	MaxTemplateLength     = 64 << 10
+	MaxListBatch          = 100_000
 )
 
 // Default returns the configuration used when nothing is set.
@@ -103,6 +114,12 @@ func Default() Config {
 		LogFormat:          "json",
 		TLSReloadInterval:  time.Minute,
 		RateLimitBurst:     20,
+
+		ExportDefaultLimit:   100,
+		ExportMaxLimit:       2000,
+		ExportMaxScan:        20_000,
+		ExportMaxTemplateLen: 1024,
+		ListBatch:            10_000,
 	}
 }
 
@@ -280,6 +297,21 @@ func (c *Config) Validate() error {
 		} else if c.MetricsListen == c.Listen {
 			bad("TAXII_METRICS_LISTEN: %q is TAXII_LISTEN; use TAXII_METRICS_ON_MAIN=true to serve /metrics there", c.MetricsListen)
 		}
+	}
+	if c.ExportMaxLimit < 1 || c.ExportMaxLimit > MaxExportLimit {
+		bad("TAXII_EXPORT_MAX_LIMIT: %d must be between 1 and %d", c.ExportMaxLimit, MaxExportLimit)
+	}
+	if c.ExportDefaultLimit < 1 || c.ExportDefaultLimit > c.ExportMaxLimit {
+		bad("TAXII_EXPORT_DEFAULT_LIMIT: %d must be between 1 and TAXII_EXPORT_MAX_LIMIT (%d)", c.ExportDefaultLimit, c.ExportMaxLimit)
+	}
+	if c.ExportMaxScan < c.ExportMaxLimit || c.ExportMaxScan > MaxExportScan {
+		bad("TAXII_EXPORT_MAX_SCAN: %d must be between TAXII_EXPORT_MAX_LIMIT (%d) and %d", c.ExportMaxScan, c.ExportMaxLimit, MaxExportScan)
+	}
+	if c.ExportMaxTemplateLen < 16 || c.ExportMaxTemplateLen > MaxTemplateLength {
+		bad("TAXII_EXPORT_MAX_TEMPLATE_LENGTH: %d must be between 16 and %d", c.ExportMaxTemplateLen, MaxTemplateLength)
+	}
+	if c.ListBatch < 100 || c.ListBatch > MaxListBatch {
+		bad("TAXII_LIST_BATCH: %d must be between 100 and %d", c.ListBatch, MaxListBatch)
 	}
 	if c.RateLimit < 0 {
 		bad("TAXII_RATE_LIMIT: %g is negative", c.RateLimit)

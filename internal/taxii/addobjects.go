@@ -13,8 +13,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/inthreat/taxii-server/internal/auth"
-	"github.com/inthreat/taxii-server/internal/observables"
 	"github.com/inthreat/taxii-server/internal/obs"
+	"github.com/inthreat/taxii-server/internal/observables"
 	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 )

@@ -102,7 +102,7 @@ func exerciseObservables(t *testing.T, setup setupFunc) {
 			indicatorVersion(objectID("indicator", 3), "2021-01-01T00:00:00Z", "[ipv4-addr:value = '198.51.100.2']", ""), // duplicate
 			indicatorVersion(objectID("indicator", 4), "2021-01-01T00:00:00Z", "[ipv4-addr:value = '198.51.100.3']", `,"revoked":true`),
 			indicatorVersion(objectID("indicator", 5), "2021-01-01T00:00:00Z", "[ipv4-addr:value = '198.51.100.4']", in2024), // expired
-			indicatorVersion(objectID("indicator", 6), "2021-01-01T00:00:00Z", "[ipv4-addr:value = '10.0.0.0/8']", ""),        // cidr
+			indicatorVersion(objectID("indicator", 6), "2021-01-01T00:00:00Z", "[ipv4-addr:value = '10.0.0.0/8']", ""),       // cidr
 			indicatorVersion(objectID("indicator", 7), "2021-01-01T00:00:00Z", "[url:value = 'https://evil.example/x']", ""),
 		}
 		add(t, ctx, s, objs...)
