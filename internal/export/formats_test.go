@@ -48,6 +48,9 @@ func TestFormatText(t *testing.T) {
 		if r.header.Get("Cursor") == cursor {
 			t.Error("the cursor did not move past the skipped objects")
 		}
+		if v, ok := metricValue(t, f.reg, "taxii_export_responses_total", map[string]string{"format": "text", "result": "ok"}); !ok || v != 2 {
+			t.Errorf("text responses counted: %v %v", v, ok)
+		}
 	})
 }
 
