@@ -92,11 +92,11 @@ func Routes(opts Options, st store.Store, log *zap.Logger) ([]Route, error) {
 		return Route{Method: http.MethodGet, Pattern: p + pattern, Handler: chi.Chain(append(mw, authn)...).HandlerFunc(fn)}
 	}
 	return []Route{
-		get("/collections/{feed}/objects", h.feedObjects),               // items and next_cursor; format=text|csv|custom
-		get("/collections/{feed}/lists/{file}", h.list, h.keyFromQuery), // blocklists: {kind}.txt
-		get("/objects/{object}", h.object),                              // one object, latest version, in the key's feeds
-		get("/objects", h.objects),                                      // match[id]=a,b
-		get("/indicators/context", h.indicatorContext),                  // IOC lookup: type, value
+		get("/collections/{feed}/objects", h.feedObjects),                   // items and next_cursor; format=text|csv|custom
+		get("/collections/{feed}/lists/{kind}.txt", h.list, h.keyFromQuery), // blocklists
+		get("/objects/{object}", h.object),                                  // one object, latest version, in the key's feeds
+		get("/objects", h.objects),                                          // match[id]=a,b
+		get("/indicators/context", h.indicatorContext),                      // IOC lookup: type, value
 	}, nil
 }
 

@@ -24,10 +24,9 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	file := pathParam(r, "file")
-	kind, ok := strings.CutSuffix(file, ".txt")
-	if !ok || !slices.Contains(observables.Lists, kind) {
-		h.fail(w, r, badRequest("bad_list", "%q is not a list: use one of %s, each followed by .txt.", shorten(file), strings.Join(observables.Lists, ", ")))
+	kind := pathParam(r, "kind")
+	if !slices.Contains(observables.Lists, kind) {
+		h.fail(w, r, badRequest("bad_list", "%q is not a list: use one of %s, each followed by .txt.", shorten(kind+".txt"), strings.Join(observables.Lists, ", ")))
 		return
 	}
 	now := h.opts.Now().UnixMicro()

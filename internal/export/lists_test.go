@@ -66,7 +66,9 @@ func TestBlocklists(t *testing.T) {
 		}
 		// Unknown kinds and names are 400; no key is 401; the key in the query is off by default.
 		f.get(t, "reader", lists+"mac.txt").apiError(t, http.StatusBadRequest, "not a list")
-		f.get(t, "reader", lists+"ipv4.csv").apiError(t, http.StatusBadRequest, "not a list")
+		if r := f.get(t, "reader", lists+"ipv4.csv"); r.status != http.StatusNotFound {
+			t.Errorf("ipv4.csv: %d", r.status)
+		}
 		f.get(t, "", lists+"ipv4.txt").apiError(t, http.StatusUnauthorized, "API key")
 		f.get(t, "", lists+"ipv4.txt?key="+url.QueryEscape(f.keys["reader"])).apiError(t, http.StatusUnauthorized, "API key")
 

@@ -77,4 +77,3 @@ func TestIndicatorContext(t *testing.T) {
 		f.get(t, "", ctx+"?value=x").apiError(t, http.StatusUnauthorized, "API key")
 	})
 }
-
