@@ -51,7 +51,7 @@ func eachStore(t *testing.T, fn func(t *testing.T, st store.Store)) {
 }
 
 // setup starts the server on st; change adjusts the configuration first.
-func setup(t *testing.T, st store.Store, change func(*config.Config)) *fixture {
+func setup(t testing.TB, st store.Store, change func(*config.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	cfg := config.Default()
