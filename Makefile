@@ -55,9 +55,18 @@ bench: schemas ## Go micro-benchmarks (BENCHTIME each), then the load benchmark 
 	$(GO) run ./cmd/taxii-bench -n $(BENCH_N) -store $(BENCH_STORE) -pg '$(BENCH_PG)' $(BENCH_FLAGS)
 
 .PHONY: lint
-lint: schemas openapi-lint ## go vet, gofmt and the OpenAPI lint
+lint: schemas openapi-lint $(STATICCHECK) ## go vet, gofmt, staticcheck and the OpenAPI lint
 	$(GO) vet $(PKGS)
+	$(STATICCHECK) $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# staticcheck, pinned, installed by go into the git-ignored bin/; the versioned name reinstalls on a change.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := bin/staticcheck-$(STATICCHECK_VERSION)
+
+$(STATICCHECK):
+	GOBIN=$(CURDIR)/bin/sc-tmp $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv bin/sc-tmp/staticcheck $@ && rm -rf bin/sc-tmp
 
 # @redocly/cli, installed by npm into the git-ignored bin/node; the stamp reinstalls on a version change.
 REDOCLY_VERSION := 2.77.0
