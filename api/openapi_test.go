@@ -18,6 +18,7 @@ import (
 	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/export"
 	"github.com/inthreat/taxii-server/internal/server"
+	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/internal/taxii"
 )
@@ -106,7 +107,12 @@ func specOperations(t *testing.T) map[string]bool {
 // mounted in it and /metrics enabled, on a non-default API root.
 func routerOperations(t *testing.T, root string) map[string]bool {
 	t.Helper()
-	api, err := taxii.NewHandler(taxii.Options{APIRootPath: root}, secretStore{}, zaptest.NewLogger(t))
+	d := config.Default()
+	api, err := taxii.NewHandler(taxii.Options{
+		APIRootPath: root, Title: d.Title, DefaultPageSize: d.DefaultPageSize, MaxPageSize: d.MaxPageSize,
+		MaxContentLength: d.MaxContentLength, MaxObjectsPerAdd: d.MaxObjectsPerAdd, StatusTTL: d.StatusTTL,
+		ObjectLimits: stix.Limits{MaxObjectSize: d.MaxObjectSize, MaxDepth: d.MaxJSONDepth, MaxProperties: d.MaxJSONProps},
+	}, secretStore{}, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,8 +33,9 @@ type cli struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
-	// listening, when set, receives the server's address once it listens (tests use port 0).
-	listening func(addr string)
+	// listening, when set, receives the address of each listener ("taxii", "metrics")
+	// once all listen, so tests listen on port 0 and read back the bound addresses.
+	listening func(name, addr string)
 }
 
 // usageError is a mistake in the command line; exit status 2.

@@ -53,7 +53,11 @@ func (b *binary) serve() (string, *syncBuffer) {
 	go func() {
 		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0"}, &cli{
 			stdin: strings.NewReader(""), stdout: out, stderr: io.Discard, getenv: b.getenv,
-			listening: func(a string) { addr <- a },
+			listening: func(name, a string) {
+				if name == "taxii" {
+					addr <- a
+				}
+			},
 		})
 	}()
 	b.t.Cleanup(func() {

@@ -134,10 +134,12 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 		zap.String("store", cfg.StoreKind()),
 		zap.String("api_root", cfg.APIRootPath))
 	if c.listening != nil {
-		c.listening(ln.Addr().String())
+		for _, l := range listeners {
+			c.listening(l.Name, l.Listener.Addr().String())
+		}
 	}
 	go server.ExpireStatuses(ctx, st, 10*time.Minute, log)
-	return server.Serve(ctx, server.TimeoutsOf(cfg), log, listeners...)
+	return server.Serve(ctx, timeouts(cfg), log, listeners...)
 }
 
 func taxiiOptions(cfg config.Config) taxii.Options {
@@ -152,7 +154,6 @@ func taxiiOptions(cfg config.Config) taxii.Options {
 		MaxPageSize:        cfg.MaxPageSize,
 		MaxContentLength:   cfg.MaxContentLength,
 		PublicBaseURL:      cfg.PublicBaseURL,
-		Realm:              "taxii",
 		MaxObjectsPerAdd:   cfg.MaxObjectsPerAdd,
 		ObjectLimits:       objectLimits(cfg),
 		StrictValidation:   cfg.StrictValidation,
@@ -180,6 +181,17 @@ func exportRoutes(cfg config.Config, st store.Store, m *metrics.Metrics, log *za
 		out[i] = server.Route(r)
 	}
 	return out, nil
+}
+
+// timeouts are the HTTP server's timeouts from the configuration.
+func timeouts(c config.Config) server.Timeouts {
+	return server.Timeouts{
+		ReadHeaderTimeout: c.ReadHeaderTimeout,
+		ReadTimeout:       c.ReadTimeout,
+		WriteTimeout:      c.WriteTimeout,
+		IdleTimeout:       c.IdleTimeout,
+		ShutdownTimeout:   c.ShutdownTimeout,
+	}
 }
 
 // bootstrapAdminKey creates an admin key on a store with no key at all and shows it

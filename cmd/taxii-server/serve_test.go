@@ -59,16 +59,6 @@ func writeTestCert(t *testing.T, certFile, keyFile string, serial int64) *x509.C
 	return pool
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestServeOperations runs the real serve command with HTTPS and a metrics listener, on
 // both stores: the wiring of TLS, SIGHUP reload, metrics, the healthcheck command and shutdown.
 func TestServeOperations(t *testing.T) {
@@ -83,30 +73,33 @@ func TestServeOperations(t *testing.T) {
 			dir := t.TempDir()
 			certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 			roots := writeTestCert(t, certFile, keyFile, 1)
-			metricsAddr := freeAddr(t)
 			env := storeEnv(t)
 			env["TAXII_TLS_CERT"], env["TAXII_TLS_KEY"] = certFile, keyFile
-			env["TAXII_TLS_RELOAD_INTERVAL"] = "0s" // SIGHUP only, so the test knows what reloads
-			env["TAXII_METRICS_LISTEN"] = metricsAddr
+			env["TAXII_TLS_RELOAD_INTERVAL"] = "0s"     // SIGHUP only, so the test knows what reloads
+			env["TAXII_METRICS_LISTEN"] = "127.0.0.1:0" // both on port 0: the server reports the bound addresses
 			getenv := func(k string) string { return env[k] }
 
 			ctx, cancel := context.WithCancel(context.Background())
 			out := &syncBuffer{}
-			addrc, done := make(chan string, 1), make(chan error, 1)
+			addrs, done := make(chan [2]string, 2), make(chan error, 1)
 			go func() {
 				done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0"}, &cli{
 					stdin: strings.NewReader(""), stdout: out, stderr: io.Discard, getenv: getenv,
-					listening: func(a string) { addrc <- a },
+					listening: func(name, a string) { addrs <- [2]string{name, a} },
 				})
 			}()
-			var addr string
-			select {
-			case addr = <-addrc:
-			case err := <-done:
-				t.Fatalf("serve stopped: %v", err)
-			case <-time.After(30 * time.Second):
-				t.Fatal("serve did not listen")
+			bound := map[string]string{}
+			for len(bound) < 2 {
+				select {
+				case a := <-addrs:
+					bound[a[0]] = a[1]
+				case err := <-done:
+					t.Fatalf("serve stopped: %v", err)
+				case <-time.After(30 * time.Second):
+					t.Fatal("serve did not listen")
+				}
 			}
+			addr, metricsAddr := bound["taxii"], bound["metrics"]
 			key := regexp.MustCompile(`tk_[A-Za-z0-9_-]+`).FindString(out.String())
 			if key == "" {
 				t.Fatalf("no admin key printed: %s", out.String())

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/stix"
 )
 
@@ -38,7 +39,9 @@ func validateFiles(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	if fs.NArg() == 0 {
 		return usageError{"validate: name at least one FILE (- for standard input)"}
 	}
-	v, err := stix.NewValidator(stix.Options{Strict: *strict})
+	// The configuration's default object limits, as the server applies them unless configured otherwise.
+	limits := objectLimits(config.Default())
+	v, err := stix.NewValidator(stix.Options{Strict: *strict, Limits: limits})
 	if err != nil {
 		return err
 	}
@@ -47,7 +50,7 @@ func validateFiles(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		c, err := validateFile(ctx, v, name, stdin, stdout)
+		c, err := validateFile(ctx, v, limits, name, stdin, stdout)
 		total.valid += c.valid
 		total.invalid += c.invalid
 		if err != nil {
@@ -77,7 +80,7 @@ func displayName(name string) string {
 
 // validateFile streams one file through the decoder and validates it in
 // batches; a returned error means the rest of the file could not be read.
-func validateFile(ctx context.Context, v *stix.Validator, name string, stdin io.Reader, out io.Writer) (validateCounts, error) {
+func validateFile(ctx context.Context, v *stix.Validator, limits stix.Limits, name string, stdin io.Reader, out io.Writer) (validateCounts, error) {
 	var counts validateCounts
 	r, closeInput, err := openInput(name, stdin)
 	if err != nil {
@@ -85,7 +88,7 @@ func validateFile(ctx context.Context, v *stix.Validator, name string, stdin io.
 	}
 	defer closeInput()
 	file := displayName(name)
-	err = decodeBatches(stix.NewDecoder(r, stix.Limits{}), validateBatch, func(items []decoded) error {
+	err = decodeBatches(stix.NewDecoder(r, limits), validateBatch, func(items []decoded) error {
 		var raws [][]byte
 		for _, it := range items {
 			if it.err == nil {

@@ -51,9 +51,10 @@ func Middleware(cfg Config) func(http.Handler) http.Handler {
 	if cfg.Log == nil {
 		cfg.Log = zap.NewNop()
 	}
+	failed := newFailures(failureTTL, maxFailures)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c, err := cfg.authenticate(r)
+			c, err := cfg.authenticate(r, failed)
 			if err != nil {
 				cfg.Fail(w, r, err)
 				return
@@ -64,8 +65,8 @@ func Middleware(cfg Config) func(http.Handler) http.Handler {
 	}
 }
 
-func (cfg Config) authenticate(r *http.Request) (*Caller, error) {
-	plain, err := credentials(r)
+func (cfg Config) authenticate(r *http.Request, failed *failures) (*Caller, error) {
+	plain, err := Credential(r.Header.Get("Authorization"))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
@@ -73,23 +74,29 @@ func (cfg Config) authenticate(r *http.Request) (*Caller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
+	now := cfg.Now()
+	if err := failed.get(plain, now); err != nil {
+		return nil, err
+	}
 	k, err := cfg.Keys.GetKey(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("%w: no key %s", ErrUnauthenticated, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		err = fmt.Errorf("%w: no key %s", ErrUnauthenticated, id)
+	case err != nil:
+		return nil, fmt.Errorf("auth: get key %s: %w", id, err)
+	case !Matches(k, secret):
+		err = fmt.Errorf("%w: wrong secret for key %s", ErrUnauthenticated, id)
+	case !k.RevokedAt.IsZero():
+		err = fmt.Errorf("%w: key %s was revoked at %s", ErrUnauthenticated, id, k.RevokedAt.UTC().Format(time.RFC3339))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("auth: get key %s: %w", id, err)
-	}
-	if !Matches(k, secret) {
-		return nil, fmt.Errorf("%w: wrong secret for key %s", ErrUnauthenticated, id)
-	}
-	if !k.RevokedAt.IsZero() {
-		return nil, fmt.Errorf("%w: key %s was revoked at %s", ErrUnauthenticated, id, k.RevokedAt.UTC().Format(time.RFC3339))
+		failed.put(plain, err, now)
+		return nil, err
 	}
 	if !k.Role.Valid() {
 		return nil, fmt.Errorf("auth: key %s has unknown role %q", id, k.Role)
 	}
-	if now := cfg.Now(); now.Sub(k.LastUsedAt) >= touchEvery {
+	if now.Sub(k.LastUsedAt) >= touchEvery {
 		// Last-used is bookkeeping: a failed write must not fail the request.
 		if err := cfg.Keys.TouchKey(r.Context(), id, now.UTC()); err != nil {
 			cfg.Log.Warn("record key use", zap.String("key_id", id), zap.Error(err))
@@ -98,28 +105,29 @@ func (cfg Config) authenticate(r *http.Request) (*Caller, error) {
 	return &Caller{KeyID: k.ID, Name: k.Name, Role: k.Role, Feeds: k.Feeds}, nil
 }
 
-// credentials returns the key from Basic (password) or Bearer authorization.
-func credentials(r *http.Request) (string, error) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
+// Credential is the API key an Authorization header carries: the password of
+// Basic authentication (any username) or the Bearer token. It is the one parser
+// of the header; the rate limiter uses it too.
+func Credential(header string) (string, error) {
+	if header == "" {
 		return "", errors.New("no Authorization header")
 	}
-	scheme, rest, _ := strings.Cut(h, " ")
+	scheme, rest, _ := strings.Cut(header, " ")
 	rest = strings.TrimSpace(rest)
 	switch {
 	case strings.EqualFold(scheme, "Basic"):
 		raw, err := base64.StdEncoding.DecodeString(rest)
 		if err != nil {
-			return "", errors.New("Basic credentials are not base64")
+			return "", errors.New("the credentials of Basic authentication are not base64")
 		}
 		_, password, ok := strings.Cut(string(raw), ":")
 		if !ok {
-			return "", errors.New("Basic credentials have no ':'")
+			return "", errors.New("the credentials of Basic authentication have no ':'")
 		}
 		return password, nil
 	case strings.EqualFold(scheme, "Bearer"):
 		return rest, nil
 	}
 	// The scheme is not echoed: a bare key sent without one would end up in the log.
-	return "", errors.New("Authorization scheme is neither Basic nor Bearer")
+	return "", errors.New("the Authorization scheme is neither Basic nor Bearer")
 }

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/inthreat/taxii-server/internal/auth"
+	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/internal/store/postgres"
@@ -284,7 +285,12 @@ func BenchmarkServePage(b *testing.B) {
 			if err := st.CreateFeed(ctx, feed); err != nil {
 				b.Fatal(err)
 			}
-			h, err := taxii.NewHandler(taxii.Options{}, st, zap.NewNop())
+			d := config.Default()
+			h, err := taxii.NewHandler(taxii.Options{
+				APIRootPath: d.APIRootPath, Title: d.Title, DefaultPageSize: d.DefaultPageSize, MaxPageSize: d.MaxPageSize,
+				MaxContentLength: d.MaxContentLength, MaxObjectsPerAdd: d.MaxObjectsPerAdd, StatusTTL: d.StatusTTL,
+				ObjectLimits: stix.Limits{MaxObjectSize: d.MaxObjectSize, MaxDepth: d.MaxJSONDepth, MaxProperties: d.MaxJSONProps},
+			}, st, zap.NewNop())
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -75,10 +75,13 @@ type Config struct {
 }
 
 // Maxima: a setting above these is refused, so a typo cannot open the server wide.
+// They and Default are the only home of limits: the packages below (taxii, stix,
+// server) receive values and keep no defaults or ceilings of their own.
 const (
 	MaxPageSizeLimit      = 100_000
 	MaxContentLengthLimit = 1 << 30
 	MaxObjectsLimit       = 1_000_000
+	MaxObjectSizeLimit    = 256 << 20
 	MaxJSONDepthLimit     = 1_000
 	MaxJSONPropsLimit     = 1 << 20
 	MaxExportLimit        = 100_000
@@ -249,8 +252,8 @@ func (c *Config) Validate() error {
 	if c.MaxObjectsPerAdd < 1 || c.MaxObjectsPerAdd > MaxObjectsLimit {
 		bad("TAXII_MAX_OBJECTS_PER_REQUEST: %d must be between 1 and %d", c.MaxObjectsPerAdd, MaxObjectsLimit)
 	}
-	if c.MaxObjectSize < 1024 || int64(c.MaxObjectSize) > c.MaxContentLength {
-		bad("TAXII_MAX_OBJECT_SIZE: %d must be between 1024 and TAXII_MAX_CONTENT_LENGTH", c.MaxObjectSize)
+	if c.MaxObjectSize < 1024 || int64(c.MaxObjectSize) > c.MaxContentLength || c.MaxObjectSize > MaxObjectSizeLimit {
+		bad("TAXII_MAX_OBJECT_SIZE: %d must be between 1024 and TAXII_MAX_CONTENT_LENGTH, at most %d", c.MaxObjectSize, MaxObjectSizeLimit)
 	}
 	if c.MaxJSONDepth < 2 || c.MaxJSONDepth > MaxJSONDepthLimit {
 		bad("TAXII_MAX_JSON_DEPTH: %d must be between 2 and %d", c.MaxJSONDepth, MaxJSONDepthLimit)
@@ -292,9 +295,9 @@ func (c *Config) Validate() error {
 		bad("TAXII_TRUSTED_PROXIES: %v", err)
 	}
 	if c.MetricsListen != "" {
-		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+		if _, port, err := net.SplitHostPort(c.MetricsListen); err != nil {
 			bad("TAXII_METRICS_LISTEN: %q is not host:port such as :9090", c.MetricsListen)
-		} else if c.MetricsListen == c.Listen {
+		} else if c.MetricsListen == c.Listen && port != "0" { // port 0: each listener gets its own
 			bad("TAXII_METRICS_LISTEN: %q is TAXII_LISTEN; use TAXII_METRICS_ON_MAIN=true to serve /metrics there", c.MetricsListen)
 		}
 	}

@@ -79,6 +79,8 @@ func TestInvalid(t *testing.T) {
 		"no header timeout":     {"TAXII_READ_HEADER_TIMEOUT": "0s"},
 		"missing secret file":   {"TAXII_DATABASE_URL_FILE": "/nonexistent/file"},
 		"object over body size": {"TAXII_MAX_CONTENT_LENGTH": "2048", "TAXII_MAX_OBJECT_SIZE": "4096"},
+		"object size ceiling":   {"TAXII_MAX_CONTENT_LENGTH": "1073741824", "TAXII_MAX_OBJECT_SIZE": "268435457"},
+		"metrics on main, port": {"TAXII_LISTEN": "127.0.0.1:8080", "TAXII_METRICS_LISTEN": "127.0.0.1:8080"},
 		"cert without key":      {"TAXII_TLS_CERT": "/etc/taxii/cert.pem"},
 		"key without cert":      {"TAXII_TLS_KEY": "/etc/taxii/key.pem"},
 		"fast reload check":     {"TAXII_TLS_RELOAD_INTERVAL": "10ms"},

@@ -21,6 +21,7 @@ import (
 	"github.com/inthreat/taxii-server/internal/export"
 	"github.com/inthreat/taxii-server/internal/metrics"
 	"github.com/inthreat/taxii-server/internal/server"
+	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/internal/store/storetest"
 	"github.com/inthreat/taxii-server/internal/taxii"
@@ -87,7 +88,12 @@ func setup(t testing.TB, st store.Store, change func(*config.Config)) *fixture {
 	}
 	log := zaptest.NewLogger(t)
 	m := metrics.New(f.reg)
-	api, err := taxii.NewHandler(taxii.Options{APIRootPath: cfg.APIRootPath}, st, log)
+	api, err := taxii.NewHandler(taxii.Options{
+		APIRootPath: cfg.APIRootPath, Title: cfg.Title, APIRootTitle: cfg.APIRootTitle,
+		DefaultPageSize: cfg.DefaultPageSize, MaxPageSize: cfg.MaxPageSize, MaxContentLength: cfg.MaxContentLength,
+		MaxObjectsPerAdd: cfg.MaxObjectsPerAdd, StatusTTL: cfg.StatusTTL,
+		ObjectLimits: stix.Limits{MaxObjectSize: cfg.MaxObjectSize, MaxDepth: cfg.MaxJSONDepth, MaxProperties: cfg.MaxJSONProps},
+	}, st, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/inthreat/taxii-server/internal/obs"
+	"github.com/inthreat/taxii-server/internal/taxii"
 )
 
 // okPinger is a store that is always ready.
@@ -25,14 +26,14 @@ func (okPinger) CheckSchema(context.Context) error { return nil }
 func fakeTAXII() http.Handler {
 	r := chi.NewRouter()
 	r.Get("/taxii2/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", TAXIIMediaType)
+		w.Header().Set("Content-Type", taxii.MediaTypeTAXII)
 		fmt.Fprintf(w, `{"api_roots":["%s/api/root/"]}`, obs.BaseURL(r))
 	})
 	r.Get("/api/root/collections/{collection}/objects/", func(w http.ResponseWriter, r *http.Request) {
 		info := obs.FromContext(r.Context())
 		info.SetKey("sentinel")
 		info.SetFeed(chi.URLParam(r, "collection"))
-		w.Header().Set("Content-Type", TAXIIMediaType)
+		w.Header().Set("Content-Type", taxii.MediaTypeTAXII)
 		_, _ = w.Write([]byte(`{"objects":[{},{},{}]}`))
 		info.AddServed(3)
 	})

@@ -3,7 +3,6 @@ package server
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -14,13 +13,11 @@ import (
 
 	"github.com/inthreat/taxii-server/internal/metrics"
 	"github.com/inthreat/taxii-server/internal/obs"
+	"github.com/inthreat/taxii-server/internal/taxii"
 )
 
 // RequestIDHeader carries the request id: honoured from trusted proxies, always echoed.
 const RequestIDHeader = "X-Request-Id"
-
-// TAXIIMediaType is the media type of TAXII 2.1 responses, errors included.
-const TAXIIMediaType = "application/taxii+json;version=2.1"
 
 // observe is the outermost middleware. Before the request it resolves the client
 // through trusted proxies, gives the request an id (X-Request-Id in the response)
@@ -58,9 +55,7 @@ func observe(log *zap.Logger, m *metrics.Metrics, proxies trustedProxies, now fu
 					}
 					log.Error("panic serving request", zap.String("request_id", id), zap.Any("panic", rec), zap.ByteString("stack", debug.Stack()))
 					if ww.Status() == 0 {
-						ww.Header().Set("Content-Type", TAXIIMediaType)
-						ww.WriteHeader(http.StatusInternalServerError)
-						_, _ = fmt.Fprintf(ww, `{"title":"Internal Server Error","description":"The server failed to answer this request; give the error_id to its operator.","error_id":%q,"error_code":"internal_error","http_status":"500","details":{"request_id":%q}}`, id, id)
+						taxii.WriteInternalError(ww, r, id)
 					}
 				}
 				end := now()

@@ -16,6 +16,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/inthreat/taxii-server/internal/metrics"
+
+	"github.com/inthreat/taxii-server/internal/taxii"
 )
 
 type fixture struct {
@@ -201,7 +203,7 @@ func TestRequestIDFromTrustedProxy(t *testing.T) {
 func TestPanicBecomesTAXIIError(t *testing.T) {
 	f := setup(t, Options{})
 	resp, body := f.do(t, "GET", "/panic/", nil)
-	if resp.StatusCode != 500 || resp.Header.Get("Content-Type") != TAXIIMediaType {
+	if resp.StatusCode != 500 || resp.Header.Get("Content-Type") != taxii.MediaTypeTAXII {
 		t.Fatalf("panic: %s %s", resp.Status, resp.Header.Get("Content-Type"))
 	}
 	var e struct {

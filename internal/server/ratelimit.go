@@ -2,7 +2,6 @@ package server
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"math"
 	"net/http"
@@ -13,24 +12,30 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/inthreat/taxii-server/internal/auth"
 	"github.com/inthreat/taxii-server/internal/metrics"
 	"github.com/inthreat/taxii-server/internal/obs"
+	"github.com/inthreat/taxii-server/internal/taxii"
 )
 
 // The limiter keeps at most maxBuckets buckets; full buckets are dropped every sweepEvery
-// (a full bucket and no bucket behave the same).
+// (a full bucket and no bucket behave the same). A credential that authenticated is
+// remembered for knownFor after its last use, among at most maxBuckets.
 const (
 	maxBuckets = 100_000
 	sweepEvery = time.Minute
+	knownFor   = time.Hour
 )
 
 // limiter is an in-process token bucket per API key: each replica counts on its own.
 //
-// It runs before authentication and knows a key by the SHA-256 of its credential
-// (the Basic password or the Bearer token), never the key itself: a flood of requests
-// is refused before it costs a key lookup, a caller cannot drain another key's bucket
-// by sending that key's id with a wrong secret, and the TAXII code needs no hook.
-// Requests without credentials share a bucket per client address.
+// It runs before authentication, so a flood is refused before it costs a key lookup.
+// A key is known by the SHA-256 of its credential (the Basic password or the Bearer
+// token), never the key itself. Only a credential that has authenticated gets a bucket
+// of its own: every other request (no credential, a wrong one, or one not seen to
+// work yet) draws from the bucket of its client address, as resolved through the
+// trusted proxies. So random keys cannot each get a fresh bucket, and a caller
+// cannot drain another key's bucket without its secret.
 type limiter struct {
 	rate  float64 // tokens per second
 	burst float64
@@ -38,6 +43,7 @@ type limiter struct {
 
 	mu        sync.Mutex
 	buckets   map[[16]byte]*bucket
+	known     map[[16]byte]time.Time // credentials that authenticated: when last used
 	lastSweep time.Time
 }
 
@@ -50,7 +56,7 @@ func newLimiter(rate float64, burst int, now func() time.Time) *limiter {
 	if burst < 1 {
 		burst = 1
 	}
-	return &limiter{rate: rate, burst: float64(burst), now: now, buckets: map[[16]byte]*bucket{}, lastSweep: now()}
+	return &limiter{rate: rate, burst: float64(burst), now: now, buckets: map[[16]byte]*bucket{}, known: map[[16]byte]time.Time{}, lastSweep: now()}
 }
 
 // allow takes a token from id's bucket, or says how long until one is there.
@@ -77,9 +83,15 @@ func (l *limiter) allow(id [16]byte) (bool, time.Duration) {
 	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
 }
 
-// sweep drops the buckets that have refilled, then, if still too many, any.
+// sweep drops the buckets that have refilled, then, if still too many, any;
+// and the credentials unused for knownFor.
 func (l *limiter) sweep(now time.Time) {
 	l.lastSweep = now
+	for id, last := range l.known {
+		if now.Sub(last) >= knownFor {
+			delete(l.known, id)
+		}
+	}
 	for id, b := range l.buckets {
 		if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
 			delete(l.buckets, id)
@@ -93,37 +105,51 @@ func (l *limiter) sweep(now time.Time) {
 	}
 }
 
-// identity is the bucket of r: a digest of its credential, else of its client address.
-func identity(r *http.Request) [16]byte {
+// digest names a bucket: kind ("key" or "client") and the credential or address.
+func digest(kind, value string) [16]byte {
 	h := sha256.New()
-	if cred := credential(r.Header.Get("Authorization")); cred != "" {
-		h.Write([]byte("key\x00"))
-		h.Write([]byte(cred))
-	} else {
-		h.Write([]byte("client\x00"))
-		h.Write([]byte(obs.FromContext(r.Context()).Client()))
-	}
+	h.Write([]byte(kind))
+	h.Write([]byte{0})
+	h.Write([]byte(value))
 	var id [16]byte
 	copy(id[:], h.Sum(nil))
 	return id
 }
 
-// credential is the secret part of an Authorization header: the Basic password
-// (any username works, so it is left out) or the Bearer token; else the whole header.
-func credential(authz string) string {
-	scheme, rest, _ := strings.Cut(authz, " ")
-	rest = strings.TrimSpace(rest)
-	switch {
-	case strings.EqualFold(scheme, "Basic"):
-		if raw, err := base64.StdEncoding.DecodeString(rest); err == nil {
-			if _, pw, ok := strings.Cut(string(raw), ":"); ok {
-				return pw
-			}
-		}
-	case strings.EqualFold(scheme, "Bearer"):
-		return rest
+// bucketOf is the bucket r draws from: its credential's once that has authenticated,
+// else its client address's. cred is the credential's digest, zero when r has none.
+func (l *limiter) bucketOf(r *http.Request) (id, cred [16]byte, known bool) {
+	client := digest("client", obs.FromContext(r.Context()).Client())
+	plain, err := auth.Credential(r.Header.Get("Authorization"))
+	if err != nil || plain == "" {
+		return client, [16]byte{}, false
 	}
-	return authz
+	cred = digest("key", plain)
+	l.mu.Lock()
+	_, known = l.known[cred]
+	if known {
+		l.known[cred] = l.now()
+	}
+	l.mu.Unlock()
+	if known {
+		return cred, cred, true
+	}
+	return client, cred, false
+}
+
+// learn remembers that cred authenticated, so that its requests get its own bucket.
+func (l *limiter) learn(cred [16]byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.known) >= maxBuckets {
+		for id := range l.known {
+			if len(l.known) < maxBuckets*9/10 {
+				break
+			}
+			delete(l.known, id)
+		}
+	}
+	l.known[cred] = l.now()
 }
 
 // middleware refuses requests over the limit with 429, Retry-After (whole seconds,
@@ -133,28 +159,38 @@ func credential(authz string) string {
 func (l *limiter) middleware(m *metrics.Metrics, routes chi.Routes) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ok, wait := l.allow(identity(r))
+			id, cred, known := l.bucketOf(r)
+			ok, wait := l.allow(id)
 			if ok {
 				next.ServeHTTP(w, r)
+				if !known && cred != ([16]byte{}) && obs.FromContext(r.Context()).Snapshot().KeyName != "" {
+					l.learn(cred) // authentication succeeded (it names the key in obs)
+				}
 				return
 			}
 			m.RateLimited()
 			if rctx := chi.RouteContext(r.Context()); rctx != nil && routes != nil {
-				p := routes.Find(chi.NewRouteContext(), r.Method, r.URL.Path)
+				method := r.Method
+				if method == http.MethodHead {
+					method = http.MethodGet // the TAXII router answers HEAD as GET
+				}
+				p := routes.Find(chi.NewRouteContext(), method, r.URL.Path)
 				if trimmed := strings.TrimSuffix(r.URL.Path, "/"); p == "" && trimmed != "" {
-					p = routes.Find(chi.NewRouteContext(), r.Method, trimmed) // the TAXII router strips slashes
+					p = routes.Find(chi.NewRouteContext(), method, trimmed) // the TAXII router strips slashes
 				}
 				if p != "" {
 					rctx.RoutePatterns = append(rctx.RoutePatterns, p)
 				}
 			}
 			secs := max(1, int(math.Ceil(wait.Seconds())))
+			who := "This API key"
+			if !known {
+				who = "This client address, with no API key that has authenticated,"
+			}
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			w.Header().Set("Content-Type", TAXIIMediaType)
-			w.WriteHeader(http.StatusTooManyRequests)
-			id := obs.RequestID(r.Context())
-			_, _ = fmt.Fprintf(w, `{"title":"Too Many Requests","description":"This API key made more than %g requests per second on this server; retry after %d seconds.","error_id":%q,"error_code":"rate_limited","http_status":"429","details":{"request_id":%q}}`,
-				l.rate, secs, id, id)
+			taxii.WriteError(w, r, http.StatusTooManyRequests, "rate_limited",
+				fmt.Sprintf("%s made more than %g requests per second on this server; retry after %d seconds.", who, l.rate, secs),
+				obs.RequestID(r.Context()))
 		})
 	}
 }

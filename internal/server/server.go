@@ -17,7 +17,6 @@ import (
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 
-	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/metrics"
 	"github.com/inthreat/taxii-server/internal/store"
 )
@@ -167,7 +166,7 @@ func Serve(ctx context.Context, cfg Timeouts, log *zap.Logger, ls ...Listener) e
 	return errors.Join(append([]error{first}, shutdownErrs...)...)
 }
 
-// Timeouts are the HTTP server's timeouts; config.Config converts to it.
+// Timeouts are the HTTP server's timeouts, as configured.
 type Timeouts struct {
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
@@ -192,16 +191,5 @@ func ExpireStatuses(ctx context.Context, st store.Statuses, every time.Duration,
 				log.Info("expired statuses", zap.Int("count", n))
 			}
 		}
-	}
-}
-
-// TimeoutsOf takes the HTTP timeouts from the configuration.
-func TimeoutsOf(c config.Config) Timeouts {
-	return Timeouts{
-		ReadHeaderTimeout: c.ReadHeaderTimeout,
-		ReadTimeout:       c.ReadTimeout,
-		WriteTimeout:      c.WriteTimeout,
-		IdleTimeout:       c.IdleTimeout,
-		ShutdownTimeout:   c.ShutdownTimeout,
 	}
 }

@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"go.uber.org/zap/zaptest"
+
+	"github.com/inthreat/taxii-server/internal/taxii"
 )
 
 // pageHandler streams a page in two halves: the first at once, the second when release closes.
 func pageHandler(started chan<- struct{}, release <-chan struct{}) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", TAXIIMediaType)
+		w.Header().Set("Content-Type", taxii.MediaTypeTAXII)
 		_, _ = io.WriteString(w, `{"more":false,"objects":[{"id":"indicator--1"},`)
 		http.NewResponseController(w).Flush() //nolint:errcheck // the test reads what arrives
 		close(started)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"strings"
 	"testing"
@@ -261,13 +262,15 @@ func TestEnvelopeDecoder(t *testing.T) {
 	}
 }
 
-func TestLimitsNormalized(t *testing.T) {
-	if got := DefaultLimits(); got != (Limits{DefaultMaxObjectSize, DefaultMaxDepth, DefaultMaxProperties}) {
-		t.Errorf("DefaultLimits() = %+v", got)
-	}
-	got := Limits{MaxObjectSize: 1 << 40, MaxDepth: -1, MaxProperties: 7}.normalized()
-	if got != (Limits{CeilingMaxObjectSize, DefaultMaxDepth, 7}) {
+func TestLimitsZeroMeansNone(t *testing.T) {
+	got := Limits{MaxObjectSize: 0, MaxDepth: -1, MaxProperties: 7}.normalized()
+	if got != (Limits{math.MaxInt, math.MaxInt, 7}) {
 		t.Errorf("normalized = %+v", got)
+	}
+	// Without limits, a large, deep and wide object is read whole.
+	in := `[{"a":` + strings.Repeat("[", 200) + strings.Repeat("]", 200) + `,"b":"` + strings.Repeat("x", 20<<20) + `"}]`
+	if got := decodeAll(t, NewDecoder(strings.NewReader(in), Limits{})); len(got) != 1 || got[0].err != nil {
+		t.Fatalf("decoded %d elements, first error %v", len(got), got[0].err)
 	}
 }
 

@@ -162,7 +162,7 @@ func TestFastPathAgreesWithLibrary(t *testing.T) {
 	perType := map[string]int{}
 	mutated := 0
 	for _, s := range samples {
-		v, jerr := parseJSON(s.raw, DefaultLimits())
+		v, jerr := parseJSON(s.raw, Limits{})
 		doc, ok := v.(map[string]any)
 		if jerr != nil || !ok {
 			continue

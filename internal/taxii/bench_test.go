@@ -94,7 +94,7 @@ func pageRequest(tb testing.TB, plain, path string) *http.Request {
 
 func benchPage(b *testing.B, path string) {
 	m, plain := newMemStore(b, 1000, 200)
-	h, err := NewHandler(Options{}, m, zap.NewNop())
+	h, err := NewHandler(withConfigDefaults(Options{}), m, zap.NewNop())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func BenchmarkCursorDecode(b *testing.B) {
 // about what a page of 10 costs; only the row being written is held.
 func TestPageMemoryDoesNotGrowWithPageSize(t *testing.T) {
 	m, plain := newMemStore(t, 1000, 4000)
-	h, err := NewHandler(Options{}, m, zap.NewNop())
+	h, err := NewHandler(withConfigDefaults(Options{}), m, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}

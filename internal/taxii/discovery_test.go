@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/internal/store/storetest"
 )
@@ -42,15 +43,16 @@ func TestDiscoveryDerivesURLFromRequest(t *testing.T) {
 		if err := json.Unmarshal(r.body, &d); err != nil {
 			t.Fatal(err)
 		}
-		want := b.srv.URL + "/feeds/v1/"
+		// Plain HTTP: spec 4.1.1 allows only HTTPS absolute URLs, so the relative form.
+		want := "/feeds/v1/"
 		if d.Default != want || len(d.APIRoots) != 1 || d.APIRoots[0] != want || d.Title == "" {
 			t.Fatalf("discovery %s, want default and api_roots %s", r.body, want)
 		}
 		var root apiRootResource
-		if err := json.Unmarshal(b.get(t, "reader", want).ok(t).body, &root); err != nil {
+		if err := json.Unmarshal(b.get(t, "reader", b.srv.URL+want).ok(t).body, &root); err != nil {
 			t.Fatal(err)
 		}
-		if root.Versions[0] != MediaTypeTAXII || root.MaxContentLength != defaultMaxContentLength || root.Title != defaultTitle {
+		if d := config.Default(); root.Versions[0] != MediaTypeTAXII || root.MaxContentLength != d.MaxContentLength || root.Title != d.Title {
 			t.Fatalf("api root defaults: %+v", root)
 		}
 		b.get(t, "reader", b.srv.URL+"/api/v2/inthreat/taxii-server/").taxiiError(t, 404, "no TAXII endpoint")
@@ -59,17 +61,27 @@ func TestDiscoveryDerivesURLFromRequest(t *testing.T) {
 
 func TestNewHandlerRejectsBadOptions(t *testing.T) {
 	st := storetest.Stores(t)[0].New(t)
-	for name, o := range map[string]Options{
-		"relative root":     {APIRootPath: "api/"},
-		"pattern in root":   {APIRootPath: "/api/{x}/"},
-		"root on discovery": {APIRootPath: "/taxii2/"},
-		"default > max":     {DefaultPageSize: 20, MaxPageSize: 10},
-		"negative max":      {MaxPageSize: -1},
-		"quote in realm":    {Realm: `a"b`},
-		"base URL scheme":   {PublicBaseURL: "ftp://x"},
-		"base URL no host":  {PublicBaseURL: "https://"},
+	for name, change := range map[string]func(o *Options){
+		"relative root":      func(o *Options) { o.APIRootPath = "api/" },
+		"pattern in root":    func(o *Options) { o.APIRootPath = "/api/{x}/" },
+		"root on discovery":  func(o *Options) { o.APIRootPath = "/taxii2/" },
+		"no title":           func(o *Options) { o.Title = "" },
+		"default > max":      func(o *Options) { o.DefaultPageSize, o.MaxPageSize = 20, 10 },
+		"no page size":       func(o *Options) { o.DefaultPageSize = 0 },
+		"negative max":       func(o *Options) { o.MaxPageSize = -1 },
+		"no content length":  func(o *Options) { o.MaxContentLength = 0 },
+		"no objects per add": func(o *Options) { o.MaxObjectsPerAdd = 0 },
+		"no object size":     func(o *Options) { o.ObjectLimits.MaxObjectSize = 0 },
+		"no status TTL":      func(o *Options) { o.StatusTTL = 0 },
+		"base URL scheme":    func(o *Options) { o.PublicBaseURL = "ftp://x" },
+		"base URL no host":   func(o *Options) { o.PublicBaseURL = "https://" },
 	} {
 		t.Run(name, func(t *testing.T) {
+			o := withConfigDefaults(Options{})
+			if _, err := NewHandler(o, st, nil); err != nil {
+				t.Fatalf("the defaults are refused: %v", err)
+			}
+			change(&o)
 			if _, err := NewHandler(o, st, nil); err == nil {
 				t.Fatalf("NewHandler accepted %+v", o)
 			}
@@ -175,7 +187,7 @@ func TestNegotiation(t *testing.T) {
 
 func TestAuthentication(t *testing.T) {
 	eachStore(t, func(t *testing.T, st store.Store) {
-		b := setup(t, st, Options{Realm: "inthreat"})
+		b := setup(t, st, Options{})
 		urls := []string{
 			b.srv.URL + "/taxii2/", b.root + "/", b.root + "/collections/",
 			b.root + "/collections/" + feedIndID + "/objects/", b.srv.URL + "/nowhere",
@@ -197,7 +209,7 @@ func TestAuthentication(t *testing.T) {
 				for _, u := range urls {
 					r := b.get(t, "", u, withHeader("Authorization", c.authz))
 					r.taxiiError(t, 401, "API key")
-					if got := r.header.Get("WWW-Authenticate"); got != `Basic realm="inthreat"` {
+					if got := r.header.Get("WWW-Authenticate"); got != `Basic realm="taxii"` {
 						t.Fatalf("WWW-Authenticate %q", got)
 					}
 				}

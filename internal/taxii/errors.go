@@ -105,6 +105,21 @@ func decodeError(e *stix.DecodeError) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: "invalid_body", description: desc}
 }
 
+// clientWriteError is a failed write to the client: its connection is gone
+// (reset, broken pipe, stream closed), whatever the error says.
+type clientWriteError struct{ err error }
+
+func (e *clientWriteError) Error() string { return "write to client: " + e.err.Error() }
+func (e *clientWriteError) Unwrap() error { return e.err }
+
+// clientLeft reports whether err means the client went away: a write to it
+// failed, or its request was canceled. That is no server failure to log as one,
+// and nobody is left to answer.
+func clientLeft(r *http.Request, err error) bool {
+	var we *clientWriteError
+	return errors.As(err, &we) || (r.Context().Err() != nil && errors.Is(err, context.Canceled))
+}
+
 // fail renders err as a TAXII error resource and logs it with the same error_id:
 // 5xx at Error with the detail, 4xx at Warn.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -125,7 +140,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if rid != "" {
 		fields = append(fields, zap.String("request_id", rid))
 	}
-	if ae.status >= 500 && r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+	if ae.status >= 500 && clientLeft(r, err) {
 		// The client went away; nobody is left to answer.
 		h.log.Warn("request abandoned by client", fields...)
 		return
@@ -136,37 +151,64 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		h.log.Warn("request rejected", fields...)
 	}
 	if ae.status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Basic realm="`+h.opts.Realm+`"`)
+		w.Header().Set("WWW-Authenticate", `Basic realm="`+realm+`"`)
 	}
+	WriteError(w, r, ae.status, ae.code, ae.description, id)
+}
+
+// WriteError writes a TAXII error resource (spec 3.6.1): the one writer of error
+// bodies, for the API and for the server middleware around it (rate limit, panics).
+// errorID names the error's log line; details.request_id is the request's id
+// (X-Request-Id), when the server middleware assigned one.
+func WriteError(w http.ResponseWriter, r *http.Request, status int, code, description, errorID string) {
 	res := errorResource{
-		Title:       http.StatusText(ae.status),
-		Description: ae.description,
-		ErrorID:     id,
-		ErrorCode:   ae.code,
-		HTTPStatus:  strconv.Itoa(ae.status),
+		Title:       http.StatusText(status),
+		Description: description,
+		ErrorID:     errorID,
+		ErrorCode:   code,
+		HTTPStatus:  strconv.Itoa(status),
 	}
-	if rid != "" {
+	if rid := obs.RequestID(r.Context()); rid != "" {
 		res.Details = map[string]string{"request_id": rid}
 	}
-	h.writeJSON(w, r, ae.status, res)
+	b, _ := encodeJSON(res) // plain strings: it cannot fail
+	writeBody(w, status, b)
+}
+
+// WriteInternalError writes the generic 500 of a failure logged under errorID.
+func WriteInternalError(w http.ResponseWriter, r *http.Request, errorID string) {
+	ae := classify(nil)
+	WriteError(w, r, ae.status, ae.code, ae.description, errorID)
 }
 
 // writeJSON is the response helper for small resources (everything but pages).
 func (h *handler) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	b, err := encodeJSON(v)
+	if err != nil {
+		h.log.Error("encode response", zap.String("path", r.URL.Path), zap.Error(err))
+		status = http.StatusInternalServerError
+		b = []byte(`{"title":"Internal Server Error","http_status":"500"}`)
+	}
+	writeBody(w, status, b)
+}
+
+// encodeJSON encodes v without HTML escaping and without a trailing newline:
+// {} on an empty page is exactly {}.
+func encodeJSON(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		h.log.Error("encode response", zap.String("path", r.URL.Path), zap.Error(err))
-		status = http.StatusInternalServerError
-		buf.Reset()
-		buf.WriteString(`{"title":"Internal Server Error","http_status":"500"}` + "\n")
+		return nil, err
 	}
-	buf.Truncate(buf.Len() - 1) // the encoder's newline: {} on an empty page is exactly {}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+func writeBody(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", MediaTypeTAXII)
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(b)
 }
 
 func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {

@@ -36,7 +36,7 @@ func FuzzAddObjects(f *testing.F) {
 	if err := st.CreateKey(ctx, k); err != nil {
 		f.Fatal(err)
 	}
-	h, err := NewHandler(Options{MaxContentLength: 64 << 10, MaxObjectsPerAdd: 20, ObjectLimits: stixLimits(8<<10, 16, 64)}, st, zap.NewNop())
+	h, err := NewHandler(withConfigDefaults(Options{MaxContentLength: 64 << 10, MaxObjectsPerAdd: 20, ObjectLimits: stixLimits(8<<10, 16, 64)}), st, zap.NewNop())
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/inthreat/taxii-server/internal/auth"
+	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/internal/store/storetest"
 )
@@ -100,18 +101,48 @@ func setup(t *testing.T, st store.Store, opts Options) *bundle {
 	core, logs := observer.New(zapcore.DebugLevel)
 	b.logs = logs
 	log := zap.New(zapcore.NewTee(core, zaptest.NewLogger(t).Core()))
+	opts = withConfigDefaults(opts)
 	h, err := NewHandler(opts, st, log)
 	if err != nil {
 		t.Fatalf("NewHandler: %v", err)
 	}
 	b.srv = httptest.NewServer(h)
 	t.Cleanup(b.srv.Close)
-	path := opts.APIRootPath
-	if path == "" {
-		path = rootPathDefault
-	}
-	b.root = b.srv.URL + strings.TrimSuffix(path, "/")
+	b.root = b.srv.URL + strings.TrimSuffix(opts.APIRootPath, "/")
 	return b
+}
+
+// withConfigDefaults fills the zero fields of o with the configuration's defaults,
+// as serve passes them.
+func withConfigDefaults(o Options) Options {
+	d := config.Default()
+	for _, f := range []struct {
+		v   *string
+		def string
+	}{{&o.APIRootPath, d.APIRootPath}, {&o.Title, d.Title}} {
+		if *f.v == "" {
+			*f.v = f.def
+		}
+	}
+	for _, f := range []struct {
+		v   *int
+		def int
+	}{{&o.MaxPageSize, d.MaxPageSize}, {&o.MaxObjectsPerAdd, d.MaxObjectsPerAdd}, {&o.ObjectLimits.MaxObjectSize, d.MaxObjectSize},
+		{&o.ObjectLimits.MaxDepth, d.MaxJSONDepth}, {&o.ObjectLimits.MaxProperties, d.MaxJSONProps}} {
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	if o.DefaultPageSize == 0 {
+		o.DefaultPageSize = min(d.DefaultPageSize, o.MaxPageSize)
+	}
+	if o.MaxContentLength == 0 {
+		o.MaxContentLength = d.MaxContentLength
+	}
+	if o.StatusTTL == 0 {
+		o.StatusTTL = d.StatusTTL
+	}
+	return o
 }
 
 // response is one HTTP exchange, read in full.

@@ -38,7 +38,7 @@ func (o *observed) snapshot() obs.Snapshot {
 func setupObserved(t *testing.T, st store.Store, req obs.Request) (*bundle, *observed) {
 	t.Helper()
 	b := setupWrite(t, st, Options{})
-	h, err := NewHandler(Options{}, st, zaptest.NewLogger(t))
+	h, err := NewHandler(withConfigDefaults(Options{}), st, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

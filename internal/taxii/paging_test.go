@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/inthreat/taxii-server/internal/store"
+
+	"github.com/inthreat/taxii-server/internal/config"
 )
 
 const bulkCount = 2500
@@ -186,8 +188,8 @@ func TestPagingIsLossFree(t *testing.T) {
 		})
 		t.Run("default page size", func(t *testing.T) {
 			env := b.get(t, "reader", objects).ok(t).envelope(t)
-			if len(env.Objects) != defaultPageSize || !env.More {
-				t.Fatalf("%d objects, more %v; want %d and more", len(env.Objects), env.More, defaultPageSize)
+			if want := config.Default().DefaultPageSize; len(env.Objects) != want || !env.More {
+				t.Fatalf("%d objects, more %v; want %d and more", len(env.Objects), env.More, want)
 			}
 		})
 		t.Run("next with added_after is ANDed", func(t *testing.T) {
@@ -272,7 +274,7 @@ func TestCursorTampering(t *testing.T) {
 			b.get(t, "reader", coll+"/objects/"+ind1+"/versions/?next="+v.Next).ok(t)
 		})
 		t.Run("valid on another replica or after a restart", func(t *testing.T) {
-			h, err := NewHandler(Options{}, st, nil)
+			h, err := NewHandler(withConfigDefaults(Options{}), st, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -39,6 +39,8 @@ func (h *handler) routes() http.Handler {
 
 // headAsGet answers HEAD as GET without the body (HTTP requires HEAD wherever GET
 // is served): the same status and headers, date headers of the page included.
+// Mounted in another chi router, the routing context already holds the method
+// (chi routes by RouteMethod once set), so it is changed there too.
 func headAsGet(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodHead {
@@ -47,6 +49,9 @@ func headAsGet(next http.Handler) http.Handler {
 		}
 		r = r.Clone(r.Context())
 		r.Method = http.MethodGet
+		if rctx := chi.RouteContext(r.Context()); rctx != nil {
+			rctx.RouteMethod = http.MethodGet
+		}
 		next.ServeHTTP(bodiless{w}, r)
 	})
 }

@@ -68,9 +68,9 @@ func toStatusDetails(in []store.StatusObject) []statusDetails {
 }
 
 // status is Get Status (spec 4.3). A status is readable for StatusTTL after its
-// request was processed, by admin keys and by every key that may read the
-// collection the objects were added to; to anyone else, as after expiry, it
-// does not exist (404). Status ids are UUIDs; anything else is 404 without a
+// request was processed, by every key that may read the collection the objects
+// were added to, admin keys included (a feed limit binds them too); to anyone
+// else, as after expiry, it does not exist (404). Status ids are UUIDs; anything else is 404 without a
 // database query.
 func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 	raw := pathParam(r, "status")
@@ -88,7 +88,7 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if c := auth.FromContext(r.Context()); !c.IsAdmin() && !c.CanRead(st.FeedID) {
+	if !auth.FromContext(r.Context()).CanRead(st.FeedID) {
 		h.fail(w, r, missing)
 		return
 	}

@@ -175,7 +175,7 @@ func TestStatusSurvivesARestart(t *testing.T) {
 			st1.Close()
 
 			st2 := ro.open(t)
-			h, err := NewHandler(Options{}, st2, zaptest.NewLogger(t))
+			h, err := NewHandler(withConfigDefaults(Options{}), st2, zaptest.NewLogger(t))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,8 +2,6 @@ package taxii
 
 import (
 	"bufio"
-	"context"
-	"errors"
 	"io"
 	"net/http"
 	"time"
@@ -55,6 +53,9 @@ type countingWriter struct {
 func (c *countingWriter) Write(b []byte) (int, error) {
 	n, err := c.w.Write(b)
 	c.n += int64(n)
+	if err != nil {
+		err = &clientWriteError{err}
+	}
 	return n, err
 }
 
@@ -64,10 +65,19 @@ func newPageWriter(w http.ResponseWriter) *pageWriter {
 	return p
 }
 
+// The date_added headers of a page, spelled as the spec spells them: they are
+// set as map keys, since Header.Set would send X-Taxii-..., and some clients
+// look them up case-sensitively.
+const (
+	headerDateAddedFirst = "X-TAXII-Date-Added-First"
+	headerDateAddedLast  = "X-TAXII-Date-Added-Last"
+)
+
 // begin sets the date_added headers of a non-empty page and writes the head.
 func (p *pageWriter) begin(pg store.Page, head string) {
-	p.w.Header().Set("X-TAXII-Date-Added-First", store.FormatDateAdded(pg.First))
-	p.w.Header().Set("X-TAXII-Date-Added-Last", store.FormatDateAdded(pg.Last))
+	hdr := p.w.Header()
+	hdr[headerDateAddedFirst] = []string{store.FormatDateAdded(pg.First)}
+	hdr[headerDateAddedLast] = []string{store.FormatDateAdded(pg.Last)}
 	_, _ = p.bw.WriteString(head)
 }
 
@@ -99,8 +109,8 @@ func (p *pageWriter) committed() bool { return p.out.n > 0 }
 // abandon drops what is buffered so that an error can be answered instead.
 func (p *pageWriter) abandon() {
 	p.bw.Reset(&p.out)
-	p.w.Header().Del("X-TAXII-Date-Added-First")
-	p.w.Header().Del("X-TAXII-Date-Added-Last")
+	delete(p.w.Header(), headerDateAddedFirst)
+	delete(p.w.Header(), headerDateAddedLast)
 }
 
 func (p *pageWriter) manifestRecord(row store.Row) error {
@@ -204,7 +214,7 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request, q store.Quer
 	// Part of the page is out with a 200: cutting the connection is the only way
 	// left to tell the client the page is incomplete.
 	fields := []zap.Field{zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err)}
-	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+	if clientLeft(r, err) {
 		h.log.Warn("page stream abandoned by client", fields...)
 	} else {
 		h.log.Error("page stream failed after the response started", fields...)

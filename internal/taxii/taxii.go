@@ -21,70 +21,28 @@ import (
 	"github.com/inthreat/taxii-server/internal/store"
 )
 
-// Options configures the API; zero values take the defaults below.
+// Options configures the API. Every limit and title is given by the caller (the
+// configuration owns their defaults); NewHandler refuses a zero limit.
 type Options struct {
-	APIRootPath                 string // default "/api/v2/inthreat/taxii-server/"
+	APIRootPath                 string // e.g. "/api/v2/inthreat/taxii-server/"
 	Title, Description, Contact string // discovery
-	APIRootTitle                string // default: Title
+	APIRootTitle                string // "": Title
 	APIRootDescription          string
-	DefaultPageSize             int    // default 1000
-	MaxPageSize                 int    // default 10000; a larger limit is capped
-	MaxContentLength            int64  // largest request body, advertised in the API root and enforced; default 100 MiB
+	DefaultPageSize             int    // objects per page when the client gives no limit
+	MaxPageSize                 int    // a larger limit is capped
+	MaxContentLength            int64  // largest request body, advertised in the API root and enforced
 	PublicBaseURL               string // e.g. https://taxii.example.com; "": as the client reached the server (obs.BaseURL)
-	Realm                       string // of WWW-Authenticate; default "taxii"
 
 	// Add Objects.
-	MaxObjectsPerAdd int              // most objects in one request; default 100,000
-	ObjectLimits     stix.Limits      // size, depth and properties of one object; zero fields: stix defaults
+	MaxObjectsPerAdd int              // most objects in one request
+	ObjectLimits     stix.Limits      // size, depth and properties of one object
 	StrictValidation bool             // stix.Options.Strict
-	StatusTTL        time.Duration    // how long a status resource stays readable; default 24h
+	StatusTTL        time.Duration    // how long a status resource stays readable
 	Now              func() time.Time // the clock of request timestamps and status expiry; nil: time.Now
 }
 
-const (
-	defaultAPIRootPath      = "/api/v2/inthreat/taxii-server/"
-	defaultTitle            = "TAXII 2.1 server"
-	defaultPageSize         = 1000
-	defaultMaxPageSize      = 10000
-	defaultMaxContentLength = 100 << 20
-	defaultRealm            = "taxii"
-	defaultMaxObjectsPerAdd = 100_000
-	defaultStatusTTL        = 24 * time.Hour
-)
-
-func (o Options) withDefaults() Options {
-	if o.APIRootPath == "" {
-		o.APIRootPath = defaultAPIRootPath
-	}
-	if o.Title == "" {
-		o.Title = defaultTitle
-	}
-	if o.APIRootTitle == "" {
-		o.APIRootTitle = o.Title
-	}
-	if o.MaxPageSize == 0 {
-		o.MaxPageSize = defaultMaxPageSize
-	}
-	if o.DefaultPageSize == 0 {
-		o.DefaultPageSize = min(defaultPageSize, o.MaxPageSize)
-	}
-	if o.MaxContentLength == 0 {
-		o.MaxContentLength = defaultMaxContentLength
-	}
-	if o.Realm == "" {
-		o.Realm = defaultRealm
-	}
-	if o.MaxObjectsPerAdd == 0 {
-		o.MaxObjectsPerAdd = defaultMaxObjectsPerAdd
-	}
-	if o.StatusTTL == 0 {
-		o.StatusTTL = defaultStatusTTL
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	return o
-}
+// realm is the realm of WWW-Authenticate.
+const realm = "taxii"
 
 // rootPath checks the API root path and returns it without its trailing slash
 // ("" for "/"), the form the route table joins.
@@ -100,6 +58,9 @@ func rootPath(p string) (string, error) {
 }
 
 func (o Options) validate() error {
+	if o.Title == "" {
+		return errors.New("taxii: empty title")
+	}
 	if o.DefaultPageSize < 1 || o.MaxPageSize < 1 || o.DefaultPageSize > o.MaxPageSize {
 		return fmt.Errorf("taxii: page sizes default %d, max %d: want 1 <= default <= max", o.DefaultPageSize, o.MaxPageSize)
 	}
@@ -109,11 +70,11 @@ func (o Options) validate() error {
 	if o.MaxObjectsPerAdd < 1 {
 		return fmt.Errorf("taxii: max objects per add %d < 1", o.MaxObjectsPerAdd)
 	}
-	if o.StatusTTL < 0 {
-		return fmt.Errorf("taxii: status TTL %s < 0", o.StatusTTL)
+	if l := o.ObjectLimits; l.MaxObjectSize < 1 || l.MaxDepth < 1 || l.MaxProperties < 1 {
+		return fmt.Errorf("taxii: object limits %+v: each must be at least 1", l)
 	}
-	if strings.ContainsAny(o.Realm, "\"\\\r\n") {
-		return fmt.Errorf("taxii: realm %q may not contain quotes, backslashes or line breaks", o.Realm)
+	if o.StatusTTL <= 0 {
+		return fmt.Errorf("taxii: status TTL %s <= 0", o.StatusTTL)
 	}
 	if o.PublicBaseURL != "" {
 		u, err := url.Parse(o.PublicBaseURL)
@@ -144,7 +105,12 @@ func NewHandler(opts Options, st store.Store, log *zap.Logger) (http.Handler, er
 	if log == nil {
 		log = zap.NewNop()
 	}
-	opts = opts.withDefaults()
+	if opts.APIRootTitle == "" {
+		opts.APIRootTitle = opts.Title
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
@@ -180,7 +146,13 @@ func (h *handler) baseURL(r *http.Request) string {
 	return obs.BaseURL(r)
 }
 
-// apiRootURL is the absolute URL of the API root, with its trailing slash.
+// apiRootURL is the URL of the API root, with its trailing slash, as discovery
+// names it. Spec 4.1.1 allows only HTTPS absolute URLs or relative ones starting
+// with a single "/": over plain HTTP it is the relative form.
 func (h *handler) apiRootURL(r *http.Request) string {
-	return h.baseURL(r) + h.root + "/"
+	base := h.baseURL(r)
+	if !strings.HasPrefix(base, "https://") {
+		base = ""
+	}
+	return base + h.root + "/"
 }
