@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,5 +118,30 @@ func fillIndicators(tb testing.TB, st store.Store, n int) {
 		if _, err := st.AddObjects(context.Background(), objs); err != nil {
 			tb.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkIndicatorContext looks one address up among 100,000 indicators through the
+// assembled server (authentication, feeds of the key, the observables index).
+func BenchmarkIndicatorContext(b *testing.B) {
+	for _, s := range []struct {
+		name string
+		new  func(testing.TB) store.Store
+	}{
+		{"sqlite", func(tb testing.TB) store.Store { return sqlitetest.New(tb) }},
+		{"postgres", func(tb testing.TB) store.Store { return pgtest.New(tb) }},
+	} {
+		b.Run(s.name, func(b *testing.B) {
+			st := s.new(b)
+			fillIndicators(b, st, benchIndicators)
+			f := setup(b, st, nil)
+			url := f.api + "/indicators/context?type=ipv4-addr&value=10.1.134.159" // the last indicator: 99999 = 1<<16 + 134<<8 + 159
+			for b.Loop() {
+				r := f.get(b, "reader", url)
+				if r.status != http.StatusOK || !strings.Contains(string(r.body), `10.1.134.159'`) {
+					b.Fatalf("%d %s", r.status, r.body)
+				}
+			}
+		})
 	}
 }
