@@ -273,6 +273,10 @@ type Statuses interface {
 	DeleteExpiredStatuses(ctx context.Context, now time.Time) (int, error)
 }
 
+// ShowsAll reports whether the filter shows every object (a feed that filters nothing).
+// A filter field added to FeedFilter must be added here too.
+func (f FeedFilter) ShowsAll() bool { return len(f.Types) == 0 }
+
 // Allows reports whether the feed filter shows objects of this type.
 // Writable collections accept only what they would show.
 func (f FeedFilter) Allows(objectType string) bool {
