@@ -91,14 +91,30 @@ func Routes(opts Options, st store.Store, log *zap.Logger) ([]Route, error) {
 	get := func(pattern string, fn http.HandlerFunc, mw ...func(http.Handler) http.Handler) Route {
 		return Route{Method: http.MethodGet, Pattern: p + pattern, Handler: chi.Chain(append(mw, authn)...).HandlerFunc(fn)}
 	}
+	list := get("/collections/{feed}/lists/{kind}.txt", h.list, h.keyFromQuery)
 	return []Route{
-		get("/collections/{feed}/objects", h.feedObjects),                   // items and next_cursor; format=text|csv|custom
-		get("/collections/{feed}/lists/{kind}.txt", h.list, h.keyFromQuery), // blocklists
-		get("/objects/{object}", h.object),                                  // one object, latest version, in the key's feeds
-		get("/objects", h.objects),                                          // match[id]=a,b
-		get("/indicators/context", h.indicatorContext),                      // IOC lookup: type, value
+		get("/collections/{feed}/objects", h.feedObjects), // items and next_cursor; format=text|csv|custom
+		list, // blocklists
+		{Method: http.MethodHead, Pattern: list.Pattern, Handler: headAsGet(list.Handler)}, // devices checking ETag/Last-Modified
+		get("/objects/{object}", h.object),                                                 // one object, latest version, in the key's feeds
+		get("/objects", h.objects),                                                         // match[id]=a,b
+		get("/indicators/context", h.indicatorContext),                                     // IOC lookup: type, value
 	}, nil
 }
+
+// headAsGet answers HEAD as GET without the body: the same status and headers.
+func headAsGet(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.Clone(r.Context())
+		r.Method = http.MethodGet
+		next.ServeHTTP(bodiless{w}, r)
+	})
+}
+
+// bodiless drops the body of a HEAD answer.
+type bodiless struct{ http.ResponseWriter }
+
+func (bodiless) Write(p []byte) (int, error) { return len(p), nil }
 
 // keyFromQuery turns ?key= into a Bearer credential when the operator allowed it and the
 // request carries no Authorization header. The key then sits in URLs, which proxies and

@@ -64,6 +64,17 @@ func TestBlocklists(t *testing.T) {
 		if string(r.body) != "198.51.100.1\n198.51.100.2\n198.51.100.9\n" || r.header.Get("ETag") == etag {
 			t.Errorf("after a new indicator: %q, ETag %s", r.body, r.header.Get("ETag"))
 		}
+		// HEAD: the same headers, no body.
+		req, _ := http.NewRequest(http.MethodHead, lists+"ipv4.txt", nil)
+		req.Header.Set("Authorization", basic(f.keys["reader"]))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("ETag") != r.header.Get("ETag") {
+			t.Errorf("HEAD: %d, ETag %q", resp.StatusCode, resp.Header.Get("ETag"))
+		}
 		// Unknown kinds and names are 400; no key is 401; the key in the query is off by default.
 		f.get(t, "reader", lists+"mac.txt").apiError(t, http.StatusBadRequest, "not a list")
 		if r := f.get(t, "reader", lists+"ipv4.csv"); r.status != http.StatusNotFound {
