@@ -3,85 +3,244 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"flag"
 	"fmt"
-	"regexp"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/inthreat/taxii-server/internal/feed"
 	"github.com/inthreat/taxii-server/internal/store"
 )
 
-// stixType is the STIX 2.1 rule for type names (3-250 chars, lower-case, digits, hyphens).
-var stixType = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,248}[a-z0-9]$`)
-
 func runFeed(ctx context.Context, args []string, c *cli) error {
 	if len(args) == 0 {
-		return usageError{"feed: want create, list or delete"}
+		return usageError{"feed: want create, update, show, list or delete"}
 	}
 	switch args[0] {
 	case "create":
 		return feedCreate(ctx, args[1:], c)
+	case "update":
+		return feedUpdate(ctx, args[1:], c)
+	case "show":
+		return feedShow(ctx, args[1:], c)
 	case "list":
 		return feedList(ctx, args[1:], c)
 	case "delete":
 		return feedDelete(ctx, args[1:], c)
 	}
-	return usageError{fmt.Sprintf("feed: unknown subcommand %q; want create, list or delete", args[0])}
+	return usageError{fmt.Sprintf("feed: unknown subcommand %q; want create, update, show, list or delete", args[0])}
+}
+
+// feedFlags are the flags of feed create and feed update: the feed's own
+// fields, then one flag per filter of package feed.
+type feedFlags struct {
+	title, description, alias string
+	writable                  bool
+	filter                    map[string]*string
+}
+
+func (ff *feedFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&ff.title, "title", "", "feed title (required by create)")
+	fs.StringVar(&ff.description, "description", "", "feed description; empty: the collection says what the filter holds")
+	fs.StringVar(&ff.alias, "alias", "", "optional unique alias, usable instead of the id in URLs")
+	fs.BoolVar(&ff.writable, "writable", false, "accept objects through the TAXII add-objects endpoint")
+	ff.filter = map[string]*string{}
+	for _, f := range feed.Flags {
+		v := new(string)
+		ff.filter[f.Name] = v
+		if f.Bool {
+			fs.Func(f.Name, f.Usage, func(s string) error { *v = s; return nil })
+			boolFlag(fs, f.Name)
+		} else {
+			fs.StringVar(v, f.Name, "", f.Usage)
+		}
+	}
+}
+
+// apply sets on f the fields and filters whose flags were given (set), and
+// validates the result against the store's types. Nothing is stored on error.
+func (ff *feedFlags) apply(ctx context.Context, st store.Store, set map[string]bool, f *store.Feed) error {
+	if set["title"] {
+		f.Title = ff.title
+	}
+	if set["description"] {
+		f.Description = ff.description
+	}
+	if set["alias"] {
+		f.Alias = ff.alias
+	}
+	if set["writable"] {
+		f.Writable = ff.writable
+	}
+	if strings.TrimSpace(f.Title) == "" {
+		return errors.New("--title must not be empty")
+	}
+	if f.Alias != "" && (strings.ContainsAny(f.Alias, "/?#% ") || len(f.Alias) > 200) {
+		return errors.New("--alias must be a URL path segment (no / ? # % or spaces)")
+	}
+	for _, fl := range feed.Flags {
+		if set[fl.Name] {
+			if err := feed.Set(&f.Filter, fl.Name, *ff.filter[fl.Name]); err != nil {
+				return err
+			}
+		}
+	}
+	var stored []string
+	if unknownTypes(f.Filter) {
+		var err error
+		if stored, err = st.ObjectTypes(ctx); err != nil {
+			return err
+		}
+	}
+	return feed.Validate(f.Filter, stored)
+}
+
+// unknownTypes reports whether the filter names a type only the store can vouch for.
+func unknownTypes(f store.FeedFilter) bool {
+	for _, t := range slices.Concat(f.Types, f.ExcludeTypes) {
+		if !slices.Contains(feed.STIXTypes, t) && !strings.HasPrefix(t, "x-") {
+			return true
+		}
+	}
+	return false
+}
+
+// boolFlag lets a fs.Func flag be given without a value, as a boolean.
+func boolFlag(fs *flag.FlagSet, name string) {
+	fl := fs.Lookup(name)
+	fl.Value = boolValue{fl.Value}
+	fl.DefValue = "false"
+}
+
+type boolValue struct{ flag.Value }
+
+func (boolValue) IsBoolFlag() bool { return true }
+
+// idLast moves a leading feed id or alias after the flags, where the flag
+// package leaves positional arguments: "feed update ID --tlp red" then parses.
+func idLast(args []string) []string {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return append(slices.Clone(args[1:]), args[0])
+	}
+	return args
+}
+
+func visited(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
 }
 
 func feedCreate(ctx context.Context, args []string, c *cli) error {
-	var title, description, types, alias string
-	var writable bool
-	st, _, _, _, err := commandStore(ctx, "feed create", args, c, func(fs *flag.FlagSet) {
-		fs.StringVar(&title, "title", "", "feed title (required)")
-		fs.StringVar(&description, "description", "", "feed description")
-		fs.StringVar(&types, "types", "", "comma-separated STIX types the feed exports; empty: all")
-		fs.StringVar(&alias, "alias", "", "optional unique alias, usable instead of the id in URLs")
-		fs.BoolVar(&writable, "writable", false, "accept objects through the TAXII add-objects endpoint")
-	})
+	var ff feedFlags
+	st, fs, _, _, err := commandStore(ctx, "feed create", args, c, ff.register)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if strings.TrimSpace(title) == "" {
+	set := visited(fs)
+	if !set["title"] {
 		return usageError{"feed create: --title is required"}
 	}
-	f := store.Feed{
-		ID: newUUID(), Title: title, Description: description, Alias: alias,
-		Writable: writable, CreatedAt: time.Now().UTC(),
-	}
-	if f.Filter.Types, err = parseTypes(types); err != nil {
+	f := store.Feed{ID: newUUID(), CreatedAt: time.Now().UTC()}
+	if err := ff.apply(ctx, st, set, &f); err != nil {
 		return usageError{"feed create: " + err.Error()}
-	}
-	if alias != "" && (strings.ContainsAny(alias, "/?#% ") || len(alias) > 200) {
-		return usageError{"feed create: --alias must be a URL path segment (no / ? # % or spaces)"}
 	}
 	if err := st.CreateFeed(ctx, f); err != nil {
 		if isConflict(err) {
-			return fmt.Errorf("feed create: alias %q is already used", alias)
+			return fmt.Errorf("feed create: alias %q is already used", f.Alias)
 		}
 		return err
 	}
 	fmt.Fprintln(c.stdout, f.ID)
-	fmt.Fprintf(c.stderr, "created feed %q; use %s as the Collection ID\n", title, f.ID)
+	fmt.Fprintf(c.stderr, "created feed %q (%s); use %s as the Collection ID\n", f.Title, feed.Describe(f.Filter), f.ID)
 	return nil
 }
 
-func parseTypes(s string) ([]string, error) {
-	var out []string
-	for _, t := range strings.Split(s, ",") {
-		t = strings.TrimSpace(t)
-		if t == "" {
-			continue
-		}
-		if !stixType.MatchString(t) || strings.Contains(t, "--") {
-			return nil, fmt.Errorf("%q is not a STIX type name", t)
-		}
-		out = append(out, t)
+func feedUpdate(ctx context.Context, args []string, c *cli) error {
+	var ff feedFlags
+	st, fs, _, _, err := commandStore(ctx, "feed update", idLast(args), c, ff.register)
+	if err != nil {
+		return err
 	}
-	return out, nil
+	defer st.Close()
+	if fs.NArg() != 1 {
+		return usageError{"feed update: want exactly one feed id or alias"}
+	}
+	old, err := st.GetFeed(ctx, fs.Arg(0))
+	if isNotFound(err) {
+		return fmt.Errorf("feed update: no feed %q", fs.Arg(0))
+	}
+	if err != nil {
+		return err
+	}
+	f := old
+	if err := ff.apply(ctx, st, visited(fs), &f); err != nil {
+		return usageError{"feed update: " + err.Error()}
+	}
+	if err := feed.CheckUpdate(old, f); err != nil {
+		return fmt.Errorf("feed update: %w", err)
+	}
+	if err := st.UpdateFeed(ctx, f); err != nil {
+		if isConflict(err) {
+			return fmt.Errorf("feed update: alias %q is already used", f.Alias)
+		}
+		return err
+	}
+	fmt.Fprintf(c.stderr, "updated feed %s: %s\n", f.ID, feed.Describe(f.Filter))
+	return nil
+}
+
+func feedShow(ctx context.Context, args []string, c *cli) error {
+	st, fs, _, _, err := commandStore(ctx, "feed show", idLast(args), c, nil)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if fs.NArg() != 1 {
+		return usageError{"feed show: want exactly one feed id or alias"}
+	}
+	f, err := st.GetFeed(ctx, fs.Arg(0))
+	if isNotFound(err) {
+		return fmt.Errorf("feed show: no feed %q", fs.Arg(0))
+	}
+	if err != nil {
+		return err
+	}
+	count, newest, err := st.FeedStats(ctx, f.Filter)
+	if err != nil {
+		return err
+	}
+	newestText := "(none)"
+	if newest > 0 {
+		newestText = store.FormatDateAdded(newest)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	for _, line := range [][2]string{
+		{"id", f.ID}, {"title", f.Title}, {"description", f.Description}, {"alias", f.Alias},
+		{"writable", fmt.Sprint(f.Writable)}, {"created", f.CreatedAt.UTC().Format(time.RFC3339)},
+		{"filter", feed.Describe(f.Filter)},
+		{"types", strings.Join(f.Filter.Types, ",")}, {"exclude-types", strings.Join(f.Filter.ExcludeTypes, ",")},
+		{"tlp", tlpList(f.Filter.TLP)}, {"sources", strings.Join(f.Filter.Sources, ",")},
+		{"created-by", strings.Join(f.Filter.CreatedBy, ",")}, {"min-confidence", fmt.Sprint(f.Filter.MinConfidence)},
+		{"labels", strings.Join(f.Filter.Labels, ",")}, {"exclude-revoked", fmt.Sprint(f.Filter.ExcludeRevoked)},
+		{"exclude-expired", fmt.Sprint(f.Filter.ExcludeExpired)}, {"with-context", fmt.Sprint(f.Filter.WithContext)},
+		{"objects", fmt.Sprint(count)}, {"newest date_added", newestText},
+	} {
+		fmt.Fprintf(tw, "%s:\t%s\n", line[0], line[1])
+	}
+	return tw.Flush()
+}
+
+func tlpList(levels []store.TLP) string {
+	var names []string
+	for _, l := range levels {
+		names = append(names, strings.ToLower(feed.TLPName(l)))
+	}
+	return strings.Join(names, ",")
 }
 
 func feedList(ctx context.Context, args []string, c *cli) error {
@@ -117,6 +276,9 @@ func feedDelete(ctx context.Context, args []string, c *cli) error {
 	}
 	f, err := st.GetFeed(ctx, fs.Arg(0))
 	if err == nil {
+		if err := feed.CheckDelete(f); err != nil {
+			return fmt.Errorf("feed delete: %w", err)
+		}
 		err = st.DeleteFeed(ctx, f.ID)
 	}
 	if isNotFound(err) {

@@ -53,8 +53,12 @@ Commands:
   migrate                  apply database migrations
   import [--collection ID] FILE...   import STIX 2.1 bundles, envelopes, arrays or JSON lines (- = stdin)
   validate [--strict] FILE...        validate STIX 2.1 content without storing it
-  feed create --title T [--description D] [--types a,b] [--alias A] [--writable]
-  feed list | feed delete ID
+  feed create --title T [--description D] [--alias A] [--writable] [filters]
+  feed update ID|ALIAS [--title T] [--description D] [--alias A] [--writable] [filters]
+  feed show ID|ALIAS | feed list | feed delete ID
+      filters: --types a,b --exclude-types a,b --tlp clear,green,amber,amber+strict,red,none
+               --sources S,.. --created-by identity--..,.. --min-confidence N --labels a,b
+               --exclude-revoked --exclude-expired --with-context
   key create --name N --role read-only|read-write|admin [--feeds ID,...]
   key list | key revoke ID
   config                   print the effective configuration, secrets redacted

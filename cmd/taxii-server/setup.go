@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/inthreat/taxii-server/internal/config"
+	"github.com/inthreat/taxii-server/internal/feed"
 	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/internal/store/postgres"
 	"github.com/inthreat/taxii-server/internal/store/sqlite"
@@ -97,6 +98,11 @@ func openStore(ctx context.Context, cfg config.Config, log *zap.Logger, migrate 
 	if err := st.CheckSchema(ctx); err != nil {
 		st.Close()
 		return nil, err
+	}
+	// The default feed exists from the first start of the server or of any command.
+	if err := feed.EnsureDefault(ctx, st); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("default feed: %w", err)
 	}
 	return st, nil
 }

@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -88,11 +89,62 @@ type VersionMatch struct {
 	DateAdded []int64
 }
 
-// FeedFilter is the saved filter that makes a feed out of the store.
-// New feed filters (TLP, confidence, revoked, source) are added here.
+// FeedFilter is the saved filter that makes a feed out of the store. Its
+// conditions are ANDed; the values inside one condition are ORed; an empty
+// condition allows everything. Package feed parses, validates and describes it.
 type FeedFilter struct {
-	Types []string // empty: every type
+	Types        []string // empty: every type
+	ExcludeTypes []string
+	TLP          []TLP    // the object's highest TLP level is one of these (TLPNone: no TLP marking)
+	Sources      []string // provenance source of the version
+	CreatedBy    []string // created_by_ref or any of x_inthreat_sources_refs
+	// MinConfidence > 0 keeps objects whose confidence is at least this; objects
+	// without confidence are left out (unknown is not "at least N"). 0: no condition.
+	MinConfidence  int
+	Labels         []string // any of them
+	ExcludeRevoked bool
+	ExcludeExpired bool // valid_until before the time of the read
+	// WithContext also shows every identity and marking-definition, whatever the other conditions.
+	WithContext bool
+
+	// Index is the id of the stored feed whose membership index serves this
+	// filter. The stores set it on the feeds they return; a filter that needs
+	// the index (Indexed) and has none is refused by ScanObjects and DeleteObject.
+	Index string
 }
+
+// ContextTypes are the types WithContext adds to a feed.
+var ContextTypes = []string{"identity", "marking-definition"}
+
+// Indexed reports whether the filter has conditions that the stores serve from
+// a per-feed membership index maintained at ingest and on feed update, rather
+// than from the object columns at read time (types, expiry).
+func (f FeedFilter) Indexed() bool {
+	return len(f.ExcludeTypes) > 0 || len(f.TLP) > 0 || len(f.Sources) > 0 || len(f.CreatedBy) > 0 ||
+		f.MinConfidence > 0 || len(f.Labels) > 0 || f.ExcludeRevoked
+}
+
+// ReadTypes is the type condition a feed that is not Indexed applies at read
+// time: its types, plus the context types; nil means every type.
+func (f FeedFilter) ReadTypes() []string {
+	if len(f.Types) == 0 {
+		return nil
+	}
+	if !f.WithContext {
+		return f.Types
+	}
+	out := slices.Clone(f.Types)
+	for _, t := range ContextTypes {
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// ErrNeedsIndex is returned for a query whose feed filter needs a membership
+// index (FeedFilter.Indexed) but does not come from a stored feed.
+var ErrNeedsIndex = errors.New("store: this feed filter needs a stored feed (FeedFilter.Index)")
 
 // Query selects versions for the objects, manifest and versions endpoints.
 // All conditions are ANDed; lists within one condition are ORed.
@@ -183,8 +235,20 @@ type Feeds interface {
 	GetFeed(ctx context.Context, idOrAlias string) (Feed, error)
 	// ListFeeds returns all feeds ordered by creation time, then id.
 	ListFeeds(ctx context.Context) ([]Feed, error)
+	// UpdateFeed replaces the title, description, alias, filter and writable flag
+	// of the feed with f.ID, keeping its id and creation time. Pages served after
+	// it returns use the new filter; the membership index is rebuilt in the same
+	// transaction, serialised with writers. ErrNotFound when none, ErrConflict
+	// when the alias is another feed's.
+	UpdateFeed(ctx context.Context, f Feed) error
 	// DeleteFeed removes a feed (not its objects). ErrNotFound when none.
 	DeleteFeed(ctx context.Context, id string) error
+	// FeedStats counts the versions the feed's filter shows (is_latest, as a
+	// poller without match[version] sees them) and the newest date_added among
+	// them (0 when none).
+	FeedStats(ctx context.Context, filter FeedFilter) (count int64, newest int64, err error)
+	// ObjectTypes lists the distinct types stored, sorted.
+	ObjectTypes(ctx context.Context) ([]string, error)
 }
 
 // Role is what an API key may do.
@@ -274,19 +338,14 @@ type Statuses interface {
 }
 
 // ShowsAll reports whether the filter shows every object (a feed that filters nothing).
-// A filter field added to FeedFilter must be added here too.
-func (f FeedFilter) ShowsAll() bool { return len(f.Types) == 0 }
+func (f FeedFilter) ShowsAll() bool { return len(f.Types) == 0 && !f.Indexed() && !f.ExcludeExpired }
 
 // Allows reports whether the feed filter shows objects of this type.
 // Writable collections accept only what they would show.
 func (f FeedFilter) Allows(objectType string) bool {
-	if len(f.Types) == 0 {
-		return true
+	if slices.Contains(f.ExcludeTypes, objectType) {
+		return f.WithContext && slices.Contains(ContextTypes, objectType)
 	}
-	for _, t := range f.Types {
-		if t == objectType {
-			return true
-		}
-	}
-	return false
+	types := f.ReadTypes()
+	return len(types) == 0 || slices.Contains(types, objectType)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/inthreat/taxii-server/internal/auth"
+	"github.com/inthreat/taxii-server/internal/feed"
 	"github.com/inthreat/taxii-server/internal/obs"
 	"github.com/inthreat/taxii-server/internal/store"
 )
@@ -29,10 +30,14 @@ type collectionsResource struct {
 }
 
 func toCollection(f store.Feed, c *auth.Caller) collectionResource {
+	desc := f.Description
+	if desc == "" {
+		desc = "Shows " + feed.Describe(f.Filter) + "."
+	}
 	return collectionResource{
 		ID:          f.ID,
 		Title:       f.Title,
-		Description: f.Description,
+		Description: desc,
 		Alias:       f.Alias,
 		CanRead:     c.CanRead(f.ID),
 		CanWrite:    c.CanWrite(f),

@@ -9,29 +9,95 @@ import (
 	"github.com/inthreat/taxii-server/internal/store"
 )
 
-const feedColumns = `id::text, title, description, coalesce(alias, ''), types, writable, created_at`
+const feedColumns = `id::text, title, description, coalesce(alias, ''), types, writable, created_at,
+	exclude_types, tlp, sources, created_by, min_confidence, labels, exclude_revoked, exclude_expired, with_context`
 
 func scanFeed(row pgx.Row) (store.Feed, error) {
 	var f store.Feed
-	err := row.Scan(&f.ID, &f.Title, &f.Description, &f.Alias, &f.Filter.Types, &f.Writable, &f.CreatedAt)
-	if len(f.Filter.Types) == 0 {
-		f.Filter.Types = nil
+	var tlp []int16
+	flt := &f.Filter
+	err := row.Scan(&f.ID, &f.Title, &f.Description, &f.Alias, &flt.Types, &f.Writable, &f.CreatedAt,
+		&flt.ExcludeTypes, &tlp, &flt.Sources, &flt.CreatedBy, &flt.MinConfidence, &flt.Labels,
+		&flt.ExcludeRevoked, &flt.ExcludeExpired, &flt.WithContext)
+	for _, l := range tlp {
+		flt.TLP = append(flt.TLP, store.TLP(l))
 	}
+	for _, l := range []*[]string{&flt.Types, &flt.ExcludeTypes, &flt.Sources, &flt.CreatedBy, &flt.Labels} {
+		if len(*l) == 0 {
+			*l = nil
+		}
+	}
+	flt.Index = f.ID
 	return f, err
 }
+
+// nonNil keeps text[] columns NOT NULL.
+func nonNil(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+func filterArgs(f store.FeedFilter) []any {
+	tlp := make([]int16, len(f.TLP))
+	for i, l := range f.TLP {
+		tlp[i] = int16(l)
+	}
+	return []any{nonNil(f.Types), nonNil(f.ExcludeTypes), tlp, nonNil(f.Sources), nonNil(f.CreatedBy),
+		f.MinConfidence, nonNil(f.Labels), f.ExcludeRevoked, f.ExcludeExpired, f.WithContext, f.Indexed()}
+}
+
+// lockWriters takes the store clock until commit, so that no AddObjects runs
+// while a feed's membership index is rebuilt: every version is then entered
+// under exactly one of the two filters.
+const lockWriters = `SELECT 1 FROM store_clock WHERE one FOR UPDATE`
 
 // CreateFeed implements store.Feeds.
 func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
 	if f.CreatedAt.IsZero() {
 		f.CreatedAt = time.Now()
 	}
-	types := f.Filter.Types
-	if types == nil {
-		types = []string{}
-	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO feeds (id, title, description, alias, types, writable, created_at)
-		VALUES ($1, $2, $3, nullif($4, ''), $5, $6, $7)`,
-		f.ID, f.Title, f.Description, f.Alias, types, f.Writable, f.CreatedAt)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, lockWriters); err != nil {
+			return err
+		}
+		args := append([]any{f.ID, f.Title, f.Description, f.Alias, f.Writable, f.CreatedAt}, filterArgs(f.Filter)...)
+		if _, err := tx.Exec(ctx, `INSERT INTO feeds (id, title, description, alias, writable, created_at,
+			types, exclude_types, tlp, sources, created_by, min_confidence, labels, exclude_revoked, exclude_expired,
+			with_context, indexed)
+			VALUES ($1, $2, $3, nullif($4, ''), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`, args...); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, rebuildMembers, f.ID)
+		return err
+	})
+	return interpretError(err)
+}
+
+// UpdateFeed implements store.Feeds.
+func (s *Store) UpdateFeed(ctx context.Context, f store.Feed) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, lockWriters); err != nil {
+			return err
+		}
+		args := append([]any{f.ID, f.Title, f.Description, f.Alias, f.Writable}, filterArgs(f.Filter)...)
+		tag, err := tx.Exec(ctx, `UPDATE feeds SET title = $2, description = $3, alias = nullif($4, ''), writable = $5,
+			types = $6, exclude_types = $7, tlp = $8, sources = $9, created_by = $10, min_confidence = $11,
+			labels = $12, exclude_revoked = $13, exclude_expired = $14, with_context = $15, indexed = $16
+			WHERE id::text = lower($1)`, args...)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return store.ErrNotFound
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM feed_members WHERE feed_id = $1::uuid`, f.ID); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, rebuildMembers, f.ID)
+		return err
+	})
 	return interpretError(err)
 }
 
@@ -60,7 +126,7 @@ func (s *Store) ListFeeds(ctx context.Context) ([]store.Feed, error) {
 	return out, interpretError(rows.Err())
 }
 
-// DeleteFeed implements store.Feeds.
+// DeleteFeed implements store.Feeds; its membership index goes with it (ON DELETE CASCADE).
 func (s *Store) DeleteFeed(ctx context.Context, id string) error {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM feeds WHERE id::text = lower($1)`, id)
 	if err != nil {

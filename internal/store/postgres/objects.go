@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -24,12 +25,19 @@ const setClock = `UPDATE store_clock SET last_us = $1 WHERE one`
 // returns for each inserted row whether its object had another version before.
 // The outer SELECT does not see the rows its WITH inserts (one snapshot for the
 // whole statement), so EXISTS finds only versions stored before this call.
+// Lists of the filter fields (creators, labels) travel as JSON arrays, one per
+// row: unnest needs flat arrays.
 const insertObjects = `WITH ins AS (
 	INSERT INTO objects
-		(date_added, id, type, spec_version, created, modified, version_key, is_latest, is_first, raw)
-	SELECT date_added, id, type, spec_version, created, modified, version_key, true, true, raw
-	FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[])
-		AS t(date_added, id, type, spec_version, created, modified, version_key, raw)
+		(date_added, id, type, spec_version, created, modified, version_key, is_latest, is_first, raw,
+		 tlp, creators, confidence, labels, revoked, valid_until)
+	SELECT date_added, id, type, spec_version, created, modified, version_key, true, true, raw,
+		tlp, ARRAY(SELECT jsonb_array_elements_text(creators::jsonb)), nullif(confidence, -1),
+		ARRAY(SELECT jsonb_array_elements_text(labels::jsonb)), revoked, nullif(valid_until, 0)
+	FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[],
+		$9::smallint[], $10::text[], $11::smallint[], $12::text[], $13::boolean[], $14::bigint[])
+		AS t(date_added, id, type, spec_version, created, modified, version_key, raw,
+		     tlp, creators, confidence, labels, revoked, valid_until)
 	ON CONFLICT (id, version_key) DO NOTHING
 	RETURNING date_added, id
 )
@@ -91,7 +99,12 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 			created[j], modified[j], vkeys[j] = o.Created, o.Modified, keys[i]
 			raws[j] = o.Raw
 		}
-		rows, err := tx.Query(ctx, insertObjects, dateAdded, ids, types, specs, created, modified, vkeys, raws)
+		fc, err := s.filterColumns(ctx, tx, objs, uniq)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, insertObjects, dateAdded, ids, types, specs, created, modified, vkeys, raws,
+			fc.tlp, fc.creators, fc.confidence, fc.labels, fc.revoked, fc.validUntil)
 		if err != nil {
 			return err
 		}
@@ -168,6 +181,9 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 				return err
 			}
 		}
+		if _, err := tx.Exec(ctx, addMembers, base, base+int64(n)-1); err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, setClock, base+int64(n)-1)
 		return err
 	})
@@ -184,7 +200,10 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 }
 
 // conditions builds the WHERE clause of q with numbered placeholders; values never enter the SQL text.
-func conditions(feed store.FeedFilter, q store.Query, args *[]any) string {
+// A feed filter that is Indexed is served by its membership index: with join the
+// caller walks the index itself (memberScan) and the clause has neither the
+// membership nor the date_added bounds; without, the index is a semi-join.
+func conditions(feed store.FeedFilter, q store.Query, args *[]any, join bool) (string, error) {
 	var conds []string
 	arg := func(v any) string {
 		*args = append(*args, v)
@@ -200,8 +219,17 @@ func conditions(feed store.FeedFilter, q store.Query, args *[]any) string {
 		}
 		return "type = ANY(" + arg(types) + "::text[])"
 	}
-	if len(feed.Types) > 0 {
-		conds = append(conds, inTypes(feed.Types))
+	switch {
+	case feed.Indexed() && feed.Index == "":
+		return "", store.ErrNeedsIndex
+	case feed.Indexed() && join:
+	case feed.Indexed():
+		conds = append(conds, "date_added IN (SELECT obj FROM feed_members WHERE feed_id = "+arg(feed.Index)+"::uuid)")
+	case len(feed.ReadTypes()) > 0:
+		conds = append(conds, inTypes(feed.ReadTypes()))
+	}
+	if feed.ExcludeExpired {
+		conds = append(conds, "(valid_until IS NULL OR valid_until > "+arg(time.Now().UnixMicro())+"::bigint)")
 	}
 	if len(q.Types) > 0 {
 		conds = append(conds, inTypes(q.Types))
@@ -218,13 +246,13 @@ func conditions(feed store.FeedFilter, q store.Query, args *[]any) string {
 	if q.ModifiedAfter != "" {
 		conds = append(conds, "version_key > "+arg(q.ModifiedAfter)+"::text")
 	}
-	if after := max(q.AddedAfter, q.After); after > 0 {
+	if after := max(q.AddedAfter, q.After); after > 0 && !(join && feed.Indexed()) {
 		conds = append(conds, "date_added > "+arg(after)+"::bigint")
 	}
 	if len(conds) == 0 {
-		return "true"
+		return "true", nil
 	}
-	return strings.Join(conds, " AND ")
+	return strings.Join(conds, " AND "), nil
 }
 
 func versionCondition(v store.VersionMatch, arg func(any) string) string {
@@ -263,8 +291,30 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 	defer tx.Rollback(ctx) //nolint:errcheck // read-only; nothing to keep
 
 	var args []any
-	where := conditions(q.Feed, q, &args)
+	where, err := conditions(q.Feed, q, &args, true)
+	if err != nil {
+		return err
+	}
+	cols := "date_added, id, type, spec_version, created, modified"
+	if !q.NoRaw {
+		cols += ", raw"
+	}
 	keysSQL := "SELECT date_added FROM objects WHERE " + where + " ORDER BY date_added LIMIT " + strconv.Itoa(q.Limit+1)
+	rangeSQL := func(first, last int64) string {
+		return "SELECT " + cols + " FROM objects WHERE " + where +
+			" AND date_added BETWEEN " + strconv.FormatInt(first, 10) + " AND " + strconv.FormatInt(last, 10) +
+			" ORDER BY date_added"
+	}
+	if q.Feed.Indexed() {
+		keysSQL, rangeSQL = memberScan(q, where, cols, &args)
+		// The membership index is read in its order up to the limit, never
+		// collected and sorted: that would cost the rest of the feed, and the
+		// planner picks it whenever the index's statistics are stale (after a
+		// feed update or a large import, before autovacuum's ANALYZE).
+		if _, err := tx.Exec(ctx, `SET LOCAL enable_sort = off`); err != nil {
+			return interpretError(err)
+		}
+	}
 	rows, err := tx.Query(ctx, keysSQL, args...)
 	if err != nil {
 		return interpretError(err)
@@ -293,14 +343,7 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 		return nil
 	}
 
-	cols := "date_added, id, type, spec_version, created, modified"
-	if !q.NoRaw {
-		cols += ", raw"
-	}
-	rangeSQL := "SELECT " + cols + " FROM objects WHERE " + where +
-		" AND date_added BETWEEN " + strconv.FormatInt(page.First, 10) + " AND " + strconv.FormatInt(page.Last, 10) +
-		" ORDER BY date_added"
-	rows, err = tx.Query(ctx, rangeSQL, args...)
+	rows, err = tx.Query(ctx, rangeSQL(page.First, page.Last), args...)
 	if err != nil {
 		return interpretError(err)
 	}
@@ -328,12 +371,35 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 	return interpretError(rows.Err())
 }
 
+// memberScan gives the two queries of ScanObjects for an Indexed feed: walk the
+// feed's membership index in order from the cursor, and look each entry up in
+// objects with the other conditions (where). OFFSET 0 keeps the lookup a
+// per-entry probe of the primary key: as a join the planner may merge it with
+// a scan of objects from the first date_added, which costs the depth of the page.
+func memberScan(q store.Query, where, cols string, args *[]any) (string, func(first, last int64) string) {
+	*args = append(*args, q.Feed.Index)
+	feedArg := "$" + strconv.Itoa(len(*args)) + "::uuid"
+	lookup := func(cols string) string {
+		return "CROSS JOIN LATERAL (SELECT " + cols + " FROM objects WHERE date_added = m.obj AND " + where + " OFFSET 0) o"
+	}
+	keys := "SELECT m.obj FROM feed_members m " + lookup("1") + " WHERE m.feed_id = " + feedArg +
+		" AND m.obj > " + strconv.FormatInt(max(q.AddedAfter, q.After), 10) + " ORDER BY m.obj LIMIT " + strconv.Itoa(q.Limit+1)
+	rows := func(first, last int64) string {
+		return "SELECT o.* FROM feed_members m " + lookup(cols) + " WHERE m.feed_id = " + feedArg +
+			" AND m.obj BETWEEN " + strconv.FormatInt(first, 10) + " AND " + strconv.FormatInt(last, 10) + " ORDER BY m.obj"
+	}
+	return keys, rows
+}
+
 // DeleteObject implements store.Objects.
 func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id string, versions store.VersionMatch, specVersions []string) (int, error) {
 	args := []any{}
-	where := conditions(feed, store.Query{IDs: []string{id}, Versions: versions, SpecVersions: specVersions}, &args)
+	where, err := conditions(feed, store.Query{IDs: []string{id}, Versions: versions, SpecVersions: specVersions}, &args, false)
+	if err != nil {
+		return 0, err
+	}
 	var n int
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, "DELETE FROM objects WHERE "+where, args...)
 		if err != nil {
 			return err
@@ -357,9 +423,11 @@ func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id stri
 	return n, nil
 }
 
-// Analyze refreshes the planner's statistics of the objects table. Bulk imports call
-// it so that the first pages after a large load get good plans before autovacuum runs.
+// Analyze refreshes the planner's statistics of the objects table and the feed
+// membership index. Bulk imports call it so that the first pages after a large
+// load get good plans before autovacuum runs (without, a feed's index looks
+// empty and its pages are sorted instead of read in order).
 func (s *Store) Analyze(ctx context.Context) error {
-	_, err := s.pool.Exec(ctx, `ANALYZE objects`)
+	_, err := s.pool.Exec(ctx, `ANALYZE objects, feed_members`)
 	return interpretError(err)
 }

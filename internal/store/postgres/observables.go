@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
@@ -36,12 +37,12 @@ WHERE date_added IN (SELECT date_added FROM observables WHERE is_latest AND valu
 	AND %s
 ORDER BY date_added LIMIT %d`
 	listEntries = `SELECT DISTINCT entry FROM observables
-WHERE is_latest AND NOT revoked AND list <> '' AND list = $1 AND entry > $2 AND (valid_until = 0 OR valid_until > $3)
+WHERE is_latest AND NOT revoked AND list <> '' AND list = $1 AND entry > $2 AND (valid_until = 0 OR valid_until > $3)%s
 ORDER BY entry LIMIT $4`
-	listState = `SELECT count(*), coalesce(sum(date_added % 2147483647), 0)::bigint, coalesce(max(date_added), 0),
+	listState = `SELECT count(*), coalesce(sum(date_added %% 2147483647), 0)::bigint, coalesce(max(date_added), 0),
 	coalesce(min(valid_until) FILTER (WHERE valid_until > 0), 0)
 FROM observables
-WHERE is_latest AND NOT revoked AND list <> '' AND list = $1 AND (valid_until = 0 OR valid_until > $2)`
+WHERE is_latest AND NOT revoked AND list <> '' AND list = $1 AND (valid_until = 0 OR valid_until > $2)%s`
 	backfillBatch = `SELECT date_added, raw FROM objects WHERE type = 'indicator' AND date_added > $1 ORDER BY date_added LIMIT 1000`
 )
 
@@ -100,7 +101,10 @@ func (s *Store) FindByObservable(ctx context.Context, feed store.FeedFilter, typ
 		return fmt.Errorf("postgres: limit %d < 1", limit)
 	}
 	args := []any{value, typ}
-	where := conditions(feed, store.Query{Versions: store.VersionMatch{All: true}}, &args)
+	where, err := conditions(feed, store.Query{Versions: store.VersionMatch{All: true}}, &args, false)
+	if err != nil {
+		return err
+	}
 	rows, err := s.pool.Query(ctx, fmt.Sprintf(findObservable, where, limit), args...)
 	if err != nil {
 		return interpretError(err)
@@ -130,12 +134,29 @@ func (s *Store) FindByObservable(ctx context.Context, feed store.FeedFilter, typ
 	return nil
 }
 
+// listFeed is the condition the feed adds to a list, as SQL appended to the query
+// with its argument numbered n; skip when the feed shows no indicators at all.
+func listFeed(feed store.FeedFilter, n int) (cond string, arg any, skip bool, err error) {
+	switch {
+	case feed.Indexed() && feed.Index == "":
+		return "", nil, false, store.ErrNeedsIndex
+	case feed.Indexed(): // its membership index holds what its conditions select
+		return " AND date_added IN (SELECT obj FROM feed_members WHERE feed_id = $" + strconv.Itoa(n) + "::uuid)", feed.Index, false, nil
+	}
+	return "", nil, !feed.Allows("indicator"), nil
+}
+
 // ListEntries implements store.ObservableIndex.
 func (s *Store) ListEntries(ctx context.Context, feed store.FeedFilter, kind, after string, now int64, limit int) ([]string, error) {
-	if !feed.Allows("indicator") {
-		return nil, nil
+	cond, extra, skip, err := listFeed(feed, 5)
+	if err != nil || skip {
+		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, listEntries, kind, after, now, limit)
+	args := []any{kind, after, now, limit}
+	if extra != nil {
+		args = append(args, extra)
+	}
+	rows, err := s.pool.Query(ctx, fmt.Sprintf(listEntries, cond), args...)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -146,9 +167,14 @@ func (s *Store) ListEntries(ctx context.Context, feed store.FeedFilter, kind, af
 // ListState implements store.ObservableIndex.
 func (s *Store) ListState(ctx context.Context, feed store.FeedFilter, kind string, now int64) (store.ListState, error) {
 	var st store.ListState
-	if !feed.Allows("indicator") {
-		return st, nil
+	cond, extra, skip, err := listFeed(feed, 3)
+	if err != nil || skip {
+		return st, err
 	}
-	err := s.pool.QueryRow(ctx, listState, kind, now).Scan(&st.Rows, &st.SumAdded, &st.LastAdded, &st.NextExpiry)
+	args := []any{kind, now}
+	if extra != nil {
+		args = append(args, extra)
+	}
+	err = s.pool.QueryRow(ctx, fmt.Sprintf(listState, cond), args...).Scan(&st.Rows, &st.SumAdded, &st.LastAdded, &st.NextExpiry)
 	return st, interpretError(err)
 }

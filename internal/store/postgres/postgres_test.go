@@ -34,8 +34,26 @@ func TestAnalyzeRecordsStatistics(t *testing.T) {
 
 func TestObservablesBackfill(t *testing.T) {
 	s := pgtest.New(t)
-	storetest.ExerciseBackfill(t, s, func(ctx context.Context) error {
+	storetest.ExerciseObservablesBackfill(t, s, func(ctx context.Context) error {
 		_, err := s.Pool().Exec(ctx, `DROP TABLE observables; DELETE FROM schema_migrations WHERE version = 3`)
 		return err
+	})
+}
+
+// TestMigrationBackfillsFilterFields undoes migration 0005 on a store with
+// rows, then applies it again: the rows get their filter columns from raw.
+func TestMigrationBackfillsFilterFields(t *testing.T) {
+	s := pgtest.New(t)
+	storetest.ExerciseBackfill(t, s, func(t *testing.T) {
+		_, err := s.Pool().Exec(t.Context(), `DROP TABLE feed_members; DROP TABLE marking_tlp;
+			ALTER TABLE objects DROP COLUMN tlp, DROP COLUMN creators, DROP COLUMN confidence, DROP COLUMN labels,
+				DROP COLUMN revoked, DROP COLUMN valid_until;
+			ALTER TABLE feeds DROP COLUMN exclude_types, DROP COLUMN tlp, DROP COLUMN sources, DROP COLUMN created_by,
+				DROP COLUMN min_confidence, DROP COLUMN labels, DROP COLUMN exclude_revoked, DROP COLUMN exclude_expired,
+				DROP COLUMN with_context, DROP COLUMN indexed;
+			DELETE FROM schema_migrations WHERE version = 5`)
+		if err != nil {
+			t.Fatal(err)
+		}
 	})
 }

@@ -12,26 +12,88 @@ import (
 
 const (
 	insertFeed = `
-INSERT INTO feeds (id, title, description, alias, types, writable, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?)`
-	feedColumns = `id, title, description, coalesce(alias, ''), types, writable, created_at`
+INSERT INTO feeds (id, title, description, alias, writable, created_at,
+	types, exclude_types, tlp, sources, created_by, min_confidence, labels, exclude_revoked, exclude_expired,
+	with_context, indexed)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	updateFeed = `
+UPDATE feeds SET title = ?2, description = ?3, alias = ?4, writable = ?5,
+	types = ?6, exclude_types = ?7, tlp = ?8, sources = ?9, created_by = ?10, min_confidence = ?11, labels = ?12,
+	exclude_revoked = ?13, exclude_expired = ?14, with_context = ?15, indexed = ?16
+WHERE id = ?1`
+	feedColumns = `id, title, description, coalesce(alias, ''), types, writable, created_at,
+	exclude_types, tlp, sources, created_by, min_confidence, labels, exclude_revoked, exclude_expired, with_context`
 	// An id beats an alias that happens to spell another feed's id.
 	selectFeed  = `SELECT ` + feedColumns + ` FROM feeds WHERE id = ?1 OR alias = ?2 ORDER BY id = ?1 DESC LIMIT 1`
 	selectFeeds = `SELECT ` + feedColumns + ` FROM feeds ORDER BY created_at, id`
 	deleteFeed  = `DELETE FROM feeds WHERE id = ?`
 )
 
-// CreateFeed stores f; a zero CreatedAt becomes now. ErrConflict when the id or alias exists.
+// filterArgs are the filter columns of f, in the order of insertFeed and updateFeed.
+func filterArgs(f store.FeedFilter) ([]any, error) {
+	tlp := make([]int, len(f.TLP))
+	for i, l := range f.TLP {
+		tlp[i] = int(l)
+	}
+	out := []any{}
+	for _, l := range []any{f.Types, f.ExcludeTypes, tlp, f.Sources, f.CreatedBy} {
+		b, err := json.Marshal(l)
+		if err != nil {
+			return nil, err
+		}
+		if string(b) == "null" {
+			b = []byte("[]")
+		}
+		out = append(out, string(b))
+	}
+	labels, err := jsonList(f.Labels)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, f.MinConfidence, labels, f.ExcludeRevoked, f.ExcludeExpired, f.WithContext, f.Indexed()), nil
+}
+
+// CreateFeed stores f and fills its membership index; a zero CreatedAt becomes
+// now. ErrConflict when the id or alias exists.
 func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
-	types, err := jsonList(f.Filter.Types)
+	filter, err := filterArgs(f.Filter)
 	if err != nil {
 		return err
 	}
 	if f.CreatedAt.IsZero() {
 		f.CreatedAt = s.now()
 	}
-	_, err = s.w.ExecContext(ctx, insertFeed, canonicalID(f.ID), f.Title, f.Description, nullIfEmpty(f.Alias),
-		types, f.Writable, f.CreatedAt.UnixMicro())
+	id := canonicalID(f.ID)
+	args := append([]any{id, f.Title, f.Description, nullIfEmpty(f.Alias), f.Writable, f.CreatedAt.UnixMicro()}, filter...)
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, insertFeed, args...); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, rebuildMembers, id)
+		return err
+	})
+	return interpretError(err)
+}
+
+// UpdateFeed implements store.Feeds. Writers are serialised (one write
+// connection), so the rebuilt index and ingest never interleave.
+func (s *Store) UpdateFeed(ctx context.Context, f store.Feed) error {
+	filter, err := filterArgs(f.Filter)
+	if err != nil {
+		return err
+	}
+	id := canonicalID(f.ID)
+	args := append([]any{id, f.Title, f.Description, nullIfEmpty(f.Alias), f.Writable}, filter...)
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := oneRow(tx.ExecContext(ctx, updateFeed, args...)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, deleteMembers, id); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, rebuildMembers, id)
+		return err
+	})
 	return interpretError(err)
 }
 
@@ -59,7 +121,8 @@ func (s *Store) ListFeeds(ctx context.Context) ([]store.Feed, error) {
 	return feeds, interpretError(rows.Err())
 }
 
-// DeleteFeed removes a feed, not its objects. ErrNotFound when none.
+// DeleteFeed removes a feed, not its objects; its membership index goes with it
+// (ON DELETE CASCADE). ErrNotFound when none.
 func (s *Store) DeleteFeed(ctx context.Context, id string) error {
 	res, err := s.w.ExecContext(ctx, deleteFeed, canonicalID(id))
 	return interpretError(oneRow(res, err))
@@ -67,15 +130,28 @@ func (s *Store) DeleteFeed(ctx context.Context, id string) error {
 
 func scanFeed(row interface{ Scan(...any) error }) (store.Feed, error) {
 	var f store.Feed
-	var types string
+	var types, exclude, tlp, sources, createdBy, labels string
 	var created int64
-	if err := row.Scan(&f.ID, &f.Title, &f.Description, &f.Alias, &types, &f.Writable, &created); err != nil {
+	flt := &f.Filter
+	if err := row.Scan(&f.ID, &f.Title, &f.Description, &f.Alias, &types, &f.Writable, &created,
+		&exclude, &tlp, &sources, &createdBy, &flt.MinConfidence, &labels,
+		&flt.ExcludeRevoked, &flt.ExcludeExpired, &flt.WithContext); err != nil {
 		return store.Feed{}, err
 	}
-	if err := json.Unmarshal([]byte(types), &f.Filter.Types); err != nil {
-		return store.Feed{}, err
+	for _, l := range []struct {
+		text string
+		into any
+	}{{types, &flt.Types}, {exclude, &flt.ExcludeTypes}, {tlp, &flt.TLP}, {sources, &flt.Sources},
+		{createdBy, &flt.CreatedBy}, {labels, &flt.Labels}} {
+		if l.text == "[]" {
+			continue
+		}
+		if err := json.Unmarshal([]byte(l.text), l.into); err != nil {
+			return store.Feed{}, err
+		}
 	}
 	f.CreatedAt = fromMicros(created)
+	flt.Index = f.ID
 	return f, nil
 }
 

@@ -140,7 +140,7 @@ func TestQueryPlans(t *testing.T) {
 	s := newTestStore(t)
 	plan := func(q store.Query) string {
 		t.Helper()
-		where, args, err := queryConditions(q)
+		where, args, err := queryConditions(q, 0, true)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,8 +22,9 @@ SELECT id, min(version_key), max(version_key) FROM objects
 WHERE id IN (SELECT value FROM json_each(?)) GROUP BY id`
 
 	insertObject = `
-INSERT INTO objects (date_added, id, type, spec_version, created, modified, version_key, is_latest, is_first, raw)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO objects (date_added, id, type, spec_version, created, modified, version_key, is_latest, is_first, raw,
+	tlp, creators, confidence, labels, revoked, valid_until)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id, version_key) DO NOTHING`
 
 	// A new last (first) version of an id takes the flag from the one before.
@@ -59,11 +60,20 @@ WHERE id = ?1`
 
 	// Phase 1 reads only date_added: with is_latest alone it is a scan of the
 	// partial index objects_latest, never of the rows.
-	scanKeys       = `SELECT date_added FROM objects WHERE %s AND date_added > ? ORDER BY date_added LIMIT ?`
-	scanRows       = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), raw FROM objects WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
-	scanRowsNoRaw  = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), NULL FROM objects WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
-	deleteVersions = `DELETE FROM objects WHERE %s`
-	and            = " AND "
+	scanKeys      = `SELECT date_added FROM objects WHERE %s AND date_added > ? ORDER BY date_added LIMIT ?`
+	scanRows      = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), raw FROM objects WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
+	scanRowsNoRaw = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), NULL FROM objects WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
+
+	// An indexed feed walks its membership index in order and looks each entry
+	// up by rowid; CROSS JOIN keeps SQLite from turning the loop around.
+	scanMemberKeys      = `SELECT obj FROM feed_members CROSS JOIN objects ON date_added = obj WHERE %s AND obj > ? ORDER BY obj LIMIT ?`
+	scanMemberRows      = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), raw FROM feed_members CROSS JOIN objects ON date_added = obj WHERE %s AND obj BETWEEN ? AND ? ORDER BY obj`
+	scanMemberRowsNoRaw = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), NULL FROM feed_members CROSS JOIN objects ON date_added = obj WHERE %s AND obj BETWEEN ? AND ? ORDER BY obj`
+	condMember          = `feed_id = ?`
+	condMemberIn        = `date_added IN (SELECT obj FROM feed_members WHERE feed_id = ?)`
+	condNotExpired      = `(valid_until IS NULL OR valid_until > ?)`
+	deleteVersions      = `DELETE FROM objects WHERE %s`
+	and                 = " AND "
 )
 
 // AddObjects stores the new versions in one write transaction. date_added comes
@@ -97,6 +107,11 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 		if err != nil {
 			return err
 		}
+		fields, err := extractFields(ctx, tx, objs)
+		if err != nil {
+			return err
+		}
+		firstAdded := next
 
 		// Cancelling ctx still rolls the transaction back (database/sql watches
 		// it); statements run without it to spare the driver a goroutine each.
@@ -119,8 +134,10 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 			k := keys[i]
 			sp, known := spans[o.ID]
 			isLatest, isFirst := !known || k > sp.last, !known || k < sp.first
+			fl := fields[i]
 			res, err := ins.ExecContext(stmtCtx, next, o.ID, o.Type, o.SpecVersion,
-				nullIfEmpty(o.Created), nullIfEmpty(o.Modified), k, isLatest, isFirst, o.Raw)
+				nullIfEmpty(o.Created), nullIfEmpty(o.Modified), k, isLatest, isFirst, o.Raw,
+				int(fl.tlp), fl.creators, fl.confidence, fl.labels, fl.revoked, fl.validUntil)
 			if err != nil {
 				return fmt.Errorf("object %d (%s): %w", i, o.ID, err)
 			}
@@ -164,6 +181,9 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 				return err
 			}
 		}
+		if _, err := tx.ExecContext(ctx, addMembers, firstAdded, next-1); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, updateClock, next-1)
 		return err
 	})
@@ -200,9 +220,18 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 	if q.Limit < 1 {
 		return fmt.Errorf("sqlite: query limit %d, want >= 1", q.Limit)
 	}
-	where, args, err := queryConditions(q)
+	where, args, err := queryConditions(q, s.now().UnixMicro(), true)
 	if err != nil {
 		return err
+	}
+	keysSQL, rowsSQL := scanKeys, scanRows
+	switch {
+	case q.Feed.Indexed() && q.NoRaw:
+		keysSQL, rowsSQL = scanMemberKeys, scanMemberRowsNoRaw
+	case q.Feed.Indexed():
+		keysSQL, rowsSQL = scanMemberKeys, scanMemberRows
+	case q.NoRaw:
+		rowsSQL = scanRowsNoRaw
 	}
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -210,7 +239,7 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 	}
 	defer func() { _ = tx.Rollback() }()
 
-	page, err := scanPage(ctx, tx, where, slices.Concat(args, []any{max(q.AddedAfter, q.After), q.Limit + 1}), q.Limit)
+	page, err := scanPage(ctx, tx, keysSQL, where, slices.Concat(args, []any{max(q.AddedAfter, q.After), q.Limit + 1}), q.Limit)
 	if err != nil {
 		return interpretError(err)
 	}
@@ -221,11 +250,7 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 		return nil
 	}
 
-	query := scanRows
-	if q.NoRaw {
-		query = scanRowsNoRaw
-	}
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf(query, where), slices.Concat(args, []any{page.First, page.Last})...)
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(rowsSQL, where), slices.Concat(args, []any{page.First, page.Last})...)
 	if err != nil {
 		return interpretError(err)
 	}
@@ -245,8 +270,8 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 
 // scanPage reads up to limit+1 date_added values (args end with the lower bound
 // and limit+1) to summarise the page.
-func scanPage(ctx context.Context, tx *sql.Tx, where string, args []any, limit int) (store.Page, error) {
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf(scanKeys, where), args...)
+func scanPage(ctx context.Context, tx *sql.Tx, keysSQL, where string, args []any, limit int) (store.Page, error) {
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(keysSQL, where), args...)
 	if err != nil {
 		return store.Page{}, err
 	}
@@ -273,7 +298,7 @@ func scanPage(ctx context.Context, tx *sql.Tx, where string, args []any, limit i
 // DeleteObject deletes the selected versions of id and recomputes the flags of
 // the versions left, in one write transaction.
 func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id string, versions store.VersionMatch, specVersions []string) (int, error) {
-	where, args, err := queryConditions(store.Query{Feed: feed, Versions: versions, SpecVersions: specVersions})
+	where, args, err := queryConditions(store.Query{Feed: feed, Versions: versions, SpecVersions: specVersions}, s.now().UnixMicro(), false)
 	if err != nil {
 		return 0, err
 	}
@@ -305,10 +330,26 @@ func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id stri
 
 // queryConditions turns the filters of q (not the date_added bounds) into a
 // conjunction of the fixed conditions above, and their arguments. It is never
-// empty, so callers can append " AND ...".
-func queryConditions(q store.Query) (string, []any, error) {
+// empty, so callers can append " AND ...". now (µs) decides expiry. An Indexed
+// feed filter becomes its membership index: a join condition with join (the
+// scanMember queries), else a semi-join.
+func queryConditions(q store.Query, now int64, join bool) (string, []any, error) {
 	var conds []string
 	var args []any
+	feedTypes := q.Feed.ReadTypes()
+	switch {
+	case q.Feed.Indexed() && q.Feed.Index == "":
+		return "", nil, store.ErrNeedsIndex
+	case q.Feed.Indexed() && join:
+		conds, args = append(conds, condMember), append(args, canonicalID(q.Feed.Index))
+		feedTypes = nil
+	case q.Feed.Indexed():
+		conds, args = append(conds, condMemberIn), append(args, canonicalID(q.Feed.Index))
+		feedTypes = nil
+	}
+	if q.Feed.ExcludeExpired {
+		conds, args = append(conds, condNotExpired), append(args, now)
+	}
 	addList := func(cond string, list []string) error {
 		b, err := json.Marshal(list)
 		if err != nil {
@@ -319,7 +360,7 @@ func queryConditions(q store.Query) (string, []any, error) {
 		return nil
 	}
 	// With ids, their index is the way in; a type equality would tempt the planner away from it.
-	if types, restricted := allowedTypes(q.Feed.Types, q.Types); restricted {
+	if types, restricted := allowedTypes(feedTypes, q.Types); restricted {
 		if len(types) == 1 && len(q.IDs) == 0 {
 			conds = append(conds, condType)
 			args = append(args, types[0])

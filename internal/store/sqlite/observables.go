@@ -28,12 +28,12 @@ WHERE date_added IN (SELECT date_added FROM observables WHERE is_latest = 1 AND 
 	AND %s
 ORDER BY date_added LIMIT %d`
 	listEntries = `SELECT DISTINCT entry FROM observables
-WHERE is_latest = 1 AND revoked = 0 AND list <> '' AND list = ? AND entry > ? AND (valid_until = 0 OR valid_until > ?)
+WHERE is_latest = 1 AND revoked = 0 AND list <> '' AND list = ? AND entry > ? AND (valid_until = 0 OR valid_until > ?)%s
 ORDER BY entry LIMIT ?`
-	listState = `SELECT count(*), coalesce(sum(date_added % 2147483647), 0), coalesce(max(date_added), 0),
+	listState = `SELECT count(*), coalesce(sum(date_added %% 2147483647), 0), coalesce(max(date_added), 0),
 	coalesce(min(CASE WHEN valid_until > 0 THEN valid_until END), 0)
 FROM observables
-WHERE is_latest = 1 AND revoked = 0 AND list <> '' AND list = ? AND (valid_until = 0 OR valid_until > ?)`
+WHERE is_latest = 1 AND revoked = 0 AND list <> '' AND list = ? AND (valid_until = 0 OR valid_until > ?)%s`
 	backfillBatch = `SELECT date_added, raw, is_latest FROM objects WHERE type = 'indicator' AND date_added > ? ORDER BY date_added LIMIT 1000`
 )
 
@@ -96,7 +96,7 @@ func (s *Store) FindByObservable(ctx context.Context, feed store.FeedFilter, typ
 	if limit < 1 {
 		return fmt.Errorf("sqlite: limit %d < 1", limit)
 	}
-	where, args, err := queryConditions(store.Query{Feed: feed, Versions: store.VersionMatch{All: true}})
+	where, args, err := queryConditions(store.Query{Feed: feed, Versions: store.VersionMatch{All: true}}, s.now().UnixMicro(), false)
 	if err != nil {
 		return err
 	}
@@ -125,12 +125,26 @@ func (s *Store) FindByObservable(ctx context.Context, feed store.FeedFilter, typ
 	return nil
 }
 
+// listFeed is the condition the feed adds to a list (SQL appended to the query, and
+// its argument); skip when the feed shows no indicators at all.
+func listFeed(feed store.FeedFilter) (cond string, args []any, skip bool, err error) {
+	switch {
+	case feed.Indexed() && feed.Index == "":
+		return "", nil, false, store.ErrNeedsIndex
+	case feed.Indexed(): // its membership index holds what its conditions select
+		return " AND " + condMemberIn, []any{canonicalID(feed.Index)}, false, nil
+	}
+	return "", nil, !feed.Allows("indicator"), nil
+}
+
 // ListEntries implements store.ObservableIndex.
 func (s *Store) ListEntries(ctx context.Context, feed store.FeedFilter, kind, after string, now int64, limit int) ([]string, error) {
-	if !feed.Allows("indicator") {
-		return nil, nil
+	cond, extra, skip, err := listFeed(feed)
+	if err != nil || skip {
+		return nil, err
 	}
-	rows, err := s.r.QueryContext(ctx, listEntries, kind, after, now, limit)
+	// The feed's argument comes before LIMIT's in the text.
+	rows, err := s.r.QueryContext(ctx, fmt.Sprintf(listEntries, cond), append(append([]any{kind, after, now}, extra...), limit)...)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -149,9 +163,10 @@ func (s *Store) ListEntries(ctx context.Context, feed store.FeedFilter, kind, af
 // ListState implements store.ObservableIndex.
 func (s *Store) ListState(ctx context.Context, feed store.FeedFilter, kind string, now int64) (store.ListState, error) {
 	var st store.ListState
-	if !feed.Allows("indicator") {
-		return st, nil
+	cond, extra, skip, err := listFeed(feed)
+	if err != nil || skip {
+		return st, err
 	}
-	err := s.r.QueryRowContext(ctx, listState, kind, now).Scan(&st.Rows, &st.SumAdded, &st.LastAdded, &st.NextExpiry)
+	err = s.r.QueryRowContext(ctx, fmt.Sprintf(listState, cond), append([]any{kind, now}, extra...)...).Scan(&st.Rows, &st.SumAdded, &st.LastAdded, &st.NextExpiry)
 	return st, interpretError(err)
 }

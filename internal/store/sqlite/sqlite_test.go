@@ -326,7 +326,35 @@ func BenchmarkStore(b *testing.B) {
 
 func TestObservablesBackfill(t *testing.T) {
 	s := sqlitetest.New(t)
-	storetest.ExerciseBackfill(t, s, func(ctx context.Context) error {
+	storetest.ExerciseObservablesBackfill(t, s, func(ctx context.Context) error {
 		return sqlite.ExecForTest(ctx, s, `DROP TABLE observables; DELETE FROM schema_migrations WHERE version = 3`)
+	})
+}
+
+// TestMigrationBackfillsFilterFields undoes migration 0005 on a store with
+// rows (through a second connection to the file), then applies it again: the
+// rows get their filter columns from raw.
+func TestMigrationBackfillsFilterFields(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "taxii.db")
+	s := sqlitetest.Open(t, path)
+	storetest.ExerciseBackfill(t, s, func(t *testing.T) {
+		db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		stmts := []string{`DROP TABLE feed_members`, `DROP TABLE marking_tlp`, `DELETE FROM schema_migrations WHERE version = 5`}
+		for _, c := range []string{"tlp", "creators", "confidence", "labels", "revoked", "valid_until"} {
+			stmts = append(stmts, "ALTER TABLE objects DROP COLUMN "+c)
+		}
+		for _, c := range []string{"exclude_types", "tlp", "sources", "created_by", "min_confidence", "labels",
+			"exclude_revoked", "exclude_expired", "with_context", "indexed"} {
+			stmts = append(stmts, "ALTER TABLE feeds DROP COLUMN "+c)
+		}
+		for _, q := range stmts {
+			if _, err := db.ExecContext(t.Context(), q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
 	})
 }

@@ -169,10 +169,10 @@ func exerciseObservables(t *testing.T, setup setupFunc) {
 	})
 }
 
-// ExerciseBackfill proves that migrating a store whose indicators were stored before the
+// ExerciseObservablesBackfill proves that migrating a store whose indicators were stored before the
 // observables existed fills them. forget must drop the observables table and the record
 // of its migration, so that the next Migrate applies it again.
-func ExerciseBackfill(t *testing.T, s store.Store, forget func(ctx context.Context) error) {
+func ExerciseObservablesBackfill(t *testing.T, s store.Store, forget func(ctx context.Context) error) {
 	t.Helper()
 	ctx := t.Context()
 	if err := s.Migrate(ctx); err != nil {

@@ -38,6 +38,8 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("ConcurrentWritersAndPollers", func(t *testing.T) { exerciseConcurrency(t, setup) })
 	t.Run("Observables", func(t *testing.T) { exerciseObservables(t, setup) })
 	t.Run("Feeds", func(t *testing.T) { exerciseFeeds(t, setup) })
+	t.Run("FeedFilters", func(t *testing.T) { exerciseFeedFilters(t, setup) })
+	t.Run("FilteredFeedConcurrency", func(t *testing.T) { exerciseFilteredConcurrency(t, setup) })
 	t.Run("Keys", func(t *testing.T) { exerciseKeys(t, setup) })
 	t.Run("Statuses", func(t *testing.T) { exerciseStatuses(t, setup) })
 	t.Run("Settings", func(t *testing.T) { exerciseSettings(t, setup) })

@@ -1,0 +1,138 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/inthreat/taxii-server/internal/store"
+)
+
+// memberPredicate is true when the feed row f shows the object row o, leaving
+// expiry out (it depends on the time of the read). It is the one definition of
+// a feed's membership, used at ingest and when a feed is created or updated.
+const memberPredicate = `((f.with_context AND o.type IN ('identity', 'marking-definition')) OR (
+	(cardinality(f.types) = 0 OR o.type = ANY(f.types))
+	AND NOT (o.type = ANY(f.exclude_types))
+	AND (cardinality(f.tlp) = 0 OR o.tlp = ANY(f.tlp))
+	AND (cardinality(f.created_by) = 0 OR o.creators && f.created_by)
+	AND (f.min_confidence = 0 OR o.confidence >= f.min_confidence)
+	AND (cardinality(f.labels) = 0 OR o.labels && f.labels)
+	AND NOT (f.exclude_revoked AND o.revoked)))`
+
+// addMembers enters the versions of one AddObjects call ($1..$2 is its
+// date_added range) into the membership index of every indexed feed.
+const addMembers = `INSERT INTO feed_members (feed_id, obj)
+SELECT f.id, o.date_added FROM feeds f JOIN objects o ON o.date_added BETWEEN $1 AND $2
+WHERE f.indexed AND ` + memberPredicate + `
+ON CONFLICT DO NOTHING`
+
+// rebuildMembers fills the membership index of feed $1 from the whole store.
+const rebuildMembers = `INSERT INTO feed_members (feed_id, obj)
+SELECT f.id, o.date_added FROM feeds f CROSS JOIN objects o
+WHERE f.id = $1::uuid AND f.indexed AND ` + memberPredicate
+
+// filterCols are the filter-field columns of the rows of one insert.
+type filterCols struct {
+	tlp, confidence  []int16
+	creators, labels []string // JSON arrays
+	revoked          []bool
+	validUntil       []int64
+}
+
+// filterColumns extracts the filter fields of objs[uniq...] and resolves their
+// TLP: the fixed ids, marking definitions of this call, then those stored.
+func (s *Store) filterColumns(ctx context.Context, tx pgx.Tx, objs []store.Object, uniq []int) (filterCols, error) {
+	n := len(uniq)
+	fields := make([]store.Fields, n)
+	known := map[string]store.TLP{}
+	var defIDs []string
+	var defLevels []int16
+	for j, i := range uniq {
+		fields[j] = store.ExtractFields(objs[i].Raw)
+		if l := fields[j].DefinesTLP; l != store.TLPNone {
+			known[objs[i].ID] = l
+			defIDs, defLevels = append(defIDs, objs[i].ID), append(defLevels, int16(l))
+		}
+	}
+	var lookup []string
+	seen := map[string]bool{}
+	for _, f := range fields {
+		for _, r := range f.MarkingRefs {
+			if _, fixed := store.TLPMarkings[r]; !fixed && !seen[r] {
+				if _, ok := known[r]; !ok {
+					seen[r] = true
+					lookup = append(lookup, r)
+				}
+			}
+		}
+	}
+	if len(lookup) > 0 {
+		rows, err := tx.Query(ctx, `SELECT id, level FROM marking_tlp WHERE id = ANY($1::text[])`, lookup)
+		if err != nil {
+			return filterCols{}, err
+		}
+		var id string
+		var level int16
+		if _, err := pgx.ForEachRow(rows, []any{&id, &level}, func() error {
+			known[id] = store.TLP(level)
+			return nil
+		}); err != nil {
+			return filterCols{}, err
+		}
+	}
+	if len(defIDs) > 0 {
+		if _, err := tx.Exec(ctx, `INSERT INTO marking_tlp (id, level)
+			SELECT * FROM unnest($1::text[], $2::smallint[]) ON CONFLICT (id) DO NOTHING`, defIDs, defLevels); err != nil {
+			return filterCols{}, err
+		}
+	}
+	c := filterCols{
+		tlp: make([]int16, n), confidence: make([]int16, n), creators: make([]string, n),
+		labels: make([]string, n), revoked: make([]bool, n), validUntil: make([]int64, n),
+	}
+	for j, f := range fields {
+		c.tlp[j] = int16(store.ResolveTLP(f.MarkingRefs, known))
+		c.confidence[j] = int16(f.Confidence)
+		c.creators[j], c.labels[j] = jsonArray(f.Creators), jsonArray(f.Labels)
+		c.revoked[j], c.validUntil[j] = f.Revoked, f.ValidUntil
+	}
+	return c, nil
+}
+
+func jsonArray(list []string) string {
+	if len(list) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(list) // strings always encode
+	return string(b)
+}
+
+// ObjectTypes implements store.Feeds: a loose index scan over objects_type_idx,
+// one probe per distinct type instead of reading every row.
+func (s *Store) ObjectTypes(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `WITH RECURSIVE t(type) AS (
+		SELECT min(type) FROM objects
+		UNION ALL
+		SELECT (SELECT min(o.type) FROM objects o WHERE o.type > t.type) FROM t WHERE t.type IS NOT NULL
+	) SELECT type FROM t WHERE type IS NOT NULL`)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	types, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return types, interpretError(err)
+}
+
+// FeedStats implements store.Feeds.
+func (s *Store) FeedStats(ctx context.Context, filter store.FeedFilter) (int64, int64, error) {
+	var args []any
+	where, err := conditions(filter, store.Query{}, &args, false)
+	if err != nil {
+		return 0, 0, err
+	}
+	var count, newest int64
+	err = s.pool.QueryRow(ctx, `SELECT count(*), coalesce(max(date_added), 0) FROM objects WHERE `+where, args...).
+		Scan(&count, &newest)
+	return count, newest, interpretError(err)
+}
