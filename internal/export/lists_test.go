@@ -105,4 +105,3 @@ func TestBlocklistKeyInQuery(t *testing.T) {
 		f.get(t, "", f.api+"/collections/"+feedAll+"/lists/domain.txt?key=wrong").apiError(t, http.StatusUnauthorized, "API key")
 	})
 }
-
