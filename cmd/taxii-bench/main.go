@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/inthreat/taxii-server/internal/bench"
+	"github.com/inthreat/taxii-server/cmd/taxii-bench/internal/bench"
 )
 
 func main() {
@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.Quick, "quick", false, "one run and short polling: checks the tool, figures are rough")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the data set")
 	fs.StringVar(&cfg.Types, "types", "indicator", "STIX types the benchmark feed exports (feed create --types); empty: all")
-	fs.StringVar(&cfg.Decoder, "decoder", bench.DecoderScan, "the client's envelope decoder: scan (a strict JSON scanner) or encoding/json")
+	fs.StringVar(&cfg.Decoder, "decoder", bench.DecoderScan, "the client's envelope decoder: scan (the server's own streaming decoder, internal/stix) or encoding/json")
 	fs.StringVar(&cfg.ServerBin, "server-bin", "", "a built taxii-server to measure (default: go build ./cmd/taxii-server)")
 	fs.StringVar(&cfg.WorkDir, "dir", "", "folder for the data set and the embedded store (default: a temporary one, removed)")
 	fs.StringVar(&jsonPath, "json", "", "also write the table as JSON to this file")

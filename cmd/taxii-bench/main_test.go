@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/inthreat/taxii-server/internal/bench"
+	"github.com/inthreat/taxii-server/cmd/taxii-bench/internal/bench"
 )
 
 // TestQuickRun runs the whole benchmark on both stores with a tiny data set: it

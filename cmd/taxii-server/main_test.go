@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inthreat/taxii-server/internal/shareddata"
 	"github.com/inthreat/taxii-server/internal/store/postgres/pgtest"
 )
 
@@ -108,11 +109,7 @@ func binaries(t *testing.T) map[string]func(t *testing.T) *binary {
 
 func sharedTestdata(t *testing.T, rel string) string {
 	t.Helper()
-	p := filepath.Join("..", "..", "..", "shared", "testdata", rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("test data %s is missing (../shared beside the repository): %v", p, err)
-	}
-	return p
+	return shareddata.Dir(t, "testdata", filepath.FromSlash(rel))
 }
 
 // indicatorBundle makes a bundle of n valid indicators with distinct ids.

@@ -100,7 +100,7 @@ func validateFile(ctx context.Context, v *stix.Validator, limits stix.Limits, na
 		for _, it := range items {
 			if it.err != nil {
 				counts.invalid++
-				fmt.Fprintf(out, "%s:%d: -: -: %v\n", file, it.index, reason(it.err))
+				fmt.Fprintf(out, "%s:%d: %s: -: %v\n", file, it.index, elementID(it.err), reason(it.err))
 				continue
 			}
 			r := res[k]
@@ -126,6 +126,15 @@ func validateFile(ctx context.Context, v *stix.Validator, limits stix.Limits, na
 		return ctx.Err()
 	})
 	return counts, err
+}
+
+// elementID is the id of the object an element error could name, else "-".
+func elementID(err error) string {
+	var ee *stix.ElementError
+	if errors.As(err, &ee) && ee.ID != "" {
+		return ee.ID
+	}
+	return "-"
 }
 
 // reason is an element error without the element's name, which the line

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // reportRates reports objects per wall-clock second and, where the platform
@@ -86,6 +90,72 @@ func BenchmarkValidateIndicator(b *testing.B) {
 		i++
 	}
 	reportRates(b, b.N, cpu0)
+}
+
+// BenchmarkValidateLayers keeps the claims of the package documentation
+// ("Speed") checkable: the shipped validator beside the library-only path
+// and beside the shipped one with each hand-written layer taken out.
+// Compare the indicators/cpu-s of the sub-benchmarks.
+func BenchmarkValidateLayers(b *testing.B) {
+	compile := func(published, stdRegexp, fast bool) *Validator {
+		cs, err := compileSchemasWith(published, stdRegexp)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !fast {
+			for _, ts := range append(slices.Collect(maps.Values(cs.types)), cs.sdoCore, cs.scoCore) {
+				ts.fast = &fastNode{unsupported: true} // always "unknown": the library decides
+			}
+		}
+		return &Validator{lim: Limits{}.normalized(), schemas: cs}
+	}
+	stdJSON := func(v *Validator) func([]byte) error {
+		return func(raw []byte) error {
+			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+			if err != nil {
+				return err
+			}
+			_, err = v.validateDoc(doc)
+			return err
+		}
+	}
+	own := func(v *Validator) func([]byte) error {
+		return func(raw []byte) error { _, err := v.Validate(raw); return err }
+	}
+	variants := []struct {
+		name     string
+		validate func([]byte) error
+	}{
+		{"shipped", own(compile(false, false, true))},
+		{"library-only", stdJSON(compile(true, true, false))},
+		{"without-fastschema", own(compile(false, false, false))},
+		{"standard-regexp", own(compile(false, true, true))},
+		{"encoding-json", stdJSON(compile(false, false, true))},
+	}
+	raws := make([][]byte, 256)
+	for i := range raws {
+		raws[i] = realisticIndicator(i)
+	}
+	for _, vr := range variants {
+		b.Run(vr.name, func(b *testing.B) {
+			for i, raw := range raws {
+				if err := vr.validate(raw); err != nil {
+					b.Fatalf("fixture %d invalid: %v", i, err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0 := cpuTime(b)
+			i := 0
+			for b.Loop() {
+				if err := vr.validate(raws[i%len(raws)]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			reportRates(b, b.N, cpu0)
+		})
+	}
 }
 
 func BenchmarkValidateAll(b *testing.B) {

@@ -37,6 +37,7 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // ElementError reports one unusable element (not an object, over a limit,
 // invalid UTF-8, a malformed NDJSON line); Next can be called again.
 type ElementError struct {
+	ID     string // the element's id when it can be read from its first bytes, else ""
 	Index  int
 	Offset int64
 	Line   int
@@ -102,6 +103,10 @@ type Decoder struct {
 	capSize  int
 	capOver  bool
 
+	// an envelope's paging members (NewEnvelopeDecoder)
+	more bool
+	next string
+
 	// scanner state for one value
 	stack     []byte
 	props     []int
@@ -159,6 +164,11 @@ func (d *Decoder) Next() ([]byte, int, error) {
 		}
 	}
 }
+
+// Page returns the more and next members of a TAXII envelope read by a
+// decoder from NewEnvelopeDecoder (false and "" when absent), complete once
+// Next has returned io.EOF: a server may send them after the objects.
+func (d *Decoder) Page() (more bool, next string) { return d.more, d.next }
 
 // --- buffer ---
 
@@ -471,6 +481,19 @@ func (d *Decoder) topMembersInner(first bool) ([]byte, bool, error) {
 			if d.envelope || d.typeSeen && d.topType == "bundle" {
 				return nil, false, d.fatalErr(ErrObjectsNotArray, "objects is not an array")
 			}
+		case "more":
+			if c, _ = d.peek(); d.envelope && (c == 't' || c == 'f') {
+				d.more = c == 't' // scanValue below checks the literal
+			}
+		case "next":
+			if c, _ = d.peek(); d.envelope && c == '"' {
+				n, err := d.readString(true)
+				if err != nil {
+					return nil, false, err
+				}
+				d.next = n
+				continue
+			}
 		case "type":
 			if c, _ = d.peek(); c == '"' {
 				t, err := d.readString(true)
@@ -502,9 +525,10 @@ func (d *Decoder) finishTop() ([]byte, bool, error) {
 	if d.envelope {
 		// Every property of a TAXII envelope is optional (spec 3.7): without
 		// objects it is an empty envelope, the {} this server itself answers
-		// for an empty page. A top-level "type" was refused above.
+		// for an empty page. A top-level "type" was refused above. Invalid
+		// UTF-8 in its other members makes the body malformed.
 		d.stopCapture()
-		return nil, false, nil
+		return nil, false, d.containerViolation()
 	}
 	if d.typeSeen && d.topType == "bundle" {
 		d.stopCapture()
@@ -520,16 +544,22 @@ func (d *Decoder) finishTop() ([]byte, bool, error) {
 func (d *Decoder) finishElement() ([]byte, bool, error) {
 	idx := d.index
 	d.index++
+	// The id, when the object's first bytes are still at hand, names it in errors.
+	head := d.capBuf
+	if d.capSize == 0 {
+		head = d.buf[d.capStart:d.pos]
+	}
+	id := sniffID(head)
 	raw := d.finishCapture()
 	if d.violation != nil {
 		v := d.violation
 		d.violation = nil
-		v.Index, v.envelope = idx, d.envelope
+		v.Index, v.envelope, v.ID = idx, d.envelope, id
 		return nil, false, v
 	}
 	if raw == nil {
-		return nil, false, &ElementError{Index: idx, Offset: d.offset(), Line: d.line, Err: ErrLimit, envelope: d.envelope,
-			Reason: fmt.Sprintf("larger than %d bytes", d.lim.MaxObjectSize)}
+		return nil, false, &ElementError{ID: id, Index: idx, Offset: d.offset(), Line: d.line, Err: ErrLimit, envelope: d.envelope,
+			Reason: fmt.Sprintf("the object has %d bytes: larger than %d bytes, the limit for one object", d.capSize, d.lim.MaxObjectSize)}
 	}
 	return raw, true, nil
 }

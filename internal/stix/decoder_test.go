@@ -365,3 +365,47 @@ func ExampleDecoder() {
 	// 1 skipped: not a JSON object
 	// 2 {"type":"tool"}
 }
+
+// TestEnvelopePage: the envelope decoder reports more and next wherever they
+// stand, escaped names and values included; absent, they are false and "".
+func TestEnvelopePage(t *testing.T) {
+	const obj = `{"type":"x-a","id":"x-a--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"}`
+	for _, c := range []struct {
+		name, in string
+		more     bool
+		next     string
+		n        int
+	}{
+		{"after the objects", `{"objects":[` + obj + `,` + obj + `],"more":true,"next":"c2VjcmV0\/x"}`, true, "c2VjcmV0/x", 2},
+		{"before the objects", `{"more":true,"next":"abc","objects":[` + obj + `]}`, true, "abc", 1},
+		{"last page", `{"objects":[` + obj + `],"more":false}`, false, "", 1},
+		{"empty", `{}`, false, "", 0},
+		{"escaped names", `{"mor\u0065":true,"\u006eext":"x\u0041"}`, true, "xA", 0},
+		{"other types ignored", `{"more":"yes","next":5}`, false, "", 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := NewEnvelopeDecoder(strings.NewReader(c.in), Limits{})
+			n := 0
+			for {
+				_, _, err := d.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				n++
+			}
+			more, next := d.Page()
+			if more != c.more || next != c.next || n != c.n {
+				t.Fatalf("more=%v next=%q n=%d, want %v %q %d", more, next, n, c.more, c.next, c.n)
+			}
+		})
+	}
+	for _, in := range []string{`{"objects":[],"more":tru}`, "{\"next\":\"\xff\"}", "{\"x_other\":\"\xff\"}"} {
+		bad := NewEnvelopeDecoder(strings.NewReader(in), Limits{})
+		if _, _, err := bad.Next(); err == nil || err == io.EOF {
+			t.Errorf("%q: %v, want an error", in, err)
+		}
+	}
+}

@@ -19,6 +19,7 @@ import (
 type jsonError struct {
 	offset int
 	msg    string
+	rule   bool     // valid JSON that breaks a rule of this package (numbers), not a syntax error
 	path   []string // innermost first
 }
 
@@ -273,8 +274,44 @@ func (p *jsonParser) number() (any, *jsonError) {
 			i++
 		}
 	}
+	if reason := numberRule(d[start:i]); reason != "" {
+		p.pos = start
+		e := p.fail("%s", reason)
+		e.rule = true
+		return nil, e
+	}
 	p.pos = i
 	return json.Number(d[start:i]), nil
+}
+
+// MaxNumberDigits is the most digits a JSON number may have.
+const MaxNumberDigits = 100
+
+// numberRule refuses, in a syntactically valid JSON number, what common
+// clients cannot read: Python's json and Go's encoding/json fail on a
+// number beyond the range of a double (and so on every page holding it),
+// and very long numbers cost memory and time in every reader. The rule: a
+// finite IEEE-754 double, at most MaxNumberDigits digits in all.
+func numberRule(lit []byte) string {
+	digits, exp := 0, false
+	for _, c := range lit {
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == 'e' || c == 'E':
+			exp = true
+		}
+	}
+	if digits > MaxNumberDigits {
+		return fmt.Sprintf("a number of %d digits; numbers have at most %d digits (and are finite IEEE-754 doubles)", digits, MaxNumberDigits)
+	}
+	// Without an exponent, 100 digits stay below 1e101, far inside a double.
+	if exp {
+		if _, err := strconv.ParseFloat(string(lit), 64); err != nil {
+			return fmt.Sprintf("the number %s is beyond the range of an IEEE-754 double; numbers must be finite doubles (at most about 1.8e308)", lit)
+		}
+	}
+	return ""
 }
 
 // key parses a property name, reusing the interned string when known.

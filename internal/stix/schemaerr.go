@@ -29,6 +29,17 @@ func schemaReason(err error) (path, reason string) {
 		if alts := requiredAlternatives(leaf); alts != nil {
 			return path, fmt.Sprintf("at least one of the properties %s is required", strings.Join(alts, ", "))
 		}
+	case *kind.OneOf:
+		if strings.Contains(leaf.SchemaURL, "granular-marking.json") {
+			found := "neither"
+			if len(k.Subschemas) > 1 {
+				found = "both"
+			}
+			return path, fmt.Sprintf("a granular marking has exactly one of lang and marking_ref (STIX 2.1 section 7.2.3); this one has %s", found)
+		}
+		if alts := requiredAlternatives(leaf); alts != nil {
+			return path, fmt.Sprintf("exactly one of the properties %s is required", strings.Join(alts, ", "))
+		}
 	case *kind.AdditionalProperties:
 		p := path + "/" + escapePointer(pointerSegment(k.Properties[0]))
 		if strings.Contains(leaf.SchemaURL, "common/properties.json") {
@@ -93,7 +104,12 @@ func bestLeaf(ve *jsonschema.ValidationError) *jsonschema.ValidationError {
 // requiredAlternatives returns the property names of an anyOf whose
 // branches all failed for a missing property (file: hashes or name; ...).
 func requiredAlternatives(e *jsonschema.ValidationError) []string {
-	if _, ok := e.ErrorKind.(*kind.AnyOf); !ok || len(e.Causes) < 2 {
+	switch e.ErrorKind.(type) {
+	case *kind.AnyOf, *kind.OneOf:
+	default:
+		return nil
+	}
+	if len(e.Causes) < 2 {
 		return nil
 	}
 	var names []string
@@ -118,7 +134,7 @@ func patternReason(leaf *jsonschema.ValidationError, k *kind.Pattern) string {
 		}
 		return fmt.Sprintf("%s is not a STIX timestamp (%s, UTC)", quoteShort(k.Got), timestampShape)
 	case strings.Contains(url, "common/identifier.json"):
-		return fmt.Sprintf("%s is not a STIX identifier (type--UUID with a version 1-5 UUID)", quoteShort(k.Got))
+		return identifierReason(k.Got)
 	case strings.Contains(k.Want, `\.\d{3,}Z$`):
 		return fmt.Sprintf("%s must be precise to the millisecond at least (e.g. 2016-05-12T08:17:27.000Z)", quoteShort(k.Got))
 	case strings.Contains(url, "hashes-type.json") && len(leaf.InstanceLocation) > 0:
@@ -163,4 +179,22 @@ func display(v any) string {
 		return string(b[:77]) + "..."
 	}
 	return string(b)
+}
+
+// identifierReason says what is wrong in a value the identifier pattern
+// refused: the type part, the UUID's form, its version or its variant.
+func identifierReason(id string) string {
+	typ, uuid, ok := strings.Cut(id, "--")
+	const want = "type--UUID, an RFC 4122 UUID of version 1 to 5"
+	switch {
+	case !ok || typ == "":
+		return fmt.Sprintf("%s is not a STIX identifier (%s)", quoteShort(id), want)
+	case !uuidShape(uuid):
+		return fmt.Sprintf("%s: %s is not a UUID (8-4-4-4-12 hex digits)", quoteShort(id), quoteShort(uuid))
+	case uuid[14] < '1' || uuid[14] > '5':
+		return fmt.Sprintf("%s: the UUID's version digit (the first of its third group) is %c; STIX identifiers use UUID versions 1 to 5 (4 for random ones)", quoteShort(id), uuid[14])
+	case strings.IndexByte("89abAB", uuid[19]) < 0:
+		return fmt.Sprintf("%s: the UUID's variant digit (the first of its fourth group) is %c; STIX identifiers use RFC 4122 UUIDs, whose variant digit is 8, 9, a or b", quoteShort(id), uuid[19])
+	}
+	return fmt.Sprintf("%s is not a STIX identifier: the type part %s must be lower-case letters, digits and hyphens (%s)", quoteShort(id), quoteShort(typ), want)
 }

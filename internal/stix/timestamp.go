@@ -10,6 +10,7 @@ import (
 // (trailing zeros removed) so that ordering is exact beyond nanoseconds.
 type instant struct {
 	sec  int64
+	leap bool // 23:59:60: after every fraction of sec, before sec+1
 	frac string
 }
 
@@ -17,6 +18,9 @@ type instant struct {
 func (a instant) before(b instant) bool {
 	if a.sec != b.sec {
 		return a.sec < b.sec
+	}
+	if a.leap != b.leap {
+		return b.leap
 	}
 	// Both are digit strings without trailing zeros: lexical order is numeric order.
 	return a.frac < b.frac
@@ -96,19 +100,76 @@ func daysIn(year, month int) int {
 	return 31
 }
 
+// maxFracDigits is the finest precision a timestamp may carry: the stores
+// order versions by a key kept to the nanosecond, so a finer timestamp could
+// not be told apart from its neighbours.
+const maxFracDigits = 9
+
 // parseTimestamp parses a STIX timestamp and checks that it names a real
-// instant. The error text is a reason for a person, without the property name.
+// instant the stores can keep. The error text is a reason for a person,
+// without the property name.
 func parseTimestamp(s string) (instant, error) {
+	t, err := ParseTimestamp(s)
+	return t.inst, err
+}
+
+// Timestamp is a STIX timestamp that validation accepted and a store can
+// keep. It is the one parser of object timestamps: the validator and the
+// stores' version keys both use it, so the store never meets a timestamp
+// that validation let through but it cannot order.
+type Timestamp struct {
+	inst   instant
+	fields [6]int // year, month, day, hour, minute, second (60 in a leap second)
+}
+
+// ParseTimestamp parses YYYY-MM-DDTHH:MM:SS[.s+]Z (UTC). It refuses dates
+// that do not exist, 23:59:60 except at the end of a day that had a leap
+// second, and more than 9 fractional digits.
+func ParseTimestamp(s string) (Timestamp, error) {
 	f, frac, ok := splitTimestamp(s)
 	if !ok {
-		return instant{}, fmt.Errorf("%s is not a STIX timestamp (%s, UTC)", quoteShort(s), timestampShape)
+		return Timestamp{}, fmt.Errorf("%s is not a STIX timestamp (%s, UTC)", quoteShort(s), timestampShape)
 	}
 	if f[2] > daysIn(f[0], f[1]) {
-		return instant{}, fmt.Errorf("%s is not a real date", s)
+		return Timestamp{}, fmt.Errorf("%s is not a real date", s)
 	}
 	if f[5] == 60 && (f[3] != 23 || f[4] != 59 || !leapSeconds[s[:10]]) {
-		return instant{}, fmt.Errorf("%s is not a real time (no leap second then)", s)
+		return Timestamp{}, fmt.Errorf("%s is not a real time (no leap second then)", s)
+	}
+	if len(frac) > maxFracDigits {
+		return Timestamp{}, fmt.Errorf("%s has %d fractional digits; timestamps are kept to the nanosecond, so at most %d", s, len(frac), maxFracDigits)
 	}
 	sec := time.Date(f[0], time.Month(f[1]), f[2], f[3], f[4], f[5], 0, time.UTC).Unix()
-	return instant{sec: sec, frac: strings.TrimRight(frac, "0")}, nil
+	if f[5] == 60 {
+		// The leap second sorts after 23:59:59 and before the next day.
+		sec--
+	}
+	return Timestamp{inst: instant{sec: sec, leap: f[5] == 60, frac: strings.TrimRight(frac, "0")}, fields: f}, nil
 }
+
+// Key is the timestamp in a fixed-width form whose text order is time
+// order: nine fractional digits and Z. A leap second keeps its :60.
+func (t Timestamp) Key() string {
+	f := t.fields
+	frac := t.inst.frac + strings.Repeat("0", maxFracDigits-len(t.inst.frac))
+	return fmt.Sprintf("%04d-%02d-%02dT%02d:%02d:%02d.%sZ", f[0], f[1], f[2], f[3], f[4], f[5], frac)
+}
+
+// Time is the timestamp as a time.Time. Go has no leap seconds, so a leap
+// second reads as the last nanosecond of 23:59:59; Key keeps it exact.
+func (t Timestamp) Time() time.Time {
+	if t.inst.leap {
+		return time.Unix(t.inst.sec, int64(time.Second-1)).UTC()
+	}
+	ns := 0
+	for i := 0; i < maxFracDigits; i++ {
+		ns *= 10
+		if i < len(t.inst.frac) {
+			ns += int(t.inst.frac[i] - '0')
+		}
+	}
+	return time.Unix(t.inst.sec, int64(ns)).UTC()
+}
+
+// Leap reports a leap second (23:59:60).
+func (t Timestamp) Leap() bool { return t.inst.leap }

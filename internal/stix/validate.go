@@ -108,8 +108,21 @@ func (v *Validator) Validate(raw []byte) (Meta, error) {
 	var meta Meta
 	doc, jerr := parseJSONNames(raw, v.lim, v.schemas.names)
 	if jerr != nil {
-		return meta, &Error{ID: sniffID(raw), Path: jerr.pointer(), Reason: fmt.Sprintf("invalid JSON: %s (offset %d)", jerr.msg, jerr.offset)}
+		// The id is read from the text, so every caller names the object
+		// the same way, also when its JSON is broken.
+		meta.ID = sniffID(raw)
+		if jerr.rule {
+			return meta, &Error{ID: meta.ID, Path: jerr.pointer(), Reason: jerr.msg}
+		}
+		return meta, &Error{ID: meta.ID, Path: jerr.pointer(), Reason: fmt.Sprintf("invalid JSON: %s (offset %d)", jerr.msg, jerr.offset)}
 	}
+	return v.validateDoc(doc)
+}
+
+// validateDoc checks an object parsed by parseJSONNames (or, in the
+// benchmark of the library-only path, by the schema library's decoder).
+func (v *Validator) validateDoc(doc any) (Meta, error) {
+	var meta Meta
 	obj, ok := doc.(map[string]any)
 	if !ok {
 		return meta, &Error{Reason: "not a JSON object"}
@@ -155,7 +168,10 @@ func (v *Validator) Validate(raw []byte) (Meta, error) {
 
 	if schema.fast.eval(doc, 0) != yes {
 		if err := schema.schema.Validate(doc); err != nil {
-			path, reason := schemaReason(err)
+			path, reason := explain(obj, typ)
+			if reason == "" {
+				path, reason = schemaReason(err)
+			}
 			return fail(path, "%s", reason)
 		}
 	}

@@ -109,7 +109,7 @@ func TestValidateRules(t *testing.T) {
 		{name: "id of another type", raw: with(ind, "id", "malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"), path: "/id", reason: `must start with "indicator--"`},
 		{name: "id without UUID", raw: with(ind, "id", "indicator--1234"), path: "/id", reason: "is not a UUID"},
 		{name: "id without separator", raw: with(ind, "id", "indicator-8e2e2d2b"), path: "/id", reason: "not a STIX identifier"},
-		{name: "id with a version 0 UUID", raw: with(ind, "id", "indicator--8e2e2d2b-17d4-0cbf-938f-98ee46b3cd3f"), path: "/id", reason: "not a STIX identifier"},
+		{name: "id with a version 0 UUID", raw: with(ind, "id", "indicator--8e2e2d2b-17d4-0cbf-938f-98ee46b3cd3f"), path: "/id", reason: "the UUID's version digit (the first of its third group) is 0; STIX identifiers use UUID versions 1 to 5"},
 		{name: "upper-case UUID", raw: with(ind, "id", "indicator--8E2E2D2B-17D4-4CBF-938F-98EE46B3CD3F")},
 		{name: "bad created_by_ref", raw: with(ind, "created_by_ref", "identity"), path: "/created_by_ref", reason: "not a STIX identifier"},
 
@@ -123,7 +123,9 @@ func TestValidateRules(t *testing.T) {
 		{name: "created without milliseconds", raw: with(ind, "created", "2016-04-06T20:03:48Z"), path: "/created", reason: "millisecond"},
 		{name: "nested timestamp", raw: obj(`{"type":"file","id":"file--fe7d2d7b-ab05-5a2b-86b6-37eb7b1b0b53","name":"a.exe","ctime":"2019-02-31T00:00:00Z"}`), path: "/ctime", reason: "not a real date"},
 		{name: "modified before created", raw: with(ind, "modified", "2016-04-06T20:03:47.999Z"), path: "/modified", reason: "modified is earlier than created"},
-		{name: "modified before created beyond nanoseconds", raw: with(ind, "created", "2016-04-06T20:03:48.0000000001Z", "modified", "2016-04-06T20:03:48.000Z"), path: "/modified", reason: "earlier than created"},
+		{name: "modified before created by a nanosecond", raw: with(ind, "created", "2016-04-06T20:03:48.000000001Z", "modified", "2016-04-06T20:03:48.000Z"), path: "/modified", reason: "earlier than created"},
+		{name: "more than nine fractional digits", raw: with(ind, "created", "2016-04-06T20:03:48.0000000001Z"), path: "/created", reason: "has 10 fractional digits; timestamps are kept to the nanosecond, so at most 9"},
+		{name: "leap second after created", raw: with(ind, "created", "2016-12-31T23:59:60.000Z", "modified", "2016-12-31T23:59:59.999Z"), path: "/modified", reason: "earlier than created"},
 		{name: "valid_until equal to valid_from", raw: with(ind, "valid_until", "2016-01-01T00:00:00.000Z"), path: "/valid_until", reason: "must be later than valid_from"},
 		{name: "valid_until before valid_from", raw: with(ind, "valid_until", "2015-12-31T23:59:59Z"), path: "/valid_until", reason: "earlier than valid_from"},
 		{name: "valid_until after valid_from", raw: with(ind, "valid_until", "2016-01-01T00:00:00.001Z")},
@@ -206,8 +208,8 @@ func TestValidateMeta(t *testing.T) {
 		raw  []byte
 		want Meta
 	}{
-		{with(baseIndicator(), "id", "indicator--8E2E2D2B-17D4-4CBF-938F-98EE46B3CD3F", "modified", "2017-01-01T00:00:00.1234567891Z"),
-			Meta{ID: "indicator--8E2E2D2B-17D4-4CBF-938F-98EE46B3CD3F", Type: "indicator", SpecVersion: "2.1", Created: "2016-04-06T20:03:48.000Z", Modified: "2017-01-01T00:00:00.1234567891Z"}},
+		{with(baseIndicator(), "id", "indicator--8E2E2D2B-17D4-4CBF-938F-98EE46B3CD3F", "modified", "2017-01-01T00:00:00.123456789Z"),
+			Meta{ID: "indicator--8E2E2D2B-17D4-4CBF-938F-98EE46B3CD3F", Type: "indicator", SpecVersion: "2.1", Created: "2016-04-06T20:03:48.000Z", Modified: "2017-01-01T00:00:00.123456789Z"}},
 		{obj(tlpGreen), Meta{ID: "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da", Type: "marking-definition", SpecVersion: "2.1", Created: "2017-01-20T00:00:00.000Z"}},
 		{obj(`{"type":"url","id":"url--c1477287-23ac-5971-a010-5c287877fa60","value":"https://example.com/"}`), Meta{ID: "url--c1477287-23ac-5971-a010-5c287877fa60", Type: "url", SpecVersion: "2.1"}},
 	}

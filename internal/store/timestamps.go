@@ -4,47 +4,63 @@ import (
 	"fmt"
 	"strings"
 	"time"
-)
 
-// versionLayout sorts lexically in time order, so stores can compare versions as text.
-const versionLayout = "2006-01-02T15:04:05.000000000Z"
+	"github.com/inthreat/taxii-server/internal/stix"
+)
 
 // DateAddedLayout is how date_added is shown: microseconds and Z, as TAXII headers want.
 const DateAddedLayout = "2006-01-02T15:04:05.000000Z"
 
-// ParseTimestamp parses an RFC 3339 timestamp with 0 to 9 fractional digits.
-// STIX and TAXII timestamps are UTC; an offset is accepted and converted.
+// ParseTimestamp parses a TAXII timestamp parameter: a STIX timestamp, or an
+// RFC 3339 one with an offset, which is converted to UTC. Either way stix's
+// parser has the last word (real dates, leap seconds, at most 9 fractional
+// digits), so parameters and stored objects follow one rule.
 func ParseTimestamp(s string) (time.Time, error) {
-	if len(s) < 20 || len(s) > 40 {
-		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 timestamp", s)
+	ts, err := parseSTIX(s)
+	if err != nil {
+		return time.Time{}, err
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil || !strings.ContainsAny(s[10:11], "Tt") {
-		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 timestamp", s)
-	}
-	if frac := strings.IndexByte(s, '.'); frac >= 0 {
-		end := frac + 1
-		for end < len(s) && s[end] >= '0' && s[end] <= '9' {
-			end++
-		}
-		if end-frac-1 > 9 {
-			return time.Time{}, fmt.Errorf("%q has more than 9 fractional digits", s)
-		}
-	}
-	return t.UTC(), nil
+	return ts.Time(), nil
 }
 
 // VersionKey normalises a version timestamp (modified, or created) to the text
-// form stores compare and index. Two strings naming the same instant give the same key.
+// form stores compare and index. Two strings naming the same instant give the
+// same key. The rule is stix.ParseTimestamp's, which validation applies to
+// every object, so an object that passed validation always has a key.
 func VersionKey(ts string) (string, error) {
 	if ts == "" {
 		return "", nil
 	}
-	t, err := ParseTimestamp(ts)
+	t, err := parseSTIX(ts)
 	if err != nil {
 		return "", err
 	}
-	return t.Format(versionLayout), nil
+	return t.Key(), nil
+}
+
+func parseSTIX(s string) (stix.Timestamp, error) {
+	if len(s) < 20 || len(s) > 64 {
+		return stix.Timestamp{}, fmt.Errorf("%q is not an RFC 3339 timestamp", s)
+	}
+	if last := s[len(s)-1]; last == 'Z' || last == 'z' {
+		// Lower-case t and z are RFC 3339 too.
+		return stix.ParseTimestamp(s[:10] + "T" + s[11:len(s)-1] + "Z")
+	}
+	// An offset: convert to UTC, keeping every fractional digit, then
+	// parse the STIX form.
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || !strings.ContainsAny(s[10:11], "Tt") {
+		return stix.Timestamp{}, fmt.Errorf("%q is not an RFC 3339 timestamp", s)
+	}
+	frac := ""
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		end := i + 1
+		for end < len(s) && s[end] >= '0' && s[end] <= '9' {
+			end++
+		}
+		frac = s[i:end]
+	}
+	return stix.ParseTimestamp(t.UTC().Format("2006-01-02T15:04:05") + frac + "Z")
 }
 
 // ObjectVersion is the version string of an object: modified, else created, else "".

@@ -78,7 +78,7 @@ func mixObject(i int) store.Object {
 // for each feed reports the latency of a page of 1000 (raw bytes read) at the
 // start, the middle and the end of the feed, and the rate of a full pull:
 //
-//	go test -run '^$' -bench FilteredFeeds -benchtime 1x ./internal/bench/
+//	go test -run '^$' -bench FilteredFeeds -benchtime 1x ./cmd/taxii-bench/internal/bench/
 func BenchmarkFilteredFeeds(b *testing.B) {
 	for _, s := range benchStores {
 		b.Run(s.name, func(b *testing.B) {
