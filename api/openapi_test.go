@@ -111,7 +111,9 @@ func routerOperations(t *testing.T, root string) map[string]bool {
 	api, err := taxii.NewHandler(taxii.Options{
 		APIRootPath: root, Title: d.Title, DefaultPageSize: d.DefaultPageSize, MaxPageSize: d.MaxPageSize,
 		MaxContentLength: d.MaxContentLength, MaxObjectsPerAdd: d.MaxObjectsPerAdd, StatusTTL: d.StatusTTL,
-		ObjectLimits: stix.Limits{MaxObjectSize: d.MaxObjectSize, MaxDepth: d.MaxJSONDepth, MaxProperties: d.MaxJSONProps},
+		ObjectLimits:     stix.Limits{MaxObjectSize: d.MaxObjectSize, MaxDepth: d.MaxJSONDepth, MaxProperties: d.MaxJSONProps},
+		PageBufferMemory: d.PageBufferMemory, PageWriteTimeout: d.PageWriteTimeout, MaxRequestsPerKey: d.MaxRequestsPerKey,
+		MaxAddBytes: d.MaxAddBytes, MaxStatusReads: d.MaxStatusReads,
 	}, secretStore{}, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)

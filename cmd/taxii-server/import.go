@@ -6,12 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"golang.org/x/term"
 
-	"github.com/inthreat/taxii-server/internal/observables"
+	"github.com/inthreat/taxii-server/internal/ingest"
 	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 )
@@ -32,11 +31,12 @@ type analyzer interface {
 type importCounts struct{ imported, unchanged, rejected int }
 
 func runImport(ctx context.Context, args []string, c *cli) error {
-	var collection string
+	var collection, source string
 	var strict bool
 	st, fs, cfg, _, err := commandStore(ctx, "import", args, c, func(fs *flag.FlagSet) {
 		fs.StringVar(&collection, "collection", "", "feed id or alias: reject objects the feed would not show")
 		fs.BoolVar(&strict, "strict", false, "refuse custom properties that do not start with x_")
+		fs.StringVar(&source, "source", "import", "source recorded on every stored version (see source list)")
 	})
 	if err != nil {
 		return err
@@ -59,7 +59,12 @@ func runImport(ctx context.Context, args []string, c *cli) error {
 	if err != nil {
 		return err
 	}
-	imp := &importer{st: st, v: v, filter: filter, c: c, limits: objectLimits(cfg), started: time.Now()}
+	// The CLI is not confined: it may add versions of any source's objects.
+	in, err := ingest.New(st, v, ingest.Options{Source: source, Filter: filter})
+	if err != nil {
+		return usageError{"import: --source must name a source"}
+	}
+	imp := &importer{in: in, c: c, limits: objectLimits(cfg), started: time.Now()}
 	if f, ok := c.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		imp.progress = true
 	}
@@ -99,9 +104,7 @@ func (e storeError) Error() string { return "store: " + e.err.Error() }
 func (e storeError) Unwrap() error { return e.err }
 
 type importer struct {
-	st       store.Store
-	v        *stix.Validator
-	filter   *store.FeedFilter
+	in       *ingest.Ingester
 	c        *cli
 	limits   stix.Limits
 	counts   importCounts
@@ -120,20 +123,21 @@ func (imp *importer) file(ctx context.Context, name string) error {
 	defer closeInput()
 	dec := stix.NewDecoder(r, imp.limits)
 	type batch struct {
-		items []decoded
-		res   []stix.Result
+		index []int // input index of each item
+		b     *ingest.Batch
 	}
 	batches := make(chan batch, 1)
 	var decodeErr error
 	go func() {
 		defer close(batches)
-		decodeErr = decodeBatches(dec, importBatch, func(items []decoded) error {
-			raws := make([][]byte, len(items))
-			for i, it := range items {
-				raws[i] = it.raw
+		decodeErr = decodeBatches(dec, importBatch, func(ds []decoded) error {
+			items := make([]ingest.Item, len(ds))
+			index := make([]int, len(ds))
+			for i, d := range ds {
+				items[i], index[i] = ingest.Item{Raw: d.raw, Err: d.err}, d.index
 			}
 			select {
-			case batches <- batch{items, imp.v.ValidateAll(raws)}:
+			case batches <- batch{index, imp.in.Check(items)}:
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
@@ -141,7 +145,7 @@ func (imp *importer) file(ctx context.Context, name string) error {
 		})
 	}()
 	for b := range batches {
-		if err := imp.store(ctx, name, b.items, b.res); err != nil {
+		if err := imp.store(ctx, name, b.index, b.b); err != nil {
 			for range batches { //nolint:revive // drain so the decoder goroutine ends
 			}
 			return err
@@ -150,41 +154,21 @@ func (imp *importer) file(ctx context.Context, name string) error {
 	return decodeErr
 }
 
-func (imp *importer) store(ctx context.Context, name string, items []decoded, res []stix.Result) error {
-	objs := make([]store.Object, 0, len(items))
-	for i, r := range res {
-		if items[i].err != nil {
-			imp.reject(name, items[i].index, "", items[i].err.Error())
-			continue
-		}
-		if r.Err != nil {
-			reason := r.Err.Error()
-			var se *stix.Error
-			if errors.As(r.Err, &se) { // the id is printed once, before the reason
-				reason = strings.TrimPrefix(se.Path+": "+se.Reason, ": ")
-			}
-			imp.reject(name, items[i].index, r.Meta.ID, reason)
-			continue
-		}
-		if imp.filter != nil && !imp.filter.Allows(r.Meta.Type) {
-			imp.reject(name, items[i].index, r.Meta.ID, fmt.Sprintf("type %q is not exported by the collection", r.Meta.Type))
-			continue
-		}
-		objs = append(objs, store.Object{
-			ID: r.Meta.ID, Type: r.Meta.Type, SpecVersion: r.Meta.SpecVersion,
-			Created: r.Meta.Created, Modified: r.Meta.Modified, Raw: items[i].raw,
-			Observables: observables.OfType(r.Meta.Type, items[i].raw),
-		})
-	}
-	out, err := imp.st.AddObjects(ctx, objs)
+// store stores one checked batch; an object the store refuses is a rejection,
+// and only the store failing as a whole is an error.
+func (imp *importer) store(ctx context.Context, name string, index []int, b *ingest.Batch) error {
+	outs, err := imp.in.Store(ctx, b)
 	if err != nil {
 		return storeError{err}
 	}
-	for _, o := range out {
-		if o.Added {
+	for i, o := range outs {
+		switch o.Result {
+		case ingest.Added:
 			imp.counts.imported++
-		} else {
+		case ingest.Unchanged:
 			imp.counts.unchanged++
+		default:
+			imp.reject(name, index[i], o.ID, o.Reason)
 		}
 	}
 	imp.showProgress(false)

@@ -29,11 +29,12 @@ func runKey(ctx context.Context, args []string, c *cli) error {
 }
 
 func keyCreate(ctx context.Context, args []string, c *cli) error {
-	var name, role, feeds string
+	var name, role, feeds, source string
 	st, _, _, _, err := commandStore(ctx, "key create", args, c, func(fs *flag.FlagSet) {
 		fs.StringVar(&name, "name", "", "a name for the key's holder, e.g. sentinel-prod (required)")
 		fs.StringVar(&role, "role", "read-only", "read-only, read-write or admin")
 		fs.StringVar(&feeds, "feeds", "", "comma-separated feed ids or aliases the key may use; empty: all feeds")
+		fs.StringVar(&source, "source", "", "source recorded on what the key stores; a key that is not an admin may change only its source's objects (default: the name)")
 	})
 	if err != nil {
 		return err
@@ -63,6 +64,7 @@ func keyCreate(ctx context.Context, args []string, c *cli) error {
 	if err != nil {
 		return err
 	}
+	k.Source = strings.TrimSpace(source) // "": the store records the name
 	if err := st.CreateKey(ctx, k); err != nil {
 		return err
 	}
@@ -82,13 +84,13 @@ func keyList(ctx context.Context, args []string, c *cli) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tROLE\tFEEDS\tCREATED\tLAST USED\tREVOKED")
+	fmt.Fprintln(tw, "ID\tNAME\tROLE\tFEEDS\tSOURCE\tCREATED\tLAST USED\tREVOKED")
 	for _, k := range keys {
 		feeds := strings.Join(k.Feeds, ",")
 		if feeds == "" {
 			feeds = "(all)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Role, feeds,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Role, feeds, k.Source,
 			when(k.CreatedAt), when(k.LastUsedAt), when(k.RevokedAt))
 	}
 	return tw.Flush()

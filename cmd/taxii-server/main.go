@@ -1,5 +1,5 @@
 // Command taxii-server serves STIX 2.1 threat intelligence feeds over TAXII 2.1
-// and manages them: migrate, import, validate, feed, key, config.
+// and manages them: migrate, import, validate, feed, key, source, config.
 package main
 
 import (
@@ -51,7 +51,7 @@ const usage = `Usage: taxii-server [command] [flags]
 Commands:
   serve                    run the TAXII 2.1 server (the default)
   migrate                  apply database migrations
-  import [--collection ID] FILE...   import STIX 2.1 bundles, envelopes, arrays or JSON lines (- = stdin)
+  import [--collection ID] [--source NAME] FILE...   import STIX 2.1 bundles, envelopes, arrays or JSON lines (- = stdin)
   validate [--strict] FILE...        validate STIX 2.1 content without storing it
   feed create --title T [--description D] [--alias A] [--writable] [filters]
   feed update ID|ALIAS [--title T] [--description D] [--alias A] [--writable] [filters]
@@ -59,8 +59,9 @@ Commands:
       filters: --types a,b --exclude-types a,b --tlp clear,green,amber,amber+strict,red,none
                --sources S,.. --created-by identity--..,.. --min-confidence N --labels a,b
                --exclude-revoked --exclude-expired --with-context
-  key create --name N --role read-only|read-write|admin [--feeds ID,...]
+  key create --name N --role read-only|read-write|admin [--feeds ID,...] [--source NAME]
   key list | key revoke ID
+  source list              print each source of stored objects with its object count
   config                   print the effective configuration, secrets redacted
   healthcheck              exit 0 when the local server answers /healthz (for containers)
   version                  print the version
@@ -86,6 +87,8 @@ func run(ctx context.Context, args []string, c *cli) error {
 		return runFeed(ctx, args, c)
 	case "key":
 		return runKey(ctx, args, c)
+	case "source":
+		return runSource(ctx, args, c)
 	case "config":
 		return runConfig(ctx, args, c)
 	case "healthcheck":

@@ -114,7 +114,7 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	listeners := []server.Listener{{Name: "taxii", Listener: ln, Handler: server.New(opts), TLS: tlsConfig}}
+	listeners := []server.Listener{{Name: "taxii", Listener: ln, Handler: server.New(opts), TLS: tlsConfig, MaxConnections: cfg.MaxConnections}}
 	if cfg.MetricsListen != "" {
 		mln, err := net.Listen("tcp", cfg.MetricsListen)
 		if err != nil {
@@ -158,6 +158,11 @@ func taxiiOptions(cfg config.Config) taxii.Options {
 		ObjectLimits:       objectLimits(cfg),
 		StrictValidation:   cfg.StrictValidation,
 		StatusTTL:          cfg.StatusTTL,
+		PageBufferMemory:   cfg.PageBufferMemory,
+		PageWriteTimeout:   cfg.PageWriteTimeout,
+		MaxRequestsPerKey:  cfg.MaxRequestsPerKey,
+		MaxAddBytes:        cfg.MaxAddBytes,
+		MaxStatusReads:     cfg.MaxStatusReads,
 	}
 }
 

@@ -73,7 +73,7 @@ func openStore(ctx context.Context, cfg config.Config, log *zap.Logger, migrate 
 	var st store.Store
 	switch cfg.StoreKind() {
 	case "postgres":
-		pg, err := postgres.Open(ctx, cfg.DatabaseURL, log)
+		pg, err := postgres.OpenWithLimits(ctx, cfg.DatabaseURL, log, cfg.StoreLimits())
 		if err != nil {
 			return nil, err
 		}
@@ -83,7 +83,7 @@ func openStore(ctx context.Context, cfg config.Config, log *zap.Logger, migrate 
 		if err := os.MkdirAll(dirOf(path), 0o750); err != nil {
 			return nil, fmt.Errorf("data folder: %w", err)
 		}
-		lite, err := sqlite.Open(ctx, path, log)
+		lite, err := sqlite.OpenWithLimits(ctx, path, log, cfg.StoreLimits())
 		if err != nil {
 			return nil, err
 		}

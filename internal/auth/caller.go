@@ -13,6 +13,8 @@ type Caller struct {
 	Name  string
 	Role  store.Role
 	Feeds []string // feed ids the key is limited to; empty: every feed
+	// Source is recorded on every version the key stores (store.KeySource).
+	Source string
 }
 
 // CanRead reports whether the caller may see and read the feed. A feed it may
@@ -32,6 +34,10 @@ func (c *Caller) CanWrite(f store.Feed) bool {
 	}
 	return c.Role == store.RoleReadWrite || c.Role == store.RoleAdmin
 }
+
+// Confined reports whether the caller may write only objects whose every stored
+// version came from its own source: every writer but an admin.
+func (c *Caller) Confined() bool { return !c.IsAdmin() }
 
 // IsAdmin reports whether the caller may manage feeds and keys.
 func (c *Caller) IsAdmin() bool { return c != nil && c.Role == store.RoleAdmin }

@@ -102,7 +102,7 @@ func (cfg Config) authenticate(r *http.Request, failed *failures) (*Caller, erro
 			cfg.Log.Warn("record key use", zap.String("key_id", id), zap.Error(err))
 		}
 	}
-	return &Caller{KeyID: k.ID, Name: k.Name, Role: k.Role, Feeds: k.Feeds}, nil
+	return &Caller{KeyID: k.ID, Name: k.Name, Role: k.Role, Feeds: k.Feeds, Source: store.KeySource(k)}, nil
 }
 
 // Credential is the API key an Authorization header carries: the password of

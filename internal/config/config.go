@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/inthreat/taxii-server/internal/store"
 )
 
 // Config holds every setting. The `env` tag names its environment variable;
@@ -69,6 +71,14 @@ type Config struct {
 	ExportMaxTemplateLen int  `env:"TAXII_EXPORT_MAX_TEMPLATE_LENGTH" help:"longest format=custom template, in bytes"`
 	ListBatch            int  `env:"TAXII_LIST_BATCH" help:"blocklist entries read from the database at a time while a list streams"`
 	ListKeyInQuery       bool `env:"TAXII_LIST_KEY_IN_QUERY" help:"blocklists also accept the API key as ?key= (it then appears in URLs: see README)"`
+	DBStatementTimeout time.Duration `env:"TAXII_DB_STATEMENT_TIMEOUT" help:"longest one database statement may run (migrations exempt); past it the request answers 503"`
+	DBLockTimeout      time.Duration `env:"TAXII_DB_LOCK_TIMEOUT" help:"longest a writer waits for a database lock; past it the request answers 503"`
+	MaxConnections     int           `env:"TAXII_MAX_CONNECTIONS" help:"open client connections; requests on connections past it answer 503"`
+	MaxRequestsPerKey  int           `env:"TAXII_MAX_REQUESTS_PER_KEY" help:"requests one API key may have in progress at once, per replica; past it 429"`
+	PageBufferMemory   int64         `env:"TAXII_PAGE_BUFFER_MEMORY" help:"bytes of memory for pages being written to clients, server-wide; the rest goes to temporary files"`
+	PageWriteTimeout   time.Duration `env:"TAXII_PAGE_WRITE_TIMEOUT" help:"longest a client may take to accept one 64 KiB part of a page before the response is cut"`
+	MaxAddBytes        int64         `env:"TAXII_MAX_ADD_BYTES" help:"bytes of add-objects request bodies in progress, server-wide (a body without Content-Length counts as TAXII_MAX_CONTENT_LENGTH); past it 503"`
+	MaxStatusReads     int           `env:"TAXII_MAX_STATUS_READS" help:"status resources read at once; further reads wait their turn"`
 
 	RateLimit      float64 `env:"TAXII_RATE_LIMIT" help:"TAXII requests per second allowed per API key, per replica (0: no limit)"`
 	RateLimitBurst int     `env:"TAXII_RATE_LIMIT_BURST" help:"requests a key may make at once above TAXII_RATE_LIMIT"`
@@ -88,6 +98,14 @@ const (
 	MaxExportScan         = 1_000_000
 	MaxTemplateLength     = 64 << 10
 	MaxListBatch          = 100_000
+	MaxStatementTimeout   = time.Hour
+	MaxLockTimeout        = 10 * time.Minute
+	MaxConnectionsLimit   = 1_000_000
+	MaxRequestsPerKeyMax  = 10_000
+	MaxPageBufferMemory   = 16 << 30
+	MaxPageWriteTimeout   = time.Hour
+	MaxAddBytesLimit      = 16 << 30
+	MaxStatusReadsLimit   = 1_000
 )
 
 // Default returns the configuration used when nothing is set.
@@ -123,6 +141,15 @@ func Default() Config {
 		ExportMaxScan:        20_000,
 		ExportMaxTemplateLen: 1024,
 		ListBatch:            10_000,
+
+		DBStatementTimeout: time.Minute,
+		DBLockTimeout:      30 * time.Second,
+		MaxConnections:     1000,
+		MaxRequestsPerKey:  32,
+		PageBufferMemory:   256 << 20,
+		PageWriteTimeout:   time.Minute,
+		MaxAddBytes:        256 << 20,
+		MaxStatusReads:     4,
 	}
 }
 
@@ -316,6 +343,30 @@ func (c *Config) Validate() error {
 	if c.ListBatch < 100 || c.ListBatch > MaxListBatch {
 		bad("TAXII_LIST_BATCH: %d must be between 100 and %d", c.ListBatch, MaxListBatch)
 	}
+	if c.DBStatementTimeout < 10*time.Millisecond || c.DBStatementTimeout > MaxStatementTimeout {
+		bad("TAXII_DB_STATEMENT_TIMEOUT: %s must be between 10ms and %s", c.DBStatementTimeout, MaxStatementTimeout)
+	}
+	if c.DBLockTimeout < 10*time.Millisecond || c.DBLockTimeout > MaxLockTimeout {
+		bad("TAXII_DB_LOCK_TIMEOUT: %s must be between 10ms and %s", c.DBLockTimeout, MaxLockTimeout)
+	}
+	if c.MaxConnections < 1 || c.MaxConnections > MaxConnectionsLimit {
+		bad("TAXII_MAX_CONNECTIONS: %d must be between 1 and %d", c.MaxConnections, MaxConnectionsLimit)
+	}
+	if c.MaxRequestsPerKey < 1 || c.MaxRequestsPerKey > MaxRequestsPerKeyMax {
+		bad("TAXII_MAX_REQUESTS_PER_KEY: %d must be between 1 and %d", c.MaxRequestsPerKey, MaxRequestsPerKeyMax)
+	}
+	if c.PageBufferMemory < 1<<20 || c.PageBufferMemory > MaxPageBufferMemory {
+		bad("TAXII_PAGE_BUFFER_MEMORY: %d must be between 1 MiB and %d bytes", c.PageBufferMemory, int64(MaxPageBufferMemory))
+	}
+	if c.PageWriteTimeout < time.Second || c.PageWriteTimeout > MaxPageWriteTimeout {
+		bad("TAXII_PAGE_WRITE_TIMEOUT: %s must be between 1s and %s", c.PageWriteTimeout, MaxPageWriteTimeout)
+	}
+	if c.MaxAddBytes < c.MaxContentLength || c.MaxAddBytes > MaxAddBytesLimit {
+		bad("TAXII_MAX_ADD_BYTES: %d must be between TAXII_MAX_CONTENT_LENGTH (%d) and %d bytes", c.MaxAddBytes, c.MaxContentLength, int64(MaxAddBytesLimit))
+	}
+	if c.MaxStatusReads < 1 || c.MaxStatusReads > MaxStatusReadsLimit {
+		bad("TAXII_MAX_STATUS_READS: %d must be between 1 and %d", c.MaxStatusReads, MaxStatusReadsLimit)
+	}
 	if c.RateLimit < 0 {
 		bad("TAXII_RATE_LIMIT: %g is negative", c.RateLimit)
 	}
@@ -345,6 +396,11 @@ func (c Config) TrustedProxyPrefixes() ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
+}
+
+// StoreLimits are the database time limits of every store call.
+func (c Config) StoreLimits() store.Limits {
+	return store.Limits{StatementTimeout: c.DBStatementTimeout, LockTimeout: c.DBLockTimeout}
 }
 
 // TLS reports whether the server serves HTTPS itself.

@@ -54,9 +54,9 @@ func (s *instrumented) ScanObjects(ctx context.Context, q store.Query, begin fun
 	return err
 }
 
-func (s *instrumented) DeleteObject(ctx context.Context, feed store.FeedFilter, id string, versions store.VersionMatch, specVersions []string) (_ int, err error) {
+func (s *instrumented) DeleteObject(ctx context.Context, feed store.FeedFilter, id string, versions store.VersionMatch, specVersions []string, source string) (_ int, err error) {
 	defer func(start time.Time) { s.observe("delete_object", start, err) }(time.Now())
-	return s.Store.DeleteObject(ctx, feed, id, versions, specVersions)
+	return s.Store.DeleteObject(ctx, feed, id, versions, specVersions, source)
 }
 
 func (s *instrumented) CreateFeed(ctx context.Context, f store.Feed) (err error) {

@@ -17,6 +17,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 
+	"github.com/inthreat/taxii-server/internal/admit"
 	"github.com/inthreat/taxii-server/internal/metrics"
 	"github.com/inthreat/taxii-server/internal/store"
 )
@@ -92,6 +93,9 @@ type Listener struct {
 	Listener net.Listener
 	Handler  http.Handler
 	TLS      *tls.Config // nil: plain HTTP
+	// MaxConnections caps the open connections (0: none). Connections past it
+	// are accepted so that their requests can be told 503 (admit.Conns).
+	MaxConnections int
 }
 
 // Serve runs every listener until ctx ends or one fails, then stops accepting on all,
@@ -115,13 +119,19 @@ func Serve(ctx context.Context, cfg Timeouts, log *zap.Logger, ls ...Listener) e
 			ErrorLog:          zap.NewStdLog(log.Named("http").With(zap.String("listener", l.Name))),
 			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		}
+		ln := l.Listener
+		if l.MaxConnections > 0 {
+			conns := admit.NewConns(l.MaxConnections)
+			ln = conns.Listener(ln)
+			srv.ConnContext = conns.ConnContext
+		}
 		servers[i] = srv
 		go func() {
 			var err error
 			if l.TLS != nil {
-				err = srv.ServeTLS(l.Listener, "", "")
+				err = srv.ServeTLS(ln, "", "")
 			} else {
-				err = srv.Serve(l.Listener)
+				err = srv.Serve(ln)
 			}
 			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				err = fmt.Errorf("%s listener: %w", l.Name, err)

@@ -15,8 +15,14 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
+	// ErrBusy means the database did not answer within the statement timeout, or
+	// a writer waited longer than the lock timeout: the request may be retried.
+	ErrBusy = errors.New("database busy")
 	// ErrSchemaMismatch means the database schema is newer or older than this binary knows.
 	ErrSchemaMismatch = errors.New("database schema version mismatch")
+	// ErrOtherSource means a confined writer touched an object of which a stored
+	// version came from another source.
+	ErrOtherSource = errors.New("object belongs to another source")
 )
 
 // Store is everything the server needs from persistence.
@@ -27,6 +33,7 @@ type Store interface {
 	Keys
 	Statuses
 	Settings
+	Sources
 	// Migrate applies pending migrations; safe to run twice and from several processes.
 	Migrate(ctx context.Context) error
 	// CheckSchema returns ErrSchemaMismatch unless the schema is exactly the one this binary knows.
@@ -36,6 +43,19 @@ type Store interface {
 	Close()
 }
 
+// Limits bound how long the database may work for one request; zero: no bound.
+type Limits struct {
+	// StatementTimeout ends any statement that runs longer (ErrBusy). Migrations are exempt.
+	StatementTimeout time.Duration
+	// LockTimeout ends a writer's wait for a lock another transaction holds (ErrBusy).
+	LockTimeout time.Duration
+}
+
+// LookupConns is the number of database connections every store keeps for key,
+// feed and settings lookups and readiness checks, apart from the pool that
+// pages and writes use: authentication never queues behind page reads.
+const LookupConns = 2
+
 // Object is one version of a STIX object as it comes in.
 type Object struct {
 	ID          string // "type--uuid"
@@ -44,6 +64,10 @@ type Object struct {
 	Created     string // exact string as received, "" when absent
 	Modified    string // exact string as received, "" when absent
 	Raw         []byte // the object's JSON exactly as received
+	Source      string // who stored it: a key's source, or the import's
+	// Confined refuses the object (ErrOtherSource) when a stored version of ID
+	// has another Source: what a writer that is not an admin may do.
+	Confined bool
 	// Observables are the values the object's pattern names (observables.Of), stored
 	// with the version and indexed for lookups and blocklists; nil for most objects.
 	Observables []Observable
@@ -62,8 +86,11 @@ type Observable struct {
 
 // AddOutcome says what AddObjects did with one input object.
 type AddOutcome struct {
-	Added     bool  // false: the same (id, version) was already stored
+	Added     bool  // false: stored before, or refused
 	DateAdded int64 // microseconds since the Unix epoch; of the stored version
+	// Refused is why the store did not take this object (the others of the call
+	// are still stored): ErrOtherSource, or a version timestamp it cannot order.
+	Refused error
 }
 
 // Row is one stored version as a query returns it. Raw is only valid during the callback.
@@ -176,8 +203,9 @@ type Objects interface {
 	// AddObjects stores each version unless the same (id, version) is already stored,
 	// where version is modified, else created, compared as instants. It assigns each
 	// new version a date_added greater than any committed before it (strictly
-	// increasing in commit order), all in one transaction: all or nothing.
-	// Outcomes are in input order.
+	// increasing in commit order), all in one transaction. An object the store
+	// refuses (AddOutcome.Refused) does not stop the others; an error means
+	// nothing was stored. Outcomes are in input order.
 	AddObjects(ctx context.Context, objs []Object) ([]AddOutcome, error)
 
 	// ScanObjects runs q in one consistent snapshot, in date_added order. It calls
@@ -188,8 +216,23 @@ type Objects interface {
 
 	// DeleteObject removes the versions of id selected by versions and specVersions,
 	// among those the feed filter shows. It returns how many were removed;
-	// ErrNotFound when none matched.
-	DeleteObject(ctx context.Context, feed FeedFilter, id string, versions VersionMatch, specVersions []string) (int, error)
+	// ErrNotFound when none matched. With a source (a confined writer), it removes
+	// nothing and returns ErrOtherSource when any stored version of id, selected
+	// or not, came from another source.
+	DeleteObject(ctx context.Context, feed FeedFilter, id string, versions VersionMatch, specVersions []string, source string) (int, error)
+}
+
+// SourceCount is a source with how many objects (ids) have a version from it.
+type SourceCount struct {
+	Source  string
+	Objects int
+}
+
+// Sources reports where stored content came from.
+type Sources interface {
+	// ListSources returns every source of a stored version or of a key, ordered
+	// by name; a key's source with nothing stored yet counts 0 objects.
+	ListSources(ctx context.Context) ([]SourceCount, error)
 }
 
 // ObservableIndex answers IOC lookups and firewall blocklists from the observables
@@ -271,10 +314,20 @@ type APIKey struct {
 	Name       string
 	Role       Role
 	Feeds      []string // feed ids it may use; empty: all feeds
+	Source     string   // recorded on what the key stores; "" at creation: the key's name
 	Hash       []byte   // SHA-256 of the secret part
 	CreatedAt  time.Time
 	LastUsedAt time.Time // zero when never used
 	RevokedAt  time.Time // zero when active
+}
+
+// KeySource is the source a key records on what it stores: its Source, or by
+// default its name.
+func KeySource(k APIKey) string {
+	if k.Source != "" {
+		return k.Source
+	}
+	return k.Name
 }
 
 // Keys manages API keys.

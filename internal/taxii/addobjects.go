@@ -1,7 +1,6 @@
 package taxii
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +12,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/inthreat/taxii-server/internal/auth"
+	"github.com/inthreat/taxii-server/internal/ingest"
 	"github.com/inthreat/taxii-server/internal/obs"
-	"github.com/inthreat/taxii-server/internal/observables"
 	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 )
@@ -30,6 +29,9 @@ import (
 // is safe: a version already stored counts as a success.
 //
 // What is refused as a whole (nothing stored), and what per object:
+//   - 503 with Retry-After: the bodies of the Add Objects requests in flight
+//     already take MaxAddBytes (a body without Content-Length counts as
+//     max_content_length); this bounds the server's memory.
 //   - 415: a Content-Type other than application/taxii+json[;version=2.1].
 //   - 413: a body over max_content_length (by Content-Length before reading it,
 //     otherwise once that many bytes were read), or more than MaxObjectsPerAdd
@@ -40,8 +42,13 @@ import (
 //     the error says how to turn a bundle into one).
 //   - Per-object failures, listed in the status with the reason: an element that
 //     is not a JSON object, an object over the size, depth or property limits,
-//     an invalid STIX object, and one whose type the collection does not show
-//     (a writable collection takes only what it would serve back).
+//     an invalid STIX object, one whose type the collection does not show
+//     (a writable collection takes only what it would serve back), and one the
+//     store refuses: for a key that is not an admin, an object of which a stored
+//     version came from another source ("object X belongs to another source").
+//     The other objects of the request are stored all the same.
+//
+// Every version stored records the key's source (internal/ingest does the work).
 //
 // An empty objects array is a request with nothing to do: 202, total_count 0.
 func (h *handler) addObjects(w http.ResponseWriter, r *http.Request) {
@@ -61,6 +68,12 @@ func (h *handler) addObjects(w http.ResponseWriter, r *http.Request) {
 			r.ContentLength, h.opts.MaxContentLength))
 		return
 	}
+	release, err := h.admitBody(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	defer release()
 	v, err := h.validator()
 	if err != nil {
 		h.fail(w, r, fmt.Errorf("taxii: STIX validator: %w", err))
@@ -71,34 +84,27 @@ func (h *handler) addObjects(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	objs, stored := h.check(v, f, items)
-	if unsupportedVersionOnly(items) {
+	c := auth.FromContext(r.Context())
+	in, err := ingest.New(h.st, v, ingest.Options{Source: c.Source, Confined: c.Confined(), Filter: &f.Filter})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	batch := in.Check(items)
+	if unsupportedVersionOnly(batch.Outcomes) {
 		// Spec 5.5: 422 when the server does not support the content's version, e.g.
 		// STIX 2.0 sent to a STIX 2.1 server. A mixed request gets its status instead.
 		h.fail(w, r, &apiError{status: http.StatusUnprocessableEntity, code: "unsupported_stix_version",
 			description: fmt.Sprintf("None of the %d objects is STIX 2.1 (spec_version \"2.1\"): this server does not accept STIX 2.0 content. Nothing was stored.", len(items))})
 		return
 	}
-
-	if len(objs) > 0 {
-		outcomes, err := h.st.AddObjects(r.Context(), objs)
-		if err == nil && len(outcomes) != len(objs) {
-			err = fmt.Errorf("taxii: the store answered %d outcomes for %d objects", len(outcomes), len(objs))
-		}
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		for j, o := range outcomes {
-			if it := &items[stored[j]]; it.version == "" {
-				// No created or modified: the version the read side shows (spec 4.3.1:
-				// "a value for the version that is consistent to the server").
-				it.version = store.FormatDateAdded(o.DateAdded)
-			}
-		}
+	outcomes, err := in.Store(r.Context(), batch)
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
 
-	st := newStatus(f.ID, auth.FromContext(r.Context()).KeyID, requested, items)
+	st := newStatus(f.ID, c.KeyID, requested, outcomes)
 	st.ExpiresAt = h.opts.Now().UTC().Add(h.opts.StatusTTL)
 	if err := h.st.CreateStatus(r.Context(), st); err != nil {
 		// The objects are stored, the acknowledgement is not: answer an error, and
@@ -110,34 +116,24 @@ func (h *handler) addObjects(w http.ResponseWriter, r *http.Request) {
 	h.writeJSON(w, r, http.StatusAccepted, toStatusResource(st))
 }
 
-// addItem is one element of the envelope's objects array, in order.
-type addItem struct {
-	raw     []byte // the element as received; nil when the decoder refused it
-	failure string // why it is not stored; "" for a success
-	id      string // the STIX id, when readable
-	version string // modified, else created, else (stored objects) date_added
-	// oldSTIX: refused because its spec_version is not 2.1 (STIX 2.0 content).
-	oldSTIX bool
-}
-
 // unsupportedVersionOnly reports whether every element of a non-empty request was
 // refused for its STIX version alone.
-func unsupportedVersionOnly(items []addItem) bool {
-	for _, it := range items {
-		if !it.oldSTIX {
+func unsupportedVersionOnly(outs []ingest.Outcome) bool {
+	for _, o := range outs {
+		if !o.OldSTIX {
 			return false
 		}
 	}
-	return len(items) > 0
+	return len(outs) > 0
 }
 
 // readEnvelope decodes the body into its elements. A per-element problem (not an
 // object, over a limit) becomes a failure of that element; anything else that
 // keeps the decoder from reading on, invalid UTF-8 included, is the error of
 // the whole request, as is one element too many.
-func (h *handler) readEnvelope(body io.Reader) ([]addItem, error) {
+func (h *handler) readEnvelope(body io.Reader) ([]ingest.Item, error) {
 	dec := stix.NewEnvelopeDecoder(body, h.opts.ObjectLimits)
-	var items []addItem
+	var items []ingest.Item
 	for {
 		raw, _, err := dec.Next()
 		var ee *stix.ElementError
@@ -149,11 +145,11 @@ func (h *handler) readEnvelope(body io.Reader) ([]addItem, error) {
 			return nil, &stix.DecodeError{Offset: ee.Offset, Line: ee.Line, Err: ee.Err,
 				Reason: fmt.Sprintf("objects[%d]: %s; the body must be UTF-8", ee.Index, ee.Reason)}
 		case errors.As(err, &ee):
-			items = append(items, addItem{failure: ee.Error()})
+			items = append(items, ingest.Item{Err: ee})
 		case err != nil:
 			return nil, err
 		default:
-			items = append(items, addItem{raw: raw})
+			items = append(items, ingest.Item{Raw: raw})
 		}
 		if len(items) > h.opts.MaxObjectsPerAdd {
 			return nil, tooLarge("too_many_objects",
@@ -163,88 +159,20 @@ func (h *handler) readEnvelope(body io.Reader) ([]addItem, error) {
 	}
 }
 
-// check validates the decoded elements and returns the objects to store, with
-// the index in items of each. Items that fail get their reason.
-func (h *handler) check(v *stix.Validator, f store.Feed, items []addItem) ([]store.Object, []int) {
-	raws := make([][]byte, 0, len(items))
-	for _, it := range items {
-		if it.raw != nil {
-			raws = append(raws, it.raw)
-		}
-	}
-	results := v.ValidateAll(raws)
-	var objs []store.Object
-	var at []int
-	k := 0
-	for i := range items {
-		it := &items[i]
-		if it.raw == nil {
-			continue
-		}
-		res := results[k]
-		k++
-		if res.Err != nil {
-			it.id, it.version = identify(it.raw)
-			it.failure = validationMessage(res.Err)
-			var se *stix.Error
-			it.oldSTIX = errors.As(res.Err, &se) && se.Path == "/spec_version"
-			continue
-		}
-		m := res.Meta
-		it.id, it.version = m.ID, store.ObjectVersion(m.Created, m.Modified)
-		if !f.Filter.Allows(m.Type) {
-			it.failure = fmt.Sprintf("type %s is not accepted by this collection (it takes %s)", m.Type, strings.Join(f.Filter.Types, ", "))
-			continue
-		}
-		objs = append(objs, store.Object{ID: m.ID, Type: m.Type, SpecVersion: m.SpecVersion,
-			Created: m.Created, Modified: m.Modified, Raw: it.raw, Observables: observables.OfType(m.Type, it.raw)})
-		at = append(at, i)
-	}
-	return objs, at
-}
-
-// identify reads what it can of an invalid object's id and version, for its
-// entry in failures; strings only, "" for anything else.
-func identify(raw []byte) (id, version string) {
-	var o struct {
-		ID       any `json:"id"`
-		Created  any `json:"created"`
-		Modified any `json:"modified"`
-	}
-	if json.Unmarshal(raw, &o) != nil {
-		return "", ""
-	}
-	str := func(v any) string { s, _ := v.(string); return s }
-	return str(o.ID), store.ObjectVersion(str(o.Created), str(o.Modified))
-}
-
-// validationMessage is the reason of a validation failure, without the id the
-// status entry already carries.
-func validationMessage(err error) string {
-	var se *stix.Error
-	if !errors.As(err, &se) {
-		return err.Error()
-	}
-	if se.Path != "" {
-		return se.Path + ": " + se.Reason
-	}
-	return se.Reason
-}
-
 // newStatus summarises a processed request: every item is a success or a failure.
-func newStatus(feedID, keyID string, requested time.Time, items []addItem) store.Status {
+func newStatus(feedID, keyID string, requested time.Time, outs []ingest.Outcome) store.Status {
 	st := store.Status{
 		ID:               uuid.NewString(),
 		FeedID:           feedID,
 		KeyID:            keyID,
 		Status:           statusComplete,
 		RequestTimestamp: requested,
-		TotalCount:       len(items),
+		TotalCount:       len(outs),
 	}
-	for _, it := range items {
-		o := store.StatusObject{ID: statusText(it.id, maxStatusID), Version: statusText(it.version, maxStatusID)}
-		if it.failure != "" {
-			o.Message = statusText(it.failure, maxStatusMessage)
+	for _, it := range outs {
+		o := store.StatusObject{ID: statusText(it.ID, maxStatusID), Version: statusText(it.Version, maxStatusID)}
+		if it.Result == ingest.Rejected {
+			o.Message = statusText(it.Reason, maxStatusMessage)
 			st.Failures = append(st.Failures, o)
 		} else {
 			st.Successes = append(st.Successes, o)

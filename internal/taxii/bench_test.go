@@ -2,6 +2,7 @@ package taxii
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"runtime"
@@ -137,32 +138,57 @@ func BenchmarkCursorDecode(b *testing.B) {
 	}
 }
 
-// TestPageMemoryDoesNotGrowWithPageSize: a page of 1000 large objects must cost
-// about what a page of 10 costs; only the row being written is held.
-func TestPageMemoryDoesNotGrowWithPageSize(t *testing.T) {
+// TestPageMemoryIsBounded: a page is spooled before it is written, in memory
+// up to PageBufferMemory and in a temporary file past it. A page of 1000 large
+// objects (4 MB) under a 256 KiB budget must cost about what a page of 10
+// costs, and still arrive whole.
+func TestPageMemoryIsBounded(t *testing.T) {
 	m, plain := newMemStore(t, 1000, 4000)
-	h, err := NewHandler(withConfigDefaults(Options{}), m, zap.NewNop())
+	const budget = 256 << 10
+	h, err := NewHandler(withConfigDefaults(Options{PageBufferMemory: budget}), m, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, path := range []string{"/objects/", "/manifest/"} {
-		measure := func(limit int) (allocs, bytes uint64, written int) {
+		measure := func(limit int) (allocs, bytes uint64, body []byte) {
 			req := pageRequest(t, plain, fmt.Sprintf("%s?limit=%d", path, limit))
-			w := &discard{h: http.Header{}}
+			w := &keep{h: http.Header{}}
 			h.ServeHTTP(w, req) // warm up
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
-			w = &discard{h: http.Header{}}
+			w = &keep{h: http.Header{}, discard: true}
 			h.ServeHTTP(w, req)
 			runtime.ReadMemStats(&after)
-			return after.Mallocs - before.Mallocs, after.TotalAlloc - before.TotalAlloc, w.n
+			w = &keep{h: http.Header{}}
+			h.ServeHTTP(w, req)
+			return after.Mallocs - before.Mallocs, after.TotalAlloc - before.TotalAlloc, w.body
 		}
 		smallAllocs, smallBytes, _ := measure(10)
-		bigAllocs, bigBytes, written := measure(1000)
-		t.Logf("%s: 10 rows %d allocs %d B; 1000 rows (%d B written) %d allocs %d B", path, smallAllocs, smallBytes, written, bigAllocs, bigBytes)
-		if bigAllocs > smallAllocs+20 || bigBytes > smallBytes+64<<10 {
+		bigAllocs, bigBytes, body := measure(1000)
+		t.Logf("%s: 10 rows %d allocs %d B; 1000 rows (%d B written) %d allocs %d B", path, smallAllocs, smallBytes, len(body), bigAllocs, bigBytes)
+		if bigAllocs > smallAllocs+40 || bigBytes > smallBytes+budget+128<<10 {
 			t.Errorf("%s: memory grows with the page: %d allocs/%d B for 10 rows, %d/%d for 1000", path, smallAllocs, smallBytes, bigAllocs, bigBytes)
 		}
+		var env struct{ Objects []json.RawMessage }
+		if err := json.Unmarshal(body, &env); err != nil || len(env.Objects) != 1000 {
+			t.Errorf("%s: the spilled page is not whole: %d objects, %v", path, len(env.Objects), err)
+		}
 	}
+}
+
+// keep is a ResponseWriter that keeps the body, or only counts it.
+type keep struct {
+	h       http.Header
+	body    []byte
+	discard bool
+}
+
+func (k *keep) Header() http.Header { return k.h }
+func (k *keep) WriteHeader(int)     {}
+func (k *keep) Write(b []byte) (int, error) {
+	if !k.discard {
+		k.body = append(k.body, b...)
+	}
+	return len(b), nil
 }

@@ -2,8 +2,10 @@ package taxii
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
+	"github.com/inthreat/taxii-server/internal/auth"
 	"github.com/inthreat/taxii-server/internal/store"
 )
 
@@ -11,7 +13,9 @@ import (
 // {object} that match[version] (default: all, see deleteFilters) and
 // match[spec_version] select, among those the collection shows, and answers 200
 // with no body. Nothing selected is 404. Permissions follow the table of 5.7
-// (writableFeed): no read is 404, read without write is 403.
+// (writableFeed): no read is 404, read without write is 403. A key that is not
+// an admin may delete only objects whose every stored version came from its own
+// source; any other is 403 and nothing is deleted.
 //
 // Feeds are views over one store, so the versions leave every collection that
 // showed them. A deletion reaches only clients that ask afterwards: a poller
@@ -31,9 +35,17 @@ func (h *handler) deleteObject(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if _, err := h.st.DeleteObject(r.Context(), f.Filter, id, versions, specVersions); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
+	source := ""
+	if c := auth.FromContext(r.Context()); c.Confined() {
+		source = c.Source
+	}
+	if _, err := h.st.DeleteObject(r.Context(), f.Filter, id, versions, specVersions, source); err != nil {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
 			err = notFound("There is no object %q in this collection, or no version of it matches match[version] and match[spec_version].", id)
+		case errors.Is(err, store.ErrOtherSource):
+			err = &apiError{status: http.StatusForbidden, code: "other_source", description: fmt.Sprintf(
+				"Object %s belongs to another source: a key that is not an admin may delete only objects whose every version came from its own source. Nothing was deleted.", id)}
 		}
 		h.fail(w, r, err)
 		return

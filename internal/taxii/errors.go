@@ -26,6 +26,7 @@ type apiError struct {
 	status      int
 	code        string // stable error_code for clients
 	description string
+	retryAfter  int // seconds; > 0 sends Retry-After: the refusal is about load, not the request
 }
 
 func (e *apiError) Error() string { return e.description }
@@ -88,6 +89,12 @@ func classify(err error) *apiError {
 			description: "A valid API key is required: send it as the password of HTTP Basic authentication (any username) or as \"Authorization: Bearer <key>\"."}
 	case errors.Is(err, store.ErrNotFound):
 		return &apiError{status: http.StatusNotFound, code: "not_found", description: "The requested resource does not exist."}
+	case errors.Is(err, store.ErrBusy):
+		return &apiError{status: http.StatusServiceUnavailable, code: "database_busy", retryAfter: 5,
+			description: "The database did not answer within its time limit; retry in a few seconds."}
+	case errors.Is(err, store.ErrOtherSource):
+		return &apiError{status: http.StatusForbidden, code: "other_source",
+			description: "The object belongs to another source: only its own source or an admin key may change it."}
 	case errors.Is(err, store.ErrConflict):
 		return &apiError{status: http.StatusConflict, code: "conflict", description: "The request conflicts with the current state of the resource."}
 	}
@@ -149,6 +156,9 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		h.log.Error("request failed", fields...)
 	} else {
 		h.log.Warn("request rejected", fields...)
+	}
+	if ae.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
 	}
 	if ae.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+realm+`"`)

@@ -142,6 +142,21 @@ func withConfigDefaults(o Options) Options {
 	if o.StatusTTL == 0 {
 		o.StatusTTL = d.StatusTTL
 	}
+	if o.PageBufferMemory == 0 {
+		o.PageBufferMemory = d.PageBufferMemory
+	}
+	if o.PageWriteTimeout == 0 {
+		o.PageWriteTimeout = d.PageWriteTimeout
+	}
+	if o.MaxRequestsPerKey == 0 {
+		o.MaxRequestsPerKey = d.MaxRequestsPerKey
+	}
+	if o.MaxAddBytes == 0 {
+		o.MaxAddBytes = max(d.MaxAddBytes, o.MaxContentLength)
+	}
+	if o.MaxStatusReads == 0 {
+		o.MaxStatusReads = d.MaxStatusReads
+	}
 	return o
 }
 

@@ -94,8 +94,13 @@ func TestWritePermissions(t *testing.T) {
 							b.get(t, name, b.statusURL(s.ID)).ok(t)
 							b.get(t, "reader", b.statusURL(s.ID)).ok(t)
 							b.get(t, "limited", b.statusURL(s.ID)).taxiiError(t, 404, "no status")
-							// Deleting works too: the object just added, then put back what was kept.
+							// Deleting works too: the object just added; what the admin
+							// stored only for an admin key (then it is put back).
 							b.del(t, name, coll.name, id, "").deleted(t)
+							if role != store.RoleAdmin {
+								rd.taxiiError(t, 403, "belongs to another source")
+								break
+							}
 							rd.deleted(t)
 							b.post(t, "admin", "all", envelopeOf(malware(9, mod1))).accepted(t)
 						case http.StatusForbidden:

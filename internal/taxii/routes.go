@@ -14,7 +14,8 @@ import (
 // is application/taxii+json;version=2.1 after negotiation and authentication.
 func (h *handler) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(headAsGet, middleware.StripSlashes, h.negotiate, auth.Middleware(auth.Config{Keys: h.st, Log: h.log, Fail: h.fail}), h.plainURL)
+	r.Use(headAsGet, middleware.StripSlashes, h.negotiate, h.connectionCap,
+		auth.Middleware(auth.Config{Keys: h.st, Log: h.log, Fail: h.fail}), h.keyCap, h.plainURL)
 	r.NotFound(h.notFound)
 	r.MethodNotAllowed(h.methodNotAllowed(r))
 

@@ -80,6 +80,12 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, missing)
 		return
 	}
+	release, err := h.statusTurn(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	defer release()
 	st, err := h.st.GetStatus(r.Context(), id.String(), h.opts.Now())
 	if errors.Is(err, store.ErrNotFound) {
 		err = missing

@@ -1,9 +1,8 @@
 package taxii
 
 import (
-	"bufio"
-	"io"
 	"net/http"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -33,36 +32,14 @@ var (
 	}}
 )
 
-const streamBuffer = 32 << 10
-
-// pageWriter streams one page through a buffer and knows whether anything
-// reached the client yet, so a failure before that can still be a clean error.
+// pageWriter assembles one page in a spool (see spool.go): nothing reaches the
+// client before the store has delivered every row, so a failure of the store is
+// always a clean error answer.
 type pageWriter struct {
 	w       http.ResponseWriter
-	out     countingWriter
-	bw      *bufio.Writer
+	out     *spool
 	items   int
 	scratch []byte
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(b []byte) (int, error) {
-	n, err := c.w.Write(b)
-	c.n += int64(n)
-	if err != nil {
-		err = &clientWriteError{err}
-	}
-	return n, err
-}
-
-func newPageWriter(w http.ResponseWriter) *pageWriter {
-	p := &pageWriter{w: w, out: countingWriter{w: w}}
-	p.bw = bufio.NewWriterSize(&p.out, streamBuffer)
-	return p
 }
 
 // The date_added headers of a page, spelled as the spec spells them: they are
@@ -78,37 +55,36 @@ func (p *pageWriter) begin(pg store.Page, head string) {
 	hdr := p.w.Header()
 	hdr[headerDateAddedFirst] = []string{store.FormatDateAdded(pg.First)}
 	hdr[headerDateAddedLast] = []string{store.FormatDateAdded(pg.Last)}
-	_, _ = p.bw.WriteString(head)
+	_, _ = p.out.WriteString(head)
 }
 
 // write adds one list item.
 func (p *pageWriter) write(item []byte) error {
 	if p.items > 0 {
-		_ = p.bw.WriteByte(',')
+		if err := p.out.WriteByte(','); err != nil {
+			return err
+		}
 	}
 	p.items++
-	_, err := p.bw.Write(item)
+	_, err := p.out.Write(item)
 	return err
 }
 
-// end closes the list, adds more and next, and flushes.
+// end closes the list and adds more and next.
 func (p *pageWriter) end(more bool, next string) error {
 	if more {
-		_, _ = p.bw.WriteString(`],"more":true,"next":`)
+		_, _ = p.out.WriteString(`],"more":true,"next":`)
 		p.scratch = appendJSONString(p.scratch[:0], next)
-		_, _ = p.bw.Write(p.scratch)
-		_ = p.bw.WriteByte('}')
-	} else {
-		_, _ = p.bw.WriteString(`],"more":false}`)
+		_, _ = p.out.Write(p.scratch)
+		return p.out.WriteByte('}')
 	}
-	return p.bw.Flush()
+	_, err := p.out.WriteString(`],"more":false}`)
+	return err
 }
 
-func (p *pageWriter) committed() bool { return p.out.n > 0 }
-
-// abandon drops what is buffered so that an error can be answered instead.
+// abandon drops the page so that an error can be answered instead.
 func (p *pageWriter) abandon() {
-	p.bw.Reset(&p.out)
+	p.out.reset()
 	delete(p.w.Header(), headerDateAddedFirst)
 	delete(p.w.Header(), headerDateAddedLast)
 }
@@ -171,11 +147,13 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// servePage runs q and streams the page in date_added order: the date headers and
-// head, one item per row, then more and next. An empty page is {} after
-// ifEmpty (nil, or a 404 for an object that does not exist) has had its say.
+// servePage runs q into a spool, in date_added order: the date headers and
+// head, one item per row, then more and next; once the store is done, the page
+// is written to the client. An empty page is {} after ifEmpty (nil, or a 404
+// for an object that does not exist) has had its say.
 func (h *handler) servePage(w http.ResponseWriter, r *http.Request, q store.Query, b binding, kind page, ifEmpty func() error) {
-	p := newPageWriter(w)
+	p := &pageWriter{w: w, out: newSpool(h.pages)}
+	defer p.out.release()
 	var summary store.Page
 	err := h.st.ScanObjects(r.Context(), q,
 		func(pg store.Page) error {
@@ -202,24 +180,25 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request, q store.Quer
 		}
 		err = p.end(summary.More, next)
 	}
-	if err == nil {
-		obs.FromContext(r.Context()).AddServed(p.items)
-		return
-	}
-	if !p.committed() {
+	if err != nil {
 		p.abandon()
 		h.fail(w, r, err)
 		return
 	}
-	// Part of the page is out with a 200: cutting the connection is the only way
-	// left to tell the client the page is incomplete.
-	fields := []zap.Field{zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err)}
-	if clientLeft(r, err) {
-		h.log.Warn("page stream abandoned by client", fields...)
-	} else {
-		h.log.Error("page stream failed after the response started", fields...)
+	w.Header().Set("Content-Length", strconv.FormatInt(p.out.size, 10))
+	w.WriteHeader(http.StatusOK)
+	if err := p.out.writeTo(w, h.opts.PageWriteTimeout); err != nil {
+		// The rows are all read: only the client's side can fail here, or the
+		// temporary file. The short body tells the client the page is cut.
+		fields := []zap.Field{zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err)}
+		if clientLeft(r, err) {
+			h.log.Warn("page stream abandoned by client", fields...)
+		} else {
+			h.log.Error("page stream failed after the response started", fields...)
+		}
+		return
 	}
-	panic(http.ErrAbortHandler)
+	obs.FromContext(r.Context()).AddServed(p.items)
 }
 
 // objectExists reports whether the feed shows any version of id, as a 404 when not.

@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/inthreat/taxii-server/internal/admit"
 	"github.com/inthreat/taxii-server/internal/obs"
 	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
@@ -39,6 +40,13 @@ type Options struct {
 	StrictValidation bool             // stix.Options.Strict
 	StatusTTL        time.Duration    // how long a status resource stays readable
 	Now              func() time.Time // the clock of request timestamps and status expiry; nil: time.Now
+
+	// Admission: what requests in flight may hold at once (see internal/admit).
+	PageBufferMemory  int64         // bytes of pages held in memory, server-wide; the rest spills to temp files
+	PageWriteTimeout  time.Duration // longest one write of a page may wait on the client
+	MaxRequestsPerKey int           // requests in flight per API key; past it 429
+	MaxAddBytes       int64         // bytes of Add Objects bodies in flight, server-wide; past it 503
+	MaxStatusReads    int           // status resources read at once; others wait their turn
 }
 
 // realm is the realm of WWW-Authenticate.
@@ -73,6 +81,12 @@ func (o Options) validate() error {
 	if l := o.ObjectLimits; l.MaxObjectSize < 1 || l.MaxDepth < 1 || l.MaxProperties < 1 {
 		return fmt.Errorf("taxii: object limits %+v: each must be at least 1", l)
 	}
+	if o.PageBufferMemory < 1 || o.PageWriteTimeout <= 0 || o.MaxRequestsPerKey < 1 || o.MaxStatusReads < 1 {
+		return fmt.Errorf("taxii: admission limits (page buffer memory, page write timeout, requests per key, status reads) must be positive")
+	}
+	if o.MaxAddBytes < o.MaxContentLength {
+		return fmt.Errorf("taxii: max add bytes %d < max content length %d: the largest request could never be admitted", o.MaxAddBytes, o.MaxContentLength)
+	}
 	if o.StatusTTL <= 0 {
 		return fmt.Errorf("taxii: status TTL %s <= 0", o.StatusTTL)
 	}
@@ -94,6 +108,11 @@ type handler struct {
 	log       *zap.Logger
 	cursors   cursorCodec
 	validator func() (*stix.Validator, error)
+
+	pages       *admit.Bytes  // memory of pages being written
+	adds        *admit.Bytes  // bytes of Add Objects bodies in flight
+	perKey      *admit.PerKey // requests in flight per key
+	statusReads chan struct{} // one token per status read in progress
 }
 
 // NewHandler returns the TAXII API, to be mounted at "/". It reads the cursor
@@ -128,7 +147,9 @@ func NewHandler(opts Options, st store.Store, log *zap.Logger) (http.Handler, er
 	if err != nil {
 		return nil, err
 	}
-	h := &handler{opts: opts, root: root, st: st, log: log, cursors: codec}
+	h := &handler{opts: opts, root: root, st: st, log: log, cursors: codec,
+		pages: admit.NewBytes(opts.PageBufferMemory), adds: admit.NewBytes(opts.MaxAddBytes),
+		perKey: admit.NewPerKey(opts.MaxRequestsPerKey), statusReads: make(chan struct{}, opts.MaxStatusReads)}
 	// Compiling the STIX schemas takes a tenth of a second: a server that is
 	// never written to (and every read-only test) does not pay for it.
 	h.validator = sync.OnceValues(func() (*stix.Validator, error) {

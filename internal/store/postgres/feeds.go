@@ -103,14 +103,14 @@ func (s *Store) UpdateFeed(ctx context.Context, f store.Feed) error {
 
 // GetFeed implements store.Feeds: by id when idOrAlias is a UUID of a feed, else by alias.
 func (s *Store) GetFeed(ctx context.Context, idOrAlias string) (store.Feed, error) {
-	f, err := scanFeed(s.pool.QueryRow(ctx, `SELECT `+feedColumns+` FROM feeds
+	f, err := scanFeed(s.lookups.QueryRow(ctx, `SELECT `+feedColumns+` FROM feeds
 		WHERE id::text = lower($1) OR alias = $1 ORDER BY (id::text = lower($1)) DESC LIMIT 1`, idOrAlias))
 	return f, interpretError(err)
 }
 
 // ListFeeds implements store.Feeds.
 func (s *Store) ListFeeds(ctx context.Context) ([]store.Feed, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+feedColumns+` FROM feeds ORDER BY created_at, id`)
+	rows, err := s.lookups.Query(ctx, `SELECT `+feedColumns+` FROM feeds ORDER BY created_at, id`)
 	if err != nil {
 		return nil, interpretError(err)
 	}

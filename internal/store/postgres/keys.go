@@ -12,15 +12,15 @@ import (
 // firstKeyLock serialises CreateFirstKey across processes.
 const firstKeyLock = 7_341_201_002
 
-const keyColumns = `id::text, name, role, feeds, hash, created_at, last_used_at, revoked_at`
+const keyColumns = `id::text, name, role, feeds, hash, created_at, last_used_at, revoked_at, source`
 
-const insertKey = `INSERT INTO api_keys (id, name, role, feeds, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)`
+const insertKey = `INSERT INTO api_keys (id, name, role, feeds, hash, created_at, source) VALUES ($1, $2, $3, $4, $5, $6, $7)`
 
 func scanKey(row pgx.Row) (store.APIKey, error) {
 	var k store.APIKey
 	var role string
 	var used, revoked *time.Time
-	err := row.Scan(&k.ID, &k.Name, &role, &k.Feeds, &k.Hash, &k.CreatedAt, &used, &revoked)
+	err := row.Scan(&k.ID, &k.Name, &role, &k.Feeds, &k.Hash, &k.CreatedAt, &used, &revoked, &k.Source)
 	k.Role = store.Role(role)
 	if len(k.Feeds) == 0 {
 		k.Feeds = nil
@@ -42,7 +42,7 @@ func keyArgs(k store.APIKey) []any {
 	if feeds == nil {
 		feeds = []string{}
 	}
-	return []any{k.ID, k.Name, string(k.Role), feeds, k.Hash, k.CreatedAt}
+	return []any{k.ID, k.Name, string(k.Role), feeds, k.Hash, k.CreatedAt, store.KeySource(k)}
 }
 
 // CreateKey implements store.Keys.
@@ -73,7 +73,7 @@ func (s *Store) CreateFirstKey(ctx context.Context, k store.APIKey) (bool, error
 
 // GetKey implements store.Keys.
 func (s *Store) GetKey(ctx context.Context, id string) (store.APIKey, error) {
-	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id::text = lower($1)`, id))
+	k, err := scanKey(s.lookups.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id::text = lower($1)`, id))
 	return k, interpretError(err)
 }
 
@@ -109,6 +109,6 @@ func (s *Store) RevokeKey(ctx context.Context, id string) error {
 
 // TouchKey implements store.Keys.
 func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
-	_, err := s.pool.Exec(ctx, `UPDATE api_keys SET last_used_at = $2 WHERE id::text = lower($1)`, id, at)
+	_, err := s.lookups.Exec(ctx, `UPDATE api_keys SET last_used_at = $2 WHERE id::text = lower($1)`, id, at)
 	return interpretError(err)
 }

@@ -61,6 +61,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 	}
 	for _, m := range ms {
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			// A migration may rewrite a large table and wait for readers' locks:
+			// the server's statement and lock timeouts are not for it.
+			if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0`); err != nil {
+				return err
+			}
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
 				return err
 			}
@@ -100,13 +105,13 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 		return err
 	}
 	var exists bool
-	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+	if err := s.lookups.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
 		return interpretError(err)
 	}
 	if !exists {
 		return fmt.Errorf("%w: database has no schema; run migrate", store.ErrSchemaMismatch)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+	rows, err := s.lookups.Query(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
 	if err != nil {
 		return interpretError(err)
 	}

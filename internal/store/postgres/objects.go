@@ -30,14 +30,14 @@ const setClock = `UPDATE store_clock SET last_us = $1 WHERE one`
 const insertObjects = `WITH ins AS (
 	INSERT INTO objects
 		(date_added, id, type, spec_version, created, modified, version_key, is_latest, is_first, raw,
-		 tlp, creators, confidence, labels, revoked, valid_until)
+		 tlp, creators, confidence, labels, revoked, valid_until, source)
 	SELECT date_added, id, type, spec_version, created, modified, version_key, true, true, raw,
 		tlp, ARRAY(SELECT jsonb_array_elements_text(creators::jsonb)), nullif(confidence, -1),
-		ARRAY(SELECT jsonb_array_elements_text(labels::jsonb)), revoked, nullif(valid_until, 0)
+		ARRAY(SELECT jsonb_array_elements_text(labels::jsonb)), revoked, nullif(valid_until, 0), source
 	FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[],
-		$9::smallint[], $10::text[], $11::smallint[], $12::text[], $13::boolean[], $14::bigint[])
+		$9::smallint[], $10::text[], $11::smallint[], $12::text[], $13::boolean[], $14::bigint[], $15::text[])
 		AS t(date_added, id, type, spec_version, created, modified, version_key, raw,
-		     tlp, creators, confidence, labels, revoked, valid_until)
+		     tlp, creators, confidence, labels, revoked, valid_until, source)
 	ON CONFLICT (id, version_key) DO NOTHING
 	RETURNING date_added, id
 )
@@ -56,55 +56,124 @@ UPDATE objects o SET is_latest = (o.version_key = m.maxv), is_first = (o.version
 FROM m
 WHERE o.id = m.id AND (o.is_latest <> (o.version_key = m.maxv) OR o.is_first <> (o.version_key = m.minv))`
 
+// sourcesOf reads the least and greatest source of the stored versions of ids:
+// an object has one source when they are equal.
+const sourcesOf = `SELECT id, min(source), max(source) FROM objects WHERE id = ANY($1::text[]) GROUP BY id`
+
+// otherSource tells whether a version of id $1 came from a source other than $2.
+const otherSource = `SELECT EXISTS (SELECT 1 FROM objects WHERE id = $1 AND source <> $2)`
+
+// listSources counts objects (ids) per source; active keys' sources count 0 more.
+const listSources = `SELECT source, sum(n)::bigint FROM (
+	SELECT source, count(DISTINCT id) AS n FROM objects GROUP BY source
+	UNION ALL
+	SELECT source, 0 FROM api_keys WHERE revoked_at IS NULL
+) s GROUP BY source ORDER BY source`
+
 type versionRef struct{ id, key string }
 
-// AddObjects implements store.Objects.
+// insertChunkBytes bounds the object JSON one insert statement carries.
+const insertChunkBytes = 4 << 20
+
+// refuseOtherSources marks, in input order, each confined object of which a
+// stored version, or an earlier object of the call, has another source.
+func refuseOtherSources(ctx context.Context, tx pgx.Tx, objs []store.Object, ids []string, out []store.AddOutcome) error {
+	type sources struct{ min, max string }
+	known := make(map[string]sources)
+	rows, err := tx.Query(ctx, sourcesOf, ids)
+	if err != nil {
+		return err
+	}
+	var id string
+	var src sources
+	if _, err := pgx.ForEachRow(rows, []any{&id, &src.min, &src.max}, func() error {
+		known[id] = src
+		return nil
+	}); err != nil {
+		return err
+	}
+	for i, o := range objs {
+		if out[i].Refused != nil {
+			continue
+		}
+		have, ok := known[o.ID]
+		if o.Confined && ok && (have.min != o.Source || have.max != o.Source) {
+			out[i].Refused = store.ErrOtherSource
+			continue
+		}
+		if !ok {
+			have = sources{o.Source, o.Source}
+		}
+		known[o.ID] = sources{min(have.min, o.Source), max(have.max, o.Source)}
+	}
+	return nil
+}
+
+// AddObjects implements store.Objects. Objects it refuses (an unorderable
+// version, another source's object for a confined writer) get their reason and
+// take no date_added.
 func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.AddOutcome, error) {
 	out := make([]store.AddOutcome, len(objs))
 	if len(objs) == 0 {
 		return out, nil
 	}
 	keys := make([]string, len(objs))
-	first := make(map[versionRef]int, len(objs)) // first input index of each version
-	var uniq []int
+	var confined []string // ids of confined objects
 	for i, o := range objs {
 		k, err := store.VersionKey(store.ObjectVersion(o.Created, o.Modified))
 		if err != nil {
-			return nil, fmt.Errorf("object %d (%s): %w", i, o.ID, err)
+			out[i].Refused = fmt.Errorf("version %w", err)
+			continue
 		}
 		keys[i] = k
-		ref := versionRef{o.ID, k}
-		if _, dup := first[ref]; !dup {
-			first[ref] = i
-			uniq = append(uniq, i)
+		if o.Confined {
+			confined = append(confined, o.ID)
 		}
 	}
 
+	first := make(map[versionRef]int, len(objs)) // first input index of each version
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var last, wall int64
 		if err := tx.QueryRow(ctx, lockClock).Scan(&last, &wall); err != nil {
 			return err
 		}
 		base := max(last+1, wall)
+		// With the clock locked no other writer commits, so the sources read
+		// here stay true until this transaction ends.
+		if len(confined) > 0 {
+			if err := refuseOtherSources(ctx, tx, objs, confined, out); err != nil {
+				return err
+			}
+		}
+		var uniq []int
+		for i, o := range objs {
+			if out[i].Refused != nil {
+				continue
+			}
+			ref := versionRef{o.ID, keys[i]}
+			if _, dup := first[ref]; !dup {
+				first[ref] = i
+				uniq = append(uniq, i)
+			}
+		}
+		if len(uniq) == 0 {
+			return nil
+		}
 
 		n := len(uniq)
 		dateAdded := make([]int64, n)
 		ids, types, specs := make([]string, n), make([]string, n), make([]string, n)
 		created, modified, vkeys := make([]string, n), make([]string, n), make([]string, n)
+		sources := make([]string, n)
 		raws := make([][]byte, n)
 		for j, i := range uniq {
 			o := objs[i]
 			dateAdded[j] = base + int64(j)
 			ids[j], types[j], specs[j] = o.ID, o.Type, o.SpecVersion
 			created[j], modified[j], vkeys[j] = o.Created, o.Modified, keys[i]
-			raws[j] = o.Raw
+			raws[j], sources[j] = o.Raw, o.Source
 		}
 		fc, err := s.filterColumns(ctx, tx, objs, uniq)
-		if err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, insertObjects, dateAdded, ids, types, specs, created, modified, vkeys, raws,
-			fc.tlp, fc.creators, fc.confidence, fc.labels, fc.revoked, fc.validUntil)
 		if err != nil {
 			return err
 		}
@@ -113,21 +182,38 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 		// An object's flags need fixing when it now has several versions: it had
 		// one before, or this call added two of it. Most calls add new objects only.
 		fix := make(map[string]bool)
-		var d int64
-		var hadOther bool
-		_, err = pgx.ForEachRow(rows, []any{&d, &hadOther}, func() error {
-			j := d - base
-			if j < 0 || j >= int64(n) {
-				return fmt.Errorf("postgres: insert returned date_added %d outside [%d, %d)", d, base, base+int64(n))
+		// The rows go in slices of at most insertChunkBytes of JSON: the statement's
+		// parameters are encoded in one buffer, so a 100 MB request would
+		// otherwise cost another 100 MB (and more while the buffer grows).
+		for lo := 0; lo < n; {
+			hi, size := lo, 0
+			for hi < n && (hi == lo || size+len(raws[hi]) <= insertChunkBytes) {
+				size += len(raws[hi])
+				hi++
 			}
-			inserted[j] = true
-			if hadOther {
-				fix[ids[j]] = true
+			rows, err := tx.Query(ctx, insertObjects, dateAdded[lo:hi], ids[lo:hi], types[lo:hi], specs[lo:hi],
+				created[lo:hi], modified[lo:hi], vkeys[lo:hi], raws[lo:hi],
+				fc.tlp[lo:hi], fc.creators[lo:hi], fc.confidence[lo:hi], fc.labels[lo:hi], fc.revoked[lo:hi], fc.validUntil[lo:hi], sources[lo:hi])
+			if err != nil {
+				return err
 			}
-			return nil
-		})
-		if err != nil {
-			return err
+			var d int64
+			var hadOther bool
+			_, err = pgx.ForEachRow(rows, []any{&d, &hadOther}, func() error {
+				j := d - base
+				if j < int64(lo) || j >= int64(hi) {
+					return fmt.Errorf("postgres: insert returned date_added %d outside [%d, %d)", d, base+int64(lo), base+int64(hi))
+				}
+				inserted[j] = true
+				if hadOther {
+					fix[ids[j]] = true
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			lo = hi
 		}
 
 		var touched, missIDs, missKeys []string
@@ -192,6 +278,9 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 	}
 	// Repeats of a version within the request share the first one's outcome, as not added.
 	for i, o := range objs {
+		if out[i].Refused != nil {
+			continue
+		}
 		if j := first[versionRef{o.ID, keys[i]}]; j != i {
 			out[i] = store.AddOutcome{DateAdded: out[j].DateAdded}
 		}
@@ -391,8 +480,11 @@ func memberScan(q store.Query, where, cols string, args *[]any) (string, func(fi
 	return keys, rows
 }
 
-// DeleteObject implements store.Objects.
-func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id string, versions store.VersionMatch, specVersions []string) (int, error) {
+// DeleteObject implements store.Objects. A confined delete locks the clock, as
+// writers do, so that no version of another source arrives between its check
+// and its delete.
+func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id string, versions store.VersionMatch, specVersions []string, source string) (int, error) {
+
 	args := []any{}
 	where, err := conditions(feed, store.Query{IDs: []string{id}, Versions: versions, SpecVersions: specVersions}, &args, false)
 	if err != nil {
@@ -400,6 +492,16 @@ func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id stri
 	}
 	var n int
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		foreign := false
+		if source != "" {
+			var last, wall int64
+			if err := tx.QueryRow(ctx, lockClock).Scan(&last, &wall); err != nil {
+				return err
+			}
+			if err := tx.QueryRow(ctx, otherSource, id, source).Scan(&foreign); err != nil {
+				return err
+			}
+		}
 		tag, err := tx.Exec(ctx, "DELETE FROM objects WHERE "+where, args...)
 		if err != nil {
 			return err
@@ -407,6 +509,9 @@ func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id stri
 		n = int(tag.RowsAffected())
 		if n == 0 {
 			return nil
+		}
+		if foreign {
+			return store.ErrOtherSource
 		}
 		if _, err = tx.Exec(ctx, fixFlags, []string{id}); err != nil {
 			return err
@@ -421,6 +526,21 @@ func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id stri
 		return 0, store.ErrNotFound
 	}
 	return n, nil
+}
+
+// ListSources implements store.Sources.
+func (s *Store) ListSources(ctx context.Context) ([]store.SourceCount, error) {
+	rows, err := s.pool.Query(ctx, listSources)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	var out []store.SourceCount
+	var sc store.SourceCount
+	_, err = pgx.ForEachRow(rows, []any{&sc.Source, &sc.Objects}, func() error {
+		out = append(out, sc)
+		return nil
+	})
+	return out, interpretError(err)
 }
 
 // Analyze refreshes the planner's statistics of the objects table and the feed

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -18,33 +20,60 @@ import (
 // Store implements store.Store on a pgx pool.
 type Store struct {
 	pool *pgxpool.Pool
-	log  *zap.Logger
+	// lookups serves keys, feeds, settings and Ping with connections of their
+	// own (store.LookupConns), so authentication never waits behind page reads.
+	lookups *pgxpool.Pool
+	log     *zap.Logger
 }
 
 var _ store.Store = (*Store)(nil)
 
-// Open connects to the database at url (postgres://...). It does not migrate.
+// Open connects to the database at url (postgres://...) without time limits. It does not migrate.
 func Open(ctx context.Context, url string, log *zap.Logger) (*Store, error) {
+	return OpenWithLimits(ctx, url, log, store.Limits{})
+}
+
+// OpenWithLimits connects with lim applied to every connection as the
+// statement_timeout and lock_timeout settings. The pool takes the size the URL
+// gives (pool_max_conns); store.LookupConns more are opened for lookups.
+func OpenWithLimits(ctx context.Context, url string, log *zap.Logger, lim store.Limits) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse database url: %w", err)
 	}
+	if lim.StatementTimeout > 0 {
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(lim.StatementTimeout.Milliseconds(), 10)
+	}
+	if lim.LockTimeout > 0 {
+		// Readers take no lock a writer holds (MVCC), so in practice this bounds writers.
+		cfg.ConnConfig.RuntimeParams["lock_timeout"] = strconv.FormatInt(lim.LockTimeout.Milliseconds(), 10)
+	}
+	lcfg := cfg.Copy()
+	lcfg.MaxConns, lcfg.MinConns = store.LookupConns, 0
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	return &Store{pool: pool, log: log}, nil
+	lookups, err := pgxpool.NewWithConfig(ctx, lcfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	return &Store{pool: pool, lookups: lookups, log: log}, nil
 }
 
 // Pool exposes the pool for operations metrics and benchmarks.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // Close releases every connection.
-func (s *Store) Close() { s.pool.Close() }
+func (s *Store) Close() {
+	s.pool.Close()
+	s.lookups.Close()
+}
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
-	return interpretError(s.pool.Ping(ctx))
+	return interpretError(s.lookups.Ping(ctx))
 }
 
 // interpretError is the one place that turns driver errors into store errors.
@@ -62,6 +91,12 @@ func interpretError(err error) error {
 			return fmt.Errorf("%w: %s", store.ErrConflict, pgErr.ConstraintName)
 		case "22P02": // invalid_text_representation, e.g. a malformed uuid
 			return store.ErrNotFound
+		case "55P03": // lock_not_available: lock_timeout
+			return fmt.Errorf("%w: %s", store.ErrBusy, pgErr.Message)
+		case "57014": // query_canceled: statement_timeout, or the client's cancel
+			if strings.Contains(pgErr.Message, "statement timeout") {
+				return fmt.Errorf("%w: %s", store.ErrBusy, pgErr.Message)
+			}
 		}
 	}
 	return fmt.Errorf("postgres: %w", err)

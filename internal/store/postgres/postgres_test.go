@@ -5,9 +5,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap/zaptest"
+
 	"github.com/inthreat/taxii-server/internal/store"
+	"github.com/inthreat/taxii-server/internal/store/postgres"
 	"github.com/inthreat/taxii-server/internal/store/postgres/pgtest"
 	"github.com/inthreat/taxii-server/internal/store/storetest"
+	"github.com/inthreat/taxii-server/migrations"
 )
 
 // TestStore runs the conformance suite every store must pass against Postgres.
@@ -38,6 +43,42 @@ func TestObservablesBackfill(t *testing.T) {
 		_, err := s.Pool().Exec(ctx, `DROP TABLE observables; DELETE FROM schema_migrations WHERE version = 3`)
 		return err
 	})
+}
+
+// TestMigrationRecordsSources: rows stored before migration 2 belong to the
+// source "import", and keys get their name as their source.
+func TestMigrationRecordsSources(t *testing.T) {
+	dsn := pgtest.NewSchema(t)
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	first, err := migrations.Postgres.ReadFile("postgres/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		string(first),
+		`CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+		`INSERT INTO schema_migrations (version, name) VALUES (1, '0001_init.sql')`,
+		`INSERT INTO objects (date_added, id, type, spec_version, created, version_key, is_latest, is_first, raw)
+		 VALUES (1, '` + storetest.SeedObjectID + `', 'indicator', '2.1', '2021-01-01T00:00:00.000Z', '2021-01-01T00:00:00.000000000Z', true, true, '{}')`,
+		`INSERT INTO api_keys (id, name, role, hash, created_at) VALUES ('` + storetest.SeedKeyID + `', '` + storetest.SeedKeyName + `', 'read-write', '\x00', now())`,
+	} {
+		if _, err := conn.Exec(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	s, err := postgres.Open(t.Context(), dsn, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	storetest.CheckSourcesMigrated(t, s)
 }
 
 // TestMigrationBackfillsFilterFields undoes migration 0005 on a store with

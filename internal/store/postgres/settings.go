@@ -14,11 +14,11 @@ func (s *Store) CursorSecret(ctx context.Context) ([]byte, error) {
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, err
 	}
-	if _, err := s.pool.Exec(ctx, `INSERT INTO settings (name, value) VALUES ('cursor_secret', $1) ON CONFLICT DO NOTHING`, fresh); err != nil {
+	if _, err := s.lookups.Exec(ctx, `INSERT INTO settings (name, value) VALUES ('cursor_secret', $1) ON CONFLICT DO NOTHING`, fresh); err != nil {
 		return nil, interpretError(err)
 	}
 	var secret []byte
-	err := s.pool.QueryRow(ctx, `SELECT value FROM settings WHERE name = 'cursor_secret'`).Scan(&secret)
+	err := s.lookups.QueryRow(ctx, `SELECT value FROM settings WHERE name = 'cursor_secret'`).Scan(&secret)
 	return secret, interpretError(err)
 }
 

@@ -56,6 +56,8 @@ func filterArgs(f store.FeedFilter) ([]any, error) {
 // CreateFeed stores f and fills its membership index; a zero CreatedAt becomes
 // now. ErrConflict when the id or alias exists.
 func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	filter, err := filterArgs(f.Filter)
 	if err != nil {
 		return err
@@ -78,6 +80,8 @@ func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
 // UpdateFeed implements store.Feeds. Writers are serialised (one write
 // connection), so the rebuilt index and ingest never interleave.
 func (s *Store) UpdateFeed(ctx context.Context, f store.Feed) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	filter, err := filterArgs(f.Filter)
 	if err != nil {
 		return err
@@ -99,13 +103,17 @@ func (s *Store) UpdateFeed(ctx context.Context, f store.Feed) error {
 
 // GetFeed finds a feed by id or alias. ErrNotFound when none.
 func (s *Store) GetFeed(ctx context.Context, idOrAlias string) (store.Feed, error) {
-	f, err := scanFeed(s.r.QueryRowContext(ctx, selectFeed, canonicalID(idOrAlias), idOrAlias))
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	f, err := scanFeed(s.lookups.QueryRowContext(ctx, selectFeed, canonicalID(idOrAlias), idOrAlias))
 	return f, interpretError(err)
 }
 
 // ListFeeds returns all feeds ordered by creation time, then id.
 func (s *Store) ListFeeds(ctx context.Context) ([]store.Feed, error) {
-	rows, err := s.r.QueryContext(ctx, selectFeeds)
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, err := s.lookups.QueryContext(ctx, selectFeeds)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -124,6 +132,8 @@ func (s *Store) ListFeeds(ctx context.Context) ([]store.Feed, error) {
 // DeleteFeed removes a feed, not its objects; its membership index goes with it
 // (ON DELETE CASCADE). ErrNotFound when none.
 func (s *Store) DeleteFeed(ctx context.Context, id string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	res, err := s.w.ExecContext(ctx, deleteFeed, canonicalID(id))
 	return interpretError(oneRow(res, err))
 }

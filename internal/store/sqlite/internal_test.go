@@ -82,10 +82,10 @@ func TestConnectionSettings(t *testing.T) {
 		{s.w, "journal_mode", "wal"},
 		{s.w, "synchronous", "2"}, // FULL: acknowledged commits are on disk
 		{s.w, "foreign_keys", "1"},
-		{s.w, "busy_timeout", fmt.Sprint(busyTimeoutMS)},
+		{s.w, "busy_timeout", fmt.Sprint(defaultBusyTimeoutMS)},
 		{s.r, "journal_mode", "wal"},
 		{s.r, "query_only", "1"},
-		{s.r, "busy_timeout", fmt.Sprint(busyTimeoutMS)},
+		{s.r, "busy_timeout", fmt.Sprint(defaultBusyTimeoutMS)},
 	} {
 		var got string
 		if err := tt.db.QueryRowContext(ctx, "PRAGMA "+tt.pragma).Scan(&got); err != nil {

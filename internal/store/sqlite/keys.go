@@ -11,14 +11,14 @@ import (
 
 const (
 	insertKey = `
-INSERT INTO api_keys (id, name, role, feeds, hash, created_at, last_used_at, revoked_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+INSERT INTO api_keys (id, name, role, feeds, hash, created_at, last_used_at, revoked_at, source)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// One statement, in a write transaction: no other writer can slip a key in between.
 	insertFirstKey = `
-INSERT INTO api_keys (id, name, role, feeds, hash, created_at, last_used_at, revoked_at)
-SELECT ?, ?, ?, ?, ?, ?, ?, ?
+INSERT INTO api_keys (id, name, role, feeds, hash, created_at, last_used_at, revoked_at, source)
+SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
 WHERE NOT EXISTS (SELECT 1 FROM api_keys)`
-	keyColumns = `id, name, role, feeds, hash, created_at, last_used_at, revoked_at`
+	keyColumns = `id, name, role, feeds, hash, created_at, last_used_at, revoked_at, source`
 	selectKey  = `SELECT ` + keyColumns + ` FROM api_keys WHERE id = ?`
 	selectKeys = `SELECT ` + keyColumns + ` FROM api_keys ORDER BY created_at, id`
 	revokeKey  = `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`
@@ -27,6 +27,8 @@ WHERE NOT EXISTS (SELECT 1 FROM api_keys)`
 
 // CreateKey stores k; a zero CreatedAt becomes now. ErrConflict when the id exists.
 func (s *Store) CreateKey(ctx context.Context, k store.APIKey) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	args, err := s.keyArgs(k)
 	if err != nil {
 		return err
@@ -37,6 +39,8 @@ func (s *Store) CreateKey(ctx context.Context, k store.APIKey) error {
 
 // CreateFirstKey stores k only when there is no key at all and reports whether it did.
 func (s *Store) CreateFirstKey(ctx context.Context, k store.APIKey) (bool, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	args, err := s.keyArgs(k)
 	if err != nil {
 		return false, err
@@ -56,12 +60,16 @@ func (s *Store) CreateFirstKey(ctx context.Context, k store.APIKey) (bool, error
 
 // GetKey returns a key by id, revoked or not. ErrNotFound when none.
 func (s *Store) GetKey(ctx context.Context, id string) (store.APIKey, error) {
-	k, err := scanKey(s.r.QueryRowContext(ctx, selectKey, canonicalID(id)))
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	k, err := scanKey(s.lookups.QueryRowContext(ctx, selectKey, canonicalID(id)))
 	return k, interpretError(err)
 }
 
 // ListKeys returns every key, revoked ones included, by creation time.
 func (s *Store) ListKeys(ctx context.Context) ([]store.APIKey, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.r.QueryContext(ctx, selectKeys)
 	if err != nil {
 		return nil, interpretError(err)
@@ -80,6 +88,8 @@ func (s *Store) ListKeys(ctx context.Context) ([]store.APIKey, error) {
 
 // RevokeKey marks a key revoked now. ErrNotFound when none or already revoked.
 func (s *Store) RevokeKey(ctx context.Context, id string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	res, err := s.w.ExecContext(ctx, revokeKey, s.now().UnixMicro(), canonicalID(id))
 	return interpretError(oneRow(res, err))
 }
@@ -87,6 +97,8 @@ func (s *Store) RevokeKey(ctx context.Context, id string) error {
 // TouchKey sets last_used_at to at. A key deleted meanwhile is not an error:
 // the contract names none, and the postgres store returns none.
 func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	_, err := s.w.ExecContext(ctx, touchKey, at.UnixMicro(), canonicalID(id))
 	return interpretError(err)
 }
@@ -100,7 +112,7 @@ func (s *Store) keyArgs(k store.APIKey) ([]any, error) {
 		k.CreatedAt = s.now()
 	}
 	return []any{canonicalID(k.ID), k.Name, string(k.Role), feeds, k.Hash, k.CreatedAt.UnixMicro(),
-		nullMicros(k.LastUsedAt), nullMicros(k.RevokedAt)}, nil
+		nullMicros(k.LastUsedAt), nullMicros(k.RevokedAt), store.KeySource(k)}, nil
 }
 
 func scanKey(row interface{ Scan(...any) error }) (store.APIKey, error) {
@@ -108,7 +120,7 @@ func scanKey(row interface{ Scan(...any) error }) (store.APIKey, error) {
 	var role, feeds string
 	var created int64
 	var lastUsed, revoked sql.NullInt64
-	if err := row.Scan(&k.ID, &k.Name, &role, &feeds, &k.Hash, &created, &lastUsed, &revoked); err != nil {
+	if err := row.Scan(&k.ID, &k.Name, &role, &feeds, &k.Hash, &created, &lastUsed, &revoked, &k.Source); err != nil {
 		return store.APIKey{}, err
 	}
 	k.Role = store.Role(role)

@@ -125,7 +125,7 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	applied, err := s.appliedMigrations(ctx, s.r)
+	applied, err := s.appliedMigrations(ctx, s.lookups)
 	if err != nil {
 		return err
 	}

@@ -16,15 +16,21 @@ const (
 	updateClock = `UPDATE clock SET last = ? WHERE id = 1`
 
 	// versionSpans reads, for the ids of a call, the first and last version
-	// keys already stored: one query per call, so flags are known before insert.
+	// keys already stored: one query per call, so flags are known before
+	// insert. It reads only the index objects_id_version.
 	versionSpans = `
-SELECT id, min(version_key), max(version_key) FROM objects
+SELECT id, min(version_key), max(version_key), '', '' FROM objects
+WHERE id IN (SELECT value FROM json_each(?)) GROUP BY id`
+	// versionSpansSources also reads the sources, for confined writers: the
+	// rows themselves, so unconfined imports do not pay for it.
+	versionSpansSources = `
+SELECT id, min(version_key), max(version_key), min(source), max(source) FROM objects
 WHERE id IN (SELECT value FROM json_each(?)) GROUP BY id`
 
 	insertObject = `
 INSERT INTO objects (date_added, id, type, spec_version, created, modified, version_key, is_latest, is_first, raw,
-	tlp, creators, confidence, labels, revoked, valid_until)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	tlp, creators, confidence, labels, revoked, valid_until, source)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id, version_key) DO NOTHING`
 
 	// A new last (first) version of an id takes the flag from the one before.
@@ -32,6 +38,17 @@ ON CONFLICT (id, version_key) DO NOTHING`
 	demoteFirst  = `UPDATE objects SET is_first = 0 WHERE id = ? AND is_first = 1 AND version_key > ?`
 
 	selectDateAdded = `SELECT date_added FROM objects WHERE id = ? AND version_key = ?`
+
+	// otherSource tells whether a version of id ?1 came from a source other than ?2.
+	otherSource = `SELECT EXISTS (SELECT 1 FROM objects WHERE id = ? AND source <> ?)`
+
+	// listSources counts objects (ids) per source; active keys' sources count 0 more.
+	listSources = `
+SELECT source, sum(n) FROM (
+    SELECT source, count(DISTINCT id) AS n FROM objects GROUP BY source
+    UNION ALL
+    SELECT source, 0 FROM api_keys WHERE revoked_at IS NULL
+) GROUP BY source ORDER BY source`
 
 	// refreshFlags recomputes the flags of every remaining version of ?1.
 	refreshFlags = `
@@ -78,32 +95,40 @@ WHERE id = ?1`
 
 // AddObjects stores the new versions in one write transaction. date_added comes
 // from the clock row: max(last+1, now in µs), then +1 for each new version, so it is
-// unique and, writers being serialised, increasing in commit order.
+// unique and, writers being serialised, increasing in commit order. Objects it
+// refuses (an unorderable version, another source's object for a confined
+// writer) get their reason and take no date_added.
 func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.AddOutcome, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if len(objs) == 0 {
 		return nil, nil
 	}
+	out := make([]store.AddOutcome, len(objs))
 	keys := make([]string, len(objs))
 	ids := make([]string, len(objs))
+	spansQuery := versionSpans
 	for i, o := range objs {
 		k, err := store.VersionKey(store.ObjectVersion(o.Created, o.Modified))
 		if err != nil {
-			return nil, fmt.Errorf("object %d (%s): %w", i, o.ID, err)
+			out[i].Refused = fmt.Errorf("version %w", err)
 		}
 		keys[i], ids[i] = k, o.ID
+		if o.Confined {
+			spansQuery = versionSpansSources
+		}
 	}
 	idList, err := json.Marshal(ids)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]store.AddOutcome, len(objs))
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		var last int64
 		if err := tx.QueryRowContext(ctx, selectClock).Scan(&last); err != nil {
 			return err
 		}
 		next := max(last+1, s.now().UnixMicro())
-		spans, err := readVersionSpans(ctx, tx, idList)
+		spans, err := readVersionSpans(ctx, tx, spansQuery, idList)
 		if err != nil {
 			return err
 		}
@@ -131,13 +156,20 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 			if err := ctx.Err(); err != nil {
 				return err
 			}
+			if out[i].Refused != nil {
+				continue
+			}
 			k := keys[i]
 			sp, known := spans[o.ID]
+			if o.Confined && known && (sp.minSource != o.Source || sp.maxSource != o.Source) {
+				out[i].Refused = store.ErrOtherSource
+				continue
+			}
 			isLatest, isFirst := !known || k > sp.last, !known || k < sp.first
 			fl := fields[i]
 			res, err := ins.ExecContext(stmtCtx, next, o.ID, o.Type, o.SpecVersion,
 				nullIfEmpty(o.Created), nullIfEmpty(o.Modified), k, isLatest, isFirst, o.Raw,
-				int(fl.tlp), fl.creators, fl.confidence, fl.labels, fl.revoked, fl.validUntil)
+				int(fl.tlp), fl.creators, fl.confidence, fl.labels, fl.revoked, fl.validUntil, o.Source)
 			if err != nil {
 				return fmt.Errorf("object %d (%s): %w", i, o.ID, err)
 			}
@@ -153,7 +185,7 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 			}
 			switch {
 			case !known:
-				sp = span{first: k, last: k}
+				sp = span{first: k, last: k, minSource: o.Source, maxSource: o.Source}
 			case isLatest:
 				sp.last = k
 				demoted[o.ID] = true
@@ -168,6 +200,7 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 			if err := addObservables(stmtCtx, insObs, next, isLatest, o.Observables); err != nil {
 				return fmt.Errorf("object %d (%s): %w", i, o.ID, err)
 			}
+			sp.minSource, sp.maxSource = min(sp.minSource, o.Source), max(sp.maxSource, o.Source)
 			spans[o.ID] = sp
 			out[i] = store.AddOutcome{Added: true, DateAdded: next}
 			next++
@@ -193,11 +226,13 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 	return out, nil
 }
 
-// span is the first and last version key stored for an id.
-type span struct{ first, last string }
+// span is the first and last version key stored for an id, and the least and
+// greatest source of its versions: one source when they are equal ("" when
+// not read, as no object of the call is confined).
+type span struct{ first, last, minSource, maxSource string }
 
-func readVersionSpans(ctx context.Context, tx *sql.Tx, idList []byte) (map[string]span, error) {
-	rows, err := tx.QueryContext(ctx, versionSpans, string(idList))
+func readVersionSpans(ctx context.Context, tx *sql.Tx, query string, idList []byte) (map[string]span, error) {
+	rows, err := tx.QueryContext(ctx, query, string(idList))
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +241,7 @@ func readVersionSpans(ctx context.Context, tx *sql.Tx, idList []byte) (map[strin
 	for rows.Next() {
 		var id string
 		var sp span
-		if err := rows.Scan(&id, &sp.first, &sp.last); err != nil {
+		if err := rows.Scan(&id, &sp.first, &sp.last, &sp.minSource, &sp.maxSource); err != nil {
 			return nil, err
 		}
 		spans[id] = sp
@@ -217,6 +252,8 @@ func readVersionSpans(ctx context.Context, tx *sql.Tx, idList []byte) (map[strin
 // ScanObjects pages with a keyset on date_added inside one read transaction, so
 // the summary of phase 1 and the rows of phase 2 come from the same snapshot.
 func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store.Page) error, each func(store.Row) error) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if q.Limit < 1 {
 		return fmt.Errorf("sqlite: query limit %d, want >= 1", q.Limit)
 	}
@@ -296,8 +333,11 @@ func scanPage(ctx context.Context, tx *sql.Tx, keysSQL, where string, args []any
 }
 
 // DeleteObject deletes the selected versions of id and recomputes the flags of
-// the versions left, in one write transaction.
-func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id string, versions store.VersionMatch, specVersions []string) (int, error) {
+// the versions left, in one write transaction. A confined delete (source set)
+// of an object with another source's versions is rolled back.
+func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id string, versions store.VersionMatch, specVersions []string, source string) (int, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	where, args, err := queryConditions(store.Query{Feed: feed, Versions: versions, SpecVersions: specVersions}, s.now().UnixMicro(), false)
 	if err != nil {
 		return 0, err
@@ -306,6 +346,12 @@ func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id stri
 	args = append([]any{id}, args...)
 	var n int64
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		foreign := false
+		if source != "" {
+			if err := tx.QueryRowContext(ctx, otherSource, id, source).Scan(&foreign); err != nil {
+				return err
+			}
+		}
 		res, err := tx.ExecContext(ctx, fmt.Sprintf(deleteVersions, where), args...)
 		if err != nil {
 			return err
@@ -315,6 +361,9 @@ func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id stri
 		}
 		if n == 0 {
 			return store.ErrNotFound
+		}
+		if foreign {
+			return store.ErrOtherSource
 		}
 		if _, err = tx.ExecContext(ctx, refreshFlags, id); err != nil {
 			return err
@@ -326,6 +375,24 @@ func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id stri
 		return 0, interpretError(err)
 	}
 	return int(n), nil
+}
+
+// ListSources implements store.Sources.
+func (s *Store) ListSources(ctx context.Context) ([]store.SourceCount, error) {
+	rows, err := s.r.QueryContext(ctx, listSources)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []store.SourceCount
+	for rows.Next() {
+		var sc store.SourceCount
+		if err := rows.Scan(&sc.Source, &sc.Objects); err != nil {
+			return nil, interpretError(err)
+		}
+		out = append(out, sc)
+	}
+	return out, interpretError(rows.Err())
 }
 
 // queryConditions turns the filters of q (not the date_added bounds) into a

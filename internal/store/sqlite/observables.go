@@ -93,6 +93,8 @@ func backfillObservables(ctx context.Context, tx *sql.Tx) error {
 
 // FindByObservable implements store.ObservableIndex.
 func (s *Store) FindByObservable(ctx context.Context, feed store.FeedFilter, typ, value string, limit int, each func(store.Row) error) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if limit < 1 {
 		return fmt.Errorf("sqlite: limit %d < 1", limit)
 	}
@@ -139,6 +141,8 @@ func listFeed(feed store.FeedFilter) (cond string, args []any, skip bool, err er
 
 // ListEntries implements store.ObservableIndex.
 func (s *Store) ListEntries(ctx context.Context, feed store.FeedFilter, kind, after string, now int64, limit int) ([]string, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	cond, extra, skip, err := listFeed(feed)
 	if err != nil || skip {
 		return nil, err
@@ -162,6 +166,8 @@ func (s *Store) ListEntries(ctx context.Context, feed store.FeedFilter, kind, af
 
 // ListState implements store.ObservableIndex.
 func (s *Store) ListState(ctx context.Context, feed store.FeedFilter, kind string, now int64) (store.ListState, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var st store.ListState
 	cond, extra, skip, err := listFeed(feed)
 	if err != nil || skip {

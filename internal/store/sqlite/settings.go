@@ -19,8 +19,10 @@ const (
 
 // CursorSecret returns the paging cursor secret, creating a random one on first use.
 func (s *Store) CursorSecret(ctx context.Context) ([]byte, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var secret []byte
-	if err := s.r.QueryRowContext(ctx, selectSetting, cursorSecretName).Scan(&secret); err == nil {
+	if err := s.lookups.QueryRowContext(ctx, selectSetting, cursorSecretName).Scan(&secret); err == nil {
 		return secret, nil
 	} else if err := interpretError(err); !errors.Is(err, store.ErrNotFound) {
 		return nil, err

@@ -22,6 +22,7 @@ import (
 	"github.com/inthreat/taxii-server/internal/store/sqlite"
 	"github.com/inthreat/taxii-server/internal/store/sqlite/sqlitetest"
 	"github.com/inthreat/taxii-server/internal/store/storetest"
+	"github.com/inthreat/taxii-server/migrations"
 )
 
 func TestStore(t *testing.T) {
@@ -329,6 +330,40 @@ func TestObservablesBackfill(t *testing.T) {
 	storetest.ExerciseObservablesBackfill(t, s, func(ctx context.Context) error {
 		return sqlite.ExecForTest(ctx, s, `DROP TABLE observables; DELETE FROM schema_migrations WHERE version = 3`)
 	})
+}
+
+// TestMigrationRecordsSources: rows stored before migration 2 belong to the
+// source "import", and keys get their name as their source.
+func TestMigrationRecordsSources(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "taxii.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := migrations.Sqlite.ReadFile("sqlite/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		string(first),
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
+		`INSERT INTO schema_migrations VALUES (1, '0001_init.sql', 0)`,
+		`INSERT INTO objects (date_added, id, type, spec_version, created, version_key, is_latest, is_first, raw)
+		 VALUES (1, '` + storetest.SeedObjectID + `', 'indicator', '2.1', '2021-01-01T00:00:00.000Z', '2021-01-01T00:00:00.000000000Z', 1, 1, '{}')`,
+		`INSERT INTO api_keys (id, name, role, hash, created_at) VALUES ('` + storetest.SeedKeyID + `', '` + storetest.SeedKeyName + `', 'read-write', x'00', 0)`,
+	} {
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := sqlitetest.Open(t, path)
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	storetest.CheckSourcesMigrated(t, s)
 }
 
 // TestMigrationBackfillsFilterFields undoes migration 0005 on a store with

@@ -35,6 +35,8 @@ type statusObject struct {
 
 // CreateStatus stores st. ErrConflict when the id exists.
 func (s *Store) CreateStatus(ctx context.Context, st store.Status) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	args, err := statusArgs(st)
 	if err != nil {
 		return err
@@ -45,6 +47,8 @@ func (s *Store) CreateStatus(ctx context.Context, st store.Status) error {
 
 // UpdateStatus replaces a stored status. ErrNotFound when none.
 func (s *Store) UpdateStatus(ctx context.Context, st store.Status) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	args, err := statusArgs(st)
 	if err != nil {
 		return err
@@ -55,6 +59,8 @@ func (s *Store) UpdateStatus(ctx context.Context, st store.Status) error {
 
 // GetStatus returns a status that has not expired at now. ErrNotFound otherwise.
 func (s *Store) GetStatus(ctx context.Context, id string, now time.Time) (store.Status, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var st store.Status
 	var requested, expires int64
 	var successes, failures, pendings string
@@ -79,6 +85,8 @@ func (s *Store) GetStatus(ctx context.Context, id string, now time.Time) (store.
 
 // DeleteExpiredStatuses removes the statuses expired at now and returns how many.
 func (s *Store) DeleteExpiredStatuses(ctx context.Context, now time.Time) (int, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	res, err := s.w.ExecContext(ctx, deleteExpiredStatuses, now.UnixMicro())
 	if err != nil {
 		return 0, interpretError(err)

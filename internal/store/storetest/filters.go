@@ -272,10 +272,10 @@ func exerciseFeedFilters(t *testing.T, setup setupFunc) {
 			t.Fatal(err)
 		}
 		f, _ := s.GetFeed(ctx, id)
-		if _, err := s.DeleteObject(ctx, f.Filter, objs["green"].ID, store.VersionMatch{All: true}, nil); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.DeleteObject(ctx, f.Filter, objs["green"].ID, store.VersionMatch{All: true}, nil, ""); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("deleting an object the feed does not show = %v, want ErrNotFound", err)
 		}
-		if n, err := s.DeleteObject(ctx, f.Filter, objs["strict"].ID, store.VersionMatch{All: true}, nil); err != nil || n != 1 {
+		if n, err := s.DeleteObject(ctx, f.Filter, objs["strict"].ID, store.VersionMatch{All: true}, nil, ""); err != nil || n != 1 {
 			t.Errorf("deleting an object the feed shows = %d, %v", n, err)
 		}
 		if got := pageAll(t, ctx, s, store.Query{Feed: f.Filter, Limit: 10}, false); len(got) != 0 {

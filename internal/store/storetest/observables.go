@@ -80,7 +80,7 @@ func exerciseObservables(t *testing.T, setup setupFunc) {
 			t.Errorf("a feed without indicators shows %v", got)
 		}
 		// Deleting v2 makes v1 the latest again, with its observables.
-		if _, err := s.DeleteObject(ctx, store.FeedFilter{}, id, store.VersionMatch{Last: true}, nil); err != nil {
+		if _, err := s.DeleteObject(ctx, store.FeedFilter{}, id, store.VersionMatch{Last: true}, nil, ""); err != nil {
 			t.Fatal(err)
 		}
 		if got := findIDs(t, ctx, s, store.FeedFilter{}, "ipv4-addr", "198.51.100.7"); !slices.Equal(got, refsTo(v1, other)) {
@@ -144,7 +144,7 @@ func exerciseObservables(t *testing.T, setup setupFunc) {
 			t.Errorf("in 2036: %v", got)
 		}
 		// Deleting an indicator changes the state even when nothing is added.
-		if _, err := s.DeleteObject(ctx, store.FeedFilter{}, objectID("indicator", 1), store.VersionMatch{All: true}, nil); err != nil {
+		if _, err := s.DeleteObject(ctx, store.FeedFilter{}, objectID("indicator", 1), store.VersionMatch{All: true}, nil, ""); err != nil {
 			t.Fatal(err)
 		}
 		deleted, err := s.ListState(ctx, store.FeedFilter{}, observables.ListIPv4, now2025)

@@ -34,6 +34,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("ScanObjects", func(t *testing.T) { exerciseScanObjects(t, setup) })
 	t.Run("VersionFlags", func(t *testing.T) { exerciseVersionFlags(t, setup) })
 	t.Run("DeleteObject", func(t *testing.T) { exerciseDeleteObject(t, setup) })
+	t.Run("Sources", func(t *testing.T) { exerciseSources(t, setup) })
 	t.Run("Paging", func(t *testing.T) { exercisePaging(t, setup) })
 	t.Run("ConcurrentWritersAndPollers", func(t *testing.T) { exerciseConcurrency(t, setup) })
 	t.Run("Observables", func(t *testing.T) { exerciseObservables(t, setup) })

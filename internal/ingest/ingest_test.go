@@ -1,0 +1,116 @@
+package ingest_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/inthreat/taxii-server/internal/ingest"
+	"github.com/inthreat/taxii-server/internal/stix"
+	"github.com/inthreat/taxii-server/internal/store"
+	"github.com/inthreat/taxii-server/internal/store/sqlite/sqlitetest"
+)
+
+func indicator(n int, modified string) []byte {
+	return fmt.Appendf(nil, `{"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-%012d",`+
+		`"created":"2026-01-01T00:00:00.000Z","modified":%q,"pattern":"[ipv4-addr:value = '10.0.0.%d']",`+
+		`"pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}`, n, modified, n)
+}
+
+func newIngester(t *testing.T, st store.Store, opts ingest.Options) *ingest.Ingester {
+	t.Helper()
+	v, err := stix.NewValidator(stix.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := ingest.New(st, v, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+// TestIngestOutcomes: every item gets one outcome, in order, with its reason;
+// what the decoder, the validator, the feed filter or the store refuses does
+// not keep the rest from being stored.
+func TestIngestOutcomes(t *testing.T) {
+	st := sqlitetest.New(t)
+	ctx := t.Context()
+	const mod = "2026-02-01T00:00:00.000Z"
+	if _, err := newIngester(t, st, ingest.Options{Source: "vendor"}).Ingest(ctx, []ingest.Item{{Raw: indicator(9, mod)}}); err != nil {
+		t.Fatal(err)
+	}
+
+	in := newIngester(t, st, ingest.Options{Source: "feed-a", Confined: true, Filter: &store.FeedFilter{Types: []string{"indicator"}}})
+	sco := []byte(`{"type":"ipv4-addr","spec_version":"2.1","id":"ipv4-addr--00000000-0000-4000-8000-000000000001","value":"10.0.0.1"}`)
+	old := []byte(`{"type":"indicator","spec_version":"2.0","id":"indicator--00000000-0000-4000-8000-000000000003","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z"}`)
+	items := []ingest.Item{
+		{Raw: indicator(1, mod)},
+		{Err: errors.New("objects[1]: not a JSON object")},
+		{Raw: sco}, // valid, but the filter takes indicators only
+		{Raw: old},
+		{Raw: indicator(9, "2099-01-01T00:00:00.000Z")}, // vendor's object
+		{Raw: indicator(1, mod)},                        // the first again
+	}
+	outs, err := in.Ingest(ctx, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(outs) != len(items) {
+		t.Fatalf("%d outcomes for %d items", len(outs), len(items))
+	}
+	id := func(n int) string { return fmt.Sprintf("indicator--00000000-0000-4000-8000-%012d", n) }
+	for i, want := range []struct {
+		res    ingest.Result
+		id     string
+		reason string
+	}{
+		{ingest.Added, id(1), ""},
+		{ingest.Rejected, "", "objects[1]: not a JSON object"},
+		{ingest.Rejected, "ipv4-addr--00000000-0000-4000-8000-000000000001", "type ipv4-addr is not accepted by this collection (it takes indicator)"},
+		{ingest.Rejected, id(3), "/spec_version"},
+		{ingest.Rejected, id(9), "object " + id(9) + " belongs to another source"},
+		{ingest.Unchanged, id(1), ""},
+	} {
+		o := outs[i]
+		if o.Result != want.res || o.ID != want.id || !strings.HasPrefix(o.Reason, want.reason) || (want.reason == "") != (o.Reason == "") {
+			t.Errorf("outcome %d = %+v; want result %d, id %q, reason %q", i, o, want.res, want.id, want.reason)
+		}
+	}
+	if !outs[3].OldSTIX || outs[4].OldSTIX {
+		t.Errorf("OldSTIX: %v, %v; want true only for spec_version 2.0", outs[3].OldSTIX, outs[4].OldSTIX)
+	}
+	if outs[0].DateAdded == 0 || outs[5].DateAdded != outs[0].DateAdded || outs[0].Version != mod {
+		t.Errorf("stored outcomes %+v, %+v", outs[0], outs[5])
+	}
+	if a, u, r := ingest.Counts(outs); a != 1 || u != 1 || r != 4 {
+		t.Errorf("Counts = %d, %d, %d; want 1, 1, 4", a, u, r)
+	}
+	sources, err := st.ListSources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(sources) != "[{feed-a 1} {vendor 1}]" {
+		t.Errorf("sources %v: each version records its ingester's source", sources)
+	}
+
+	// Unconfined, without a filter: an object without a version shows its date_added.
+	outs, err = newIngester(t, st, ingest.Options{Source: "import"}).Ingest(ctx, []ingest.Item{{Raw: sco}, {Raw: indicator(9, "2099-01-01T00:00:00.000Z")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outs[0].Result != ingest.Added || outs[0].Version != store.FormatDateAdded(outs[0].DateAdded) || outs[1].Result != ingest.Added {
+		t.Errorf("unconfined outcomes %+v", outs)
+	}
+}
+
+func TestNewRequiresASource(t *testing.T) {
+	v, err := stix.NewValidator(stix.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ingest.New(sqlitetest.New(t), v, ingest.Options{}); err == nil {
+		t.Fatal("New accepted an ingester without a source")
+	}
+}
