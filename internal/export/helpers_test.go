@@ -92,7 +92,9 @@ func setup(t testing.TB, st store.Store, change func(*config.Config)) *fixture {
 		APIRootPath: cfg.APIRootPath, Title: cfg.Title, APIRootTitle: cfg.APIRootTitle,
 		DefaultPageSize: cfg.DefaultPageSize, MaxPageSize: cfg.MaxPageSize, MaxContentLength: cfg.MaxContentLength,
 		MaxObjectsPerAdd: cfg.MaxObjectsPerAdd, StatusTTL: cfg.StatusTTL,
-		ObjectLimits: stix.Limits{MaxObjectSize: cfg.MaxObjectSize, MaxDepth: cfg.MaxJSONDepth, MaxProperties: cfg.MaxJSONProps},
+		ObjectLimits:     stix.Limits{MaxObjectSize: cfg.MaxObjectSize, MaxDepth: cfg.MaxJSONDepth, MaxProperties: cfg.MaxJSONProps},
+		PageBufferMemory: cfg.PageBufferMemory, PageWriteTimeout: cfg.PageWriteTimeout, MaxRequestsPerKey: cfg.MaxRequestsPerKey,
+		MaxAddBytes: cfg.MaxAddBytes, MaxStatusReads: cfg.MaxStatusReads,
 	}, st, log)
 	if err != nil {
 		t.Fatal(err)

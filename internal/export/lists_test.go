@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"slices"
 	"testing"
 
 	"github.com/inthreat/taxii-server/internal/config"
@@ -103,5 +104,61 @@ func TestBlocklistKeyInQuery(t *testing.T) {
 		// Only lists take it.
 		f.get(t, "", f.api+"/collections/"+feedAll+"/objects?key="+url.QueryEscape(f.keys["reader"])).apiError(t, http.StatusUnauthorized, "API key")
 		f.get(t, "", f.api+"/collections/"+feedAll+"/lists/domain.txt?key=wrong").apiError(t, http.StatusUnauthorized, "API key")
+	})
+}
+
+// TestBlocklistFeedFilters: a list of a feed filtered beyond types (TLP, minimum
+// confidence, revoked) shows only what the feed shows, through the membership
+// index the store keeps for feeds created with CreateFeed.
+func TestBlocklistFeedFilters(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		f := setup(t, st, nil)
+		const (
+			feedGreen = "6a1e0c55-8f0c-4f7e-9d1a-3c1f9d6b0001"
+			feedConf  = "6a1e0c55-8f0c-4f7e-9d1a-3c1f9d6b0002"
+			feedLive  = "6a1e0c55-8f0c-4f7e-9d1a-3c1f9d6b0003"
+		)
+		for _, fd := range []store.Feed{
+			{ID: feedGreen, Title: "Green", Filter: store.FeedFilter{TLP: []store.TLP{store.TLPGreen}}},
+			{ID: feedConf, Title: "Confident", Filter: store.FeedFilter{MinConfidence: 80}},
+			{ID: feedLive, Title: "Not revoked", Filter: store.FeedFilter{ExcludeRevoked: true}},
+		} {
+			if err := st.CreateFeed(t.Context(), fd); err != nil {
+				t.Fatal(err)
+			}
+		}
+		green := `,"object_marking_refs":["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"]`
+		amber := `,"object_marking_refs":["marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"]`
+		f.post(t,
+			indicator(1, "[ipv4-addr:value = '198.51.100.1']", "stix", green+`,"confidence":90`),
+			indicator(2, "[ipv4-addr:value = '198.51.100.2']", "stix", amber+`,"confidence":79`),
+			indicator(3, "[ipv4-addr:value = '198.51.100.3']", "stix", ""), // no TLP, no confidence
+			indicator(4, "[ipv4-addr:value = '198.51.100.4']", "stix", `,"confidence":80`),
+		)
+		// A revoked version of 4: gone from every list, and the feed without revoked
+		// objects no longer shows its earlier version either.
+		f.post(t, `{"type":"indicator","spec_version":"2.1","id":"`+indicatorID(4)+`","created":"2024-01-01T00:00:00.000Z",`+
+			`"modified":"2024-02-01T00:00:00.000Z","name":"ind 4 v2","pattern":"[ipv4-addr:value = '198.51.100.4']","pattern_type":"stix",`+
+			`"valid_from":"2024-01-01T00:00:00Z","confidence":80,"revoked":true}`)
+		for feed, want := range map[string]string{
+			feedAll:   "198.51.100.1\n198.51.100.2\n198.51.100.3\n",
+			feedGreen: "198.51.100.1\n",
+			feedConf:  "198.51.100.1\n",
+			feedLive:  "198.51.100.1\n198.51.100.2\n198.51.100.3\n",
+		} {
+			r := f.get(t, "reader", f.api+"/collections/"+feed+"/lists/ipv4.txt").ok(t)
+			if string(r.body) != want {
+				t.Errorf("feed %s:\n got %q\nwant %q", feed, r.body, want)
+			}
+		}
+		// The objects the feeds show agree with their lists.
+		for feed, want := range map[string][]string{
+			feedConf: {indicatorID(1), indicatorID(4)},
+			feedLive: {indicatorID(1), indicatorID(2), indicatorID(3)},
+		} {
+			if got := ids(f.get(t, "reader", f.api+"/collections/"+feed+"/objects").ok(t).items(t)); !slices.Equal(got, want) {
+				t.Errorf("feed %s objects: %v, want %v", feed, got, want)
+			}
+		}
 	})
 }
