@@ -81,6 +81,42 @@ $(REDOCLY_STAMP):
 openapi-lint: $(REDOCLY_STAMP) ## lint api/openapi.yaml with @redocly/cli (npm installs it into bin/node)
 	$(REDOCLY) lint --config api/redocly.yaml api/openapi.yaml
 
+# Release: static binaries for each platform, packed with the README and the example bundle,
+# a .deb per Linux architecture (nfpm, pinned, installed by go into the git-ignored bin/), and SHA256SUMS.
+DIST := dist
+PLATFORMS := linux/amd64 linux/arm64 darwin/arm64 windows/amd64
+# Debian versions must start with a digit: a bare commit becomes 0.0.0~<commit>.
+DEB_VERSION := $(shell echo '$(VERSION)' | sed -E 's/^v//; /^[0-9]/!s/^/0.0.0~/; s/-/~/g')
+NFPM_VERSION := v2.41.3
+NFPM := bin/nfpm-$(NFPM_VERSION)
+
+$(NFPM):
+	GOBIN=$(CURDIR)/bin/nfpm-tmp $(GO) install github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
+	mv bin/nfpm-tmp/nfpm $@ && rm -rf bin/nfpm-tmp
+
+.PHONY: dist
+dist: schemas $(NFPM) ## release archives (linux/amd64, linux/arm64, darwin/arm64, windows/amd64), .debs and SHA256SUMS in dist/
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	@set -e; for p in $(PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; name=taxii-server_$(VERSION)_$${os}_$${arch}; dir=$(DIST)/$$name; ext=; \
+		if [ $$os = windows ]; then ext=.exe; fi; \
+		echo "dist: $$name"; mkdir -p $$dir; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$dir/taxii-server$$ext ./cmd/taxii-server; \
+		cp README.md $$dir/ && cp -r examples $$dir/; \
+		if [ $$os = windows ]; then (cd $(DIST) && zip -qr $$name.zip $$name); else tar -C $(DIST) -czf $(DIST)/$$name.tar.gz $$name; fi; \
+		if [ $$os = linux ]; then \
+			mkdir -p $(DIST)/stage && cp $$dir/taxii-server $(DIST)/stage/; \
+			VERSION='$(DEB_VERSION)' ARCH=$$arch $(NFPM) package -f packaging/nfpm.yaml -p deb -t $(DIST)/; \
+			rm -rf $(DIST)/stage; \
+		fi; \
+		rm -rf $$dir; \
+	done
+	cd $(DIST) && sha256sum *.tar.gz *.zip *.deb > SHA256SUMS && cat SHA256SUMS
+
+.PHONY: deb-test
+deb-test: dist ## install this machine's .deb with dpkg -i (root), start the unit's command, then purge it
+	$(GO) test -count=1 -tags debtest -v ./packaging/
+
 .PHONY: clean
 clean: ## remove build output and the copied schemas
-	rm -rf bin $(SCHEMAS)
+	rm -rf bin $(DIST) $(SCHEMAS)

@@ -26,9 +26,22 @@ type compose struct {
 type service struct {
 	Image string `yaml:"image"`
 	Build struct {
-		Context    string `yaml:"context"`
-		Dockerfile string `yaml:"dockerfile"`
+		Context    string            `yaml:"context"`
+		Dockerfile string            `yaml:"dockerfile"`
+		Args       map[string]string `yaml:"args"`
 	} `yaml:"build"`
+	Logging struct {
+		Driver  string            `yaml:"driver"`
+		Options map[string]string `yaml:"options"`
+	} `yaml:"logging"`
+	Deploy struct {
+		Resources struct {
+			Limits struct {
+				CPUs   string `yaml:"cpus"`
+				Memory string `yaml:"memory"`
+			} `yaml:"limits"`
+		} `yaml:"resources"`
+	} `yaml:"deploy"`
 	Environment map[string]string `yaml:"environment"`
 	EnvFile     []struct {
 		Path     string `yaml:"path"`
@@ -51,7 +64,9 @@ type service struct {
 	User            string   `yaml:"user"`
 }
 
-func load(t *testing.T) (compose, map[string]string) {
+// load returns the compose file, deploy/.env (from .env.example: the values of ${...})
+// and deploy/taxii.env (from taxii.env.example: the server's env_file).
+func load(t *testing.T) (compose, map[string]string, map[string]string) {
 	t.Helper()
 	b, err := os.ReadFile("docker-compose.yml")
 	if err != nil {
@@ -63,7 +78,7 @@ func load(t *testing.T) (compose, map[string]string) {
 	if err := dec.Decode(&c); err != nil {
 		t.Fatalf("docker-compose.yml: %v", err)
 	}
-	return c, readEnvFile(t, ".env.example")
+	return c, readEnvFile(t, ".env.example"), readEnvFile(t, "taxii.env.example")
 }
 
 // readEnvFile parses KEY=VALUE lines as compose does (comments and blank lines skipped).
@@ -93,34 +108,45 @@ func readEnvFile(t *testing.T, path string) map[string]string {
 	return env
 }
 
-var interpolation = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}`)
+var interpolation = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}$]*))?\}`)
 
-// interpolate fills ${VAR}, ${VAR:-default} and ${VAR:?error} from vars, as compose does.
+// interpolate fills ${VAR}, ${VAR-default}, ${VAR:-default} and ${VAR:?error} from vars,
+// as compose does, innermost first (a default may itself hold ${...}).
 func interpolate(t *testing.T, s string, vars map[string]string) string {
 	t.Helper()
-	return interpolation.ReplaceAllStringFunc(s, func(m string) string {
-		p := interpolation.FindStringSubmatch(m)
-		v, set := vars[p[1]]
-		switch p[2] {
-		case ":-", "-":
-			if v == "" {
-				return p[3]
+	for {
+		next := interpolation.ReplaceAllStringFunc(s, func(m string) string {
+			p := interpolation.FindStringSubmatch(m)
+			v, set := vars[p[1]]
+			switch p[2] {
+			case ":-":
+				if v == "" {
+					return p[3]
+				}
+			case "-":
+				if !set {
+					return p[3]
+				}
+			case ":?", "?":
+				if v == "" {
+					t.Errorf("%s is required by the compose file and missing from .env.example", p[1])
+				}
+			default:
+				if !set {
+					t.Errorf("${%s} has no value in .env.example", p[1])
+				}
 			}
-		case ":?", "?":
-			if v == "" {
-				t.Errorf("%s is required by the compose file and missing from .env.example", p[1])
-			}
-		default:
-			if !set {
-				t.Errorf("${%s} has no value in .env.example", p[1])
-			}
+			return v
+		})
+		if next == s {
+			return s
 		}
-		return v
-	})
+		s = next
+	}
 }
 
 func TestComposeServices(t *testing.T) {
-	c, _ := load(t)
+	c, _, _ := load(t)
 	if len(c.Services) != 2 {
 		t.Errorf("services %v, want postgres and taxii", keys(c.Services))
 	}
@@ -171,8 +197,35 @@ func TestComposeServices(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(tx.Build.Context, "go.mod")); err != nil {
 		t.Errorf("build context %q is not the repository root: %v", tx.Build.Context, err)
 	}
-	if len(tx.EnvFile) != 1 || tx.EnvFile[0].Path != ".env" {
-		t.Errorf("taxii env_file %+v: want .env", tx.EnvFile)
+	if len(tx.EnvFile) != 1 || tx.EnvFile[0].Path != "taxii.env" {
+		t.Errorf("taxii env_file %+v: want taxii.env (not .env, which holds POSTGRES_PASSWORD)", tx.EnvFile)
+	}
+	for _, p := range tx.Ports {
+		if strings.HasSuffix(p, ":9090") {
+			t.Errorf("port %q: metrics published on the host's 9090, Prometheus's own port", p)
+		}
+	}
+	if v := tx.Build.Args["VERSION"]; !strings.Contains(v, "${VERSION") {
+		t.Errorf("build args %v: want VERSION passed through", tx.Build.Args)
+	}
+	for name, s := range c.Services {
+		if s.Logging.Driver != "json-file" || s.Logging.Options["max-size"] == "" || s.Logging.Options["max-file"] == "" {
+			t.Errorf("%s logging %+v: want json-file with max-size and max-file (rotation)", name, s.Logging)
+		}
+		if s.Deploy.Resources.Limits.Memory == "" || s.Deploy.Resources.Limits.CPUs == "" {
+			t.Errorf("%s has no CPU and memory limits", name)
+		}
+	}
+	keyFile := tx.Environment["TAXII_ADMIN_KEY_FILE"]
+	inVolume := false
+	for _, v := range tx.Volumes {
+		vol, dir, _ := strings.Cut(v, ":")
+		if _, named := c.Volumes[vol]; named && keyFile != "" && filepath.Dir(keyFile) == dir {
+			inVolume = true
+		}
+	}
+	if !inVolume {
+		t.Errorf("TAXII_ADMIN_KEY_FILE %q is not in a named volume of the taxii service (%v)", keyFile, tx.Volumes)
 	}
 	if v := tx.Environment["TAXII_AUTO_MIGRATE"]; v != "true" {
 		t.Errorf("TAXII_AUTO_MIGRATE=%q: the server must migrate at start", v)
@@ -195,13 +248,13 @@ func TestComposeEnvNamesAreReal(t *testing.T) {
 		known[n], known[n+"_FILE"] = true, true
 	}
 	name := regexp.MustCompile(`\bTAXII_[A-Z0-9_]*[A-Z0-9]`)
-	for _, file := range []string{"docker-compose.yml", ".env.example", "Dockerfile"} {
+	for _, file := range []string{"docker-compose.yml", ".env.example", "taxii.env.example", "Dockerfile"} {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
 		}
 		found := name.FindAllString(string(b), -1)
-		if len(found) == 0 && file != "Dockerfile" {
+		if len(found) == 0 && file != "Dockerfile" && file != ".env.example" {
 			t.Errorf("%s names no TAXII_* variable", file)
 		}
 		for _, n := range found {
@@ -215,16 +268,13 @@ func TestComposeEnvNamesAreReal(t *testing.T) {
 // TestComposeConfigurationIsValid loads the server's configuration from the environment the
 // compose file gives it, with .env.example as .env, as the container would.
 func TestComposeConfigurationIsValid(t *testing.T) {
-	c, dotenv := load(t)
+	c, dotenv, taxiiEnv := load(t)
 	if dotenv["POSTGRES_PASSWORD"] == "" {
 		t.Fatal(".env.example has no POSTGRES_PASSWORD")
 	}
-	env := map[string]string{}
-	for k, v := range dotenv {
-		env[k] = v
-	}
-	for k, v := range c.Services["taxii"].Environment {
-		env[k] = interpolate(t, v, dotenv)
+	env := containerEnv(t, c, dotenv, taxiiEnv)
+	if _, leaked := env["POSTGRES_PASSWORD"]; leaked {
+		t.Error("POSTGRES_PASSWORD reaches the taxii container")
 	}
 	for _, p := range c.Services["taxii"].Ports {
 		interpolate(t, p, dotenv)
@@ -249,20 +299,56 @@ func TestComposeConfigurationIsValid(t *testing.T) {
 	}
 }
 
+// containerEnv is the taxii container's environment: its env_file, then environment:
+// interpolated from deploy/.env (environment wins, as in compose).
+func containerEnv(t *testing.T, c compose, dotenv, taxiiEnv map[string]string) map[string]string {
+	t.Helper()
+	env := map[string]string{}
+	for k, v := range taxiiEnv {
+		env[k] = v
+	}
+	for k, v := range c.Services["taxii"].Environment {
+		env[k] = interpolate(t, v, dotenv)
+	}
+	return env
+}
+
+// TestComposeDatabaseURLFromFile: the documented _FILE route works, TAXII_DATABASE_URL
+// in the compose file does not beat it (nor is the start refused for having both).
+func TestComposeDatabaseURLFromFile(t *testing.T) {
+	c, dotenv, taxiiEnv := load(t)
+	secret := filepath.Join(t.TempDir(), "database_url")
+	const url = "postgres://taxii:from-a-file@postgres:5432/taxii?sslmode=disable"
+	if err := os.WriteFile(secret, []byte(url+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dotenv["TAXII_DATABASE_URL"] = ""
+	taxiiEnv["TAXII_DATABASE_URL_FILE"] = secret
+	env := containerEnv(t, c, dotenv, taxiiEnv)
+	cfg, err := config.FromEnv(func(k string) string { return env[k] })
+	if err != nil || cfg.DatabaseURL != url {
+		t.Fatalf("database URL from the file: %q %v", cfg.DatabaseURL, err)
+	}
+}
+
 func TestSecretsStayOutOfGit(t *testing.T) {
 	ignore, err := os.ReadFile(".gitignore")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(strings.Split(string(ignore), "\n"), ".env") {
-		t.Error("deploy/.gitignore does not ignore .env")
+	for _, f := range []string{".env", "taxii.env"} {
+		if !slices.Contains(strings.Split(string(ignore), "\n"), f) {
+			t.Errorf("deploy/.gitignore does not ignore %s", f)
+		}
 	}
 	docker, err := os.ReadFile("Dockerfile.dockerignore")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(strings.Split(string(docker), "\n"), "deploy/.env") {
-		t.Error("the build context would carry deploy/.env into the builder")
+	for _, f := range []string{"deploy/.env", "deploy/taxii.env"} {
+		if !slices.Contains(strings.Split(string(docker), "\n"), f) {
+			t.Errorf("the build context would carry %s into the builder", f)
+		}
 	}
 	if env := readEnvFile(t, ".env.example"); len(env["POSTGRES_PASSWORD"]) > 12 {
 		t.Error(".env.example must hold a placeholder password, not a real one")

@@ -2,24 +2,42 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/inthreat/taxii-server/internal/feed"
 	"github.com/inthreat/taxii-server/internal/store"
 )
 
+const feedUsage = `Usage: taxii-server feed COMMAND [flags]
+
+Commands:
+  create --title T [--description D] [--alias A] [--writable] [filters]
+  update ID|ALIAS [--title T] [--description D] [--alias A] [--writable] [filters]
+  show ID|ALIAS
+  list [--json]
+  delete ID|ALIAS
+
+'taxii-server feed COMMAND --help' shows a command's flags and filters.
+`
+
 func runFeed(ctx context.Context, args []string, c *cli) error {
 	if len(args) == 0 {
-		return usageError{"feed: want create, update, show, list or delete"}
+		return usageError{"feed: want create, update, show, list or delete (see taxii-server feed --help)"}
 	}
 	switch args[0] {
+	case "-h", "--help", "-help", "help":
+		fmt.Fprint(c.stdout, feedUsage)
+		return nil
 	case "create":
 		return feedCreate(ctx, args[1:], c)
 	case "update":
@@ -31,7 +49,7 @@ func runFeed(ctx context.Context, args []string, c *cli) error {
 	case "delete":
 		return feedDelete(ctx, args[1:], c)
 	}
-	return usageError{fmt.Sprintf("feed: unknown subcommand %q; want create, update, show, list or delete", args[0])}
+	return usageError{fmt.Sprintf("feed: unknown subcommand %q; want create, update, show, list or delete (see taxii-server feed --help)", args[0])}
 }
 
 // feedFlags are the flags of feed create and feed update: the feed's own
@@ -145,7 +163,7 @@ func feedCreate(ctx context.Context, args []string, c *cli) error {
 	if !set["title"] {
 		return usageError{"feed create: --title is required"}
 	}
-	f := store.Feed{ID: newUUID(), CreatedAt: time.Now().UTC()}
+	f := store.Feed{ID: uuid.NewString(), CreatedAt: time.Now().UTC()}
 	if err := ff.apply(ctx, st, set, &f); err != nil {
 		return usageError{"feed create: " + err.Error()}
 	}
@@ -243,8 +261,20 @@ func tlpList(levels []store.TLP) string {
 	return strings.Join(names, ",")
 }
 
+// feedJSON is a feed in list --json output.
+type feedJSON struct {
+	ID          string    `json:"id"`
+	Title       string    `json:"title"`
+	Description string    `json:"description,omitempty"`
+	Alias       string    `json:"alias,omitempty"`
+	Types       []string  `json:"types"`
+	Writable    bool      `json:"writable"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
 func feedList(ctx context.Context, args []string, c *cli) error {
-	st, _, _, _, err := commandStore(ctx, "feed list", args, c, nil)
+	var asJSON bool
+	st, _, _, _, err := commandStore(ctx, "feed list", args, c, jsonFlag(&asJSON))
 	if err != nil {
 		return err
 	}
@@ -252,6 +282,14 @@ func feedList(ctx context.Context, args []string, c *cli) error {
 	feeds, err := st.ListFeeds(ctx)
 	if err != nil {
 		return err
+	}
+	if asJSON {
+		out := make([]feedJSON, 0, len(feeds))
+		for _, f := range feeds {
+			out = append(out, feedJSON{ID: f.ID, Title: f.Title, Description: f.Description, Alias: f.Alias,
+				Types: append([]string{}, f.Filter.Types...), Writable: f.Writable, CreatedAt: f.CreatedAt.UTC()})
+		}
+		return writeJSON(c.stdout, out)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tTITLE\tALIAS\tTYPES\tWRITABLE\tCREATED")
@@ -265,6 +303,17 @@ func feedList(ctx context.Context, args []string, c *cli) error {
 	return tw.Flush()
 }
 
+// jsonFlag adds --json to a list command.
+func jsonFlag(on *bool) func(*flag.FlagSet) {
+	return func(fs *flag.FlagSet) { fs.BoolVar(on, "json", false, "print a JSON array instead of a table") }
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
 func feedDelete(ctx context.Context, args []string, c *cli) error {
 	st, fs, _, _, err := commandStore(ctx, "feed delete", args, c, nil)
 	if err != nil {
@@ -272,7 +321,7 @@ func feedDelete(ctx context.Context, args []string, c *cli) error {
 	}
 	defer st.Close()
 	if fs.NArg() != 1 {
-		return usageError{"feed delete: want exactly one feed id"}
+		return usageError{"feed delete: want exactly one feed id or alias"}
 	}
 	f, err := st.GetFeed(ctx, fs.Arg(0))
 	if err == nil {
@@ -288,14 +337,19 @@ func feedDelete(ctx context.Context, args []string, c *cli) error {
 		return err
 	}
 	fmt.Fprintf(c.stderr, "deleted feed %s (its objects stay in the store)\n", f.ID)
+	keys, err := st.ListKeys(ctx)
+	if err != nil {
+		return err
+	}
+	var scoped []string
+	for _, k := range keys {
+		if k.RevokedAt.IsZero() && slices.Contains(k.Feeds, f.ID) {
+			scoped = append(scoped, fmt.Sprintf("%s (%s)", k.Name, k.ID))
+		}
+	}
+	if len(scoped) > 0 {
+		fmt.Fprintf(c.stderr, "warning: %d active key(s) were scoped to this feed and can no longer read it: %s\n"+
+			"revoke them with 'taxii-server key revoke ID' when no longer needed\n", len(scoped), strings.Join(scoped, ", "))
+	}
 	return nil
-}
-
-// newUUID returns a random (version 4) UUID.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand never fails on supported platforms
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

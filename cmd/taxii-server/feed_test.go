@@ -80,7 +80,6 @@ func TestFeedCommands(t *testing.T) {
 				{[]string{"--min-confidence", "101"}, `0 to 100`},
 				{[]string{"--min-confidence", "high"}, `0 to 100`},
 				{[]string{"--created-by", "acme"}, `not an identity id`},
-				{[]string{"--sources", "misp"}, `provenance source`},
 				{[]string{"--exclude-revoked=maybe"}, `maybe`},
 			} {
 				args := append([]string{"feed", "create", "--title", "bad"}, c.args...)
@@ -90,6 +89,17 @@ func TestFeedCommands(t *testing.T) {
 			}
 			if after := b.must("", "feed", "list"); after != before {
 				t.Errorf("refused feed create stored something:\n%s", after)
+			}
+
+			// --sources selects by provenance: import records "import" unless told otherwise.
+			all := field(t, b.must("", "feed", "show", defaultFeedID), "objects")
+			b.must("", "feed", "create", "--title", "Imported", "--alias", "imported", "--sources", "import")
+			b.must("", "feed", "create", "--title", "MISP", "--alias", "misp", "--sources", "misp")
+			if got := field(t, b.must("", "feed", "show", "imported"), "objects"); got != all || all == "0" {
+				t.Errorf("--sources import shows %s objects, the store holds %s", got, all)
+			}
+			if got := field(t, b.must("", "feed", "show", "misp"), "objects"); got != "0" {
+				t.Errorf("--sources misp shows %s objects before anything came from misp", got)
 			}
 
 			id := strings.TrimSpace(b.must("", "feed", "create", "--title", "Red", "--alias", "red", "--tlp", "red", "--with-context"))

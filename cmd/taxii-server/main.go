@@ -14,7 +14,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
+	err := run(ctx, os.Args[1:], &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, environ: os.Environ})
 	stop()
 	if err != nil {
 		var ue usageError
@@ -33,6 +33,8 @@ type cli struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// environ lists the environment (NAME=value) for the unknown-setting warning; nil: none.
+	environ func() []string
 	// listening, when set, receives the address of each listener ("taxii", "metrics")
 	// once all listen, so tests listen on port 0 and read back the bound addresses.
 	listening func(name, addr string)
@@ -55,21 +57,36 @@ Commands:
   validate [--strict] FILE...        validate STIX 2.1 content without storing it
   feed create --title T [--description D] [--alias A] [--writable] [filters]
   feed update ID|ALIAS [--title T] [--description D] [--alias A] [--writable] [filters]
-  feed show ID|ALIAS | feed list | feed delete ID
+  feed show ID|ALIAS | feed list [--json] | feed delete ID|ALIAS
       filters: --types a,b --exclude-types a,b --tlp clear,green,amber,amber+strict,red,none
                --sources S,.. --created-by identity--..,.. --min-confidence N --labels a,b
                --exclude-revoked --exclude-expired --with-context
   key create --name N --role read-only|read-write|admin [--feeds ID,...] [--source NAME]
-  key list | key revoke ID
+  key list [--json] | key revoke ID|NAME
   source list              print each source of stored objects with its object count
+  backup FILE              write an online, consistent copy of the embedded store to FILE
+  purge --older-than 365d [--revoked] [--expired] [--feed ID] [--dry-run]
+                           remove objects nothing was added to for that long
   config                   print the effective configuration, secrets redacted
   healthcheck              exit 0 when the local server answers /healthz (for containers)
   version                  print the version
 
-Every setting is an environment variable and a flag (TAXII_LISTEN = --listen); see 'taxii-server config'.
+Every setting is an environment variable and a flag (TAXII_LISTEN = --listen); see 'taxii-server config help'.
+'taxii-server COMMAND --help' shows a command's flags and the settings it reads.
 `
 
 func run(ctx context.Context, args []string, c *cli) error {
+	if err := dispatch(ctx, args, c); !errors.Is(err, errHelpShown) {
+		return err
+	}
+	return nil
+}
+
+func dispatch(ctx context.Context, args []string, c *cli) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		fmt.Fprint(c.stdout, usage)
+		return nil
+	}
 	cmd := "serve"
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
@@ -91,6 +108,10 @@ func run(ctx context.Context, args []string, c *cli) error {
 		return runSource(ctx, args, c)
 	case "config":
 		return runConfig(ctx, args, c)
+	case "backup":
+		return runBackup(ctx, args, c)
+	case "purge":
+		return runPurge(ctx, args, c)
 	case "healthcheck":
 		return runHealthcheck(ctx, args, c)
 	case "version":
@@ -100,7 +121,7 @@ func run(ctx context.Context, args []string, c *cli) error {
 		fmt.Fprint(c.stdout, usage)
 		return nil
 	}
-	return usageError{fmt.Sprintf("unknown command %q\n\n%s", cmd, usage)}
+	return usageError{fmt.Sprintf("unknown command %q (see taxii-server --help)", cmd)}
 }
 
 // version is set at build time with -ldflags "-X main.version=...".

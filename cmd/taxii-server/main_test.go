@@ -27,10 +27,18 @@ type binary struct {
 
 func (b *binary) getenv(k string) string { return b.env[k] }
 
+func (b *binary) environ() []string {
+	var out []string
+	for k, v := range b.env {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
 // run executes one command and returns its stdout, stderr and error.
 func (b *binary) run(ctx context.Context, stdin string, args ...string) (string, string, error) {
 	var out, errOut bytes.Buffer
-	err := run(ctx, args, &cli{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut, getenv: b.getenv})
+	err := run(ctx, args, &cli{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut, getenv: b.getenv, environ: b.environ})
 	return out.String(), errOut.String(), err
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -41,12 +42,14 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	reg := prometheus.NewRegistry()
 	var tlsConfig *tls.Config
 	if cfg.TLS() {
 		certs, err := server.LoadCertificate(cfg.TLSCert, cfg.TLSKey, log.Named("tls"))
 		if err != nil {
 			return err
 		}
+		metrics.RegisterTLSExpiry(reg, certs.NotAfter)
 		tlsConfig = server.TLSConfig(certs.GetCertificate)
 		reload := make(chan struct{}, 1)
 		go func() {
@@ -70,6 +73,20 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 		return err
 	}
 
+	// Listen before touching the database: a taken port is reported before any migration runs.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	defer ln.Close() // Serve closes it too; this covers the returns before Serve
+	var mln net.Listener
+	if cfg.MetricsListen != "" {
+		if mln, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			return fmt.Errorf("metrics: listen on %s: %w", cfg.MetricsListen, err)
+		}
+		defer mln.Close()
+	}
+
 	st, err := openStore(ctx, cfg, log, cfg.AutoMigrate)
 	if err != nil {
 		return err
@@ -78,12 +95,13 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 		st.Close()
 		log.Info("stopped: database pool closed")
 	}()
-	if err := bootstrapAdminKey(ctx, st, c, log); err != nil {
+	if err := bootstrapAdminKey(ctx, st, cfg, c, log); err != nil {
 		return err
 	}
 
-	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
+	metrics.RegisterBuildInfo(reg, version)
+	reg.MustRegister(metrics.NewFeedCollector(st, cfg.FeedStatsTTL, log.Named("metrics")))
 	if pg, ok := st.(*postgres.Store); ok {
 		reg.MustRegister(metrics.NewPoolCollector(pg.Pool()))
 	}
@@ -110,17 +128,8 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 		opts.MetricsHandler = metrics.Handler(reg)
 	}
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
-	}
 	listeners := []server.Listener{{Name: "taxii", Listener: ln, Handler: server.New(opts), TLS: tlsConfig, MaxConnections: cfg.MaxConnections}}
-	if cfg.MetricsListen != "" {
-		mln, err := net.Listen("tcp", cfg.MetricsListen)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("metrics: listen on %s: %w", cfg.MetricsListen, err)
-		}
+	if mln != nil {
 		listeners = append(listeners, server.Listener{Name: "metrics", Listener: mln, Handler: server.MetricsHandler(metrics.Handler(reg))})
 		log.Info("serving metrics", zap.String("address", mln.Addr().String()))
 	}
@@ -201,19 +210,52 @@ func timeouts(c config.Config) server.Timeouts {
 
 // bootstrapAdminKey creates an admin key on a store with no key at all and shows it
 // once, so a newcomer is never locked out. Replicas starting together create one.
-func bootstrapAdminKey(ctx context.Context, st store.Keys, c *cli, log *zap.Logger) error {
+// With TAXII_ADMIN_KEY_FILE the key goes to that new 0600 file, never to a log stream.
+func bootstrapAdminKey(ctx context.Context, st store.Keys, cfg config.Config, c *cli, log *zap.Logger) error {
 	plain, k, err := auth.Generate("bootstrap-admin", store.RoleAdmin, nil, time.Now().UTC())
 	if err != nil {
 		return err
 	}
+	var f *os.File
+	if cfg.AdminKeyFile != "" {
+		// Created before the key, exclusively: a key that cannot be written down is never made.
+		if f, err = os.OpenFile(cfg.AdminKeyFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+			if errors.Is(err, os.ErrExist) {
+				if has, herr := hasKeys(ctx, st); herr == nil && has {
+					return nil // the usual restart: the key was written on the first start
+				}
+			}
+			return fmt.Errorf("TAXII_ADMIN_KEY_FILE: %w", err)
+		}
+		defer f.Close()
+	}
 	created, err := st.CreateFirstKey(ctx, k)
 	if err != nil || !created {
+		if f != nil {
+			_ = os.Remove(cfg.AdminKeyFile)
+		}
 		return err
+	}
+	if f != nil {
+		if _, err := fmt.Fprintln(f, plain); err != nil {
+			return fmt.Errorf("TAXII_ADMIN_KEY_FILE: %w", err)
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("TAXII_ADMIN_KEY_FILE: %w", err)
+		}
+		log.Info("created the first admin API key and wrote it to TAXII_ADMIN_KEY_FILE", zap.String("key_id", k.ID), zap.String("file", cfg.AdminKeyFile))
+		return nil
 	}
 	log.Info("created the first admin API key; it is printed once on standard output", zap.String("key_id", k.ID))
 	fmt.Fprintf(c.stdout, "\nFirst start: an admin API key was created. It is shown once; store it now:\n\n    %s\n\n"+
 		"Use it as the password of HTTP Basic auth (any username), or as a Bearer token.\n\n", plain)
 	return nil
+}
+
+// hasKeys reports whether the store holds any key.
+func hasKeys(ctx context.Context, st store.Keys) (bool, error) {
+	keys, err := st.ListKeys(ctx)
+	return len(keys) > 0, err
 }
 
 // runHealthcheck asks the local server's /healthz; for container HEALTHCHECKs

@@ -133,7 +133,8 @@ func TestServeOperations(t *testing.T) {
 			}
 			metrics, _ := io.ReadAll(mresp.Body)
 			mresp.Body.Close()
-			for _, want := range []string{`taxii_http_requests_total{method="GET",route="/taxii2",status="200"} 1`, `taxii_store_operation_duration_seconds_count{operation="get_key"}`} {
+			for _, want := range []string{`taxii_http_requests_total{method="GET",route="/taxii2",status="200"} 1`, `taxii_store_operation_duration_seconds_count{operation="get_key"}`,
+				`taxii_tls_certificate_expiry_timestamp_seconds `, `taxii_build_info{goversion="go`} {
 				if !strings.Contains(string(metrics), want) {
 					t.Errorf("metrics lack %s", want)
 				}

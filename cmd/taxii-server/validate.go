@@ -23,18 +23,18 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 func validateFiles(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	strict := fs.Bool("strict", false, "refuse custom properties without the x_ prefix and undeclared custom object types")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: taxii-server validate [--strict] FILE...   (- reads standard input)")
-		fmt.Fprintln(stderr, "Reads bundles, TAXII envelopes, JSON arrays, single objects or JSON lines.")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stdout, "Usage: taxii-server validate [--strict] FILE...   (- reads standard input)")
+			fmt.Fprintln(stdout, "\nReads bundles, TAXII envelopes, JSON arrays, single objects or JSON lines.\n\nFlags:")
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
 			return nil
 		}
-		return usageError{"validate: " + err.Error()}
+		return usageError{"validate: " + err.Error() + " (see taxii-server validate --help)"}
 	}
 	if fs.NArg() == 0 {
 		return usageError{"validate: name at least one FILE (- for standard input)"}

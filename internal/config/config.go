@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,8 +63,11 @@ type Config struct {
 	TLSReloadInterval time.Duration `env:"TAXII_TLS_RELOAD_INTERVAL" help:"how often the certificate files are checked for changes (0: only on SIGHUP)"`
 	TrustedProxies    string        `env:"TAXII_TRUSTED_PROXIES" help:"comma-separated IPs or CIDRs of reverse proxies whose Forwarded/X-Forwarded-* headers are believed; empty: none"`
 
-	MetricsListen string `env:"TAXII_METRICS_LISTEN" help:"address of a separate listener serving /metrics, e.g. :9090 or 127.0.0.1:9090; empty: none"`
-	MetricsOnMain bool   `env:"TAXII_METRICS_ON_MAIN" help:"also serve /metrics, unauthenticated, on the main listener"`
+	AdminKeyFile string `env:"TAXII_ADMIN_KEY_FILE" help:"on a store without keys, write the first admin key to this new file (mode 0600) instead of standard output; empty: standard output"`
+
+	MetricsListen string        `env:"TAXII_METRICS_LISTEN" help:"address of a separate listener serving /metrics, e.g. :9090 or 127.0.0.1:9090; empty: none"`
+	MetricsOnMain bool          `env:"TAXII_METRICS_ON_MAIN" help:"also serve /metrics, unauthenticated, on the main listener"`
+	FeedStatsTTL  time.Duration `env:"TAXII_FEED_STATS_TTL" help:"how long the per-feed object counts of /metrics are cached (one query per feed per refresh)"`
 
 	ExportDefaultLimit   int           `env:"TAXII_EXPORT_DEFAULT_LIMIT" help:"items per page of the feed REST API when the client gives no limit"`
 	ExportMaxLimit       int           `env:"TAXII_EXPORT_MAX_LIMIT" help:"largest page of the feed REST API; a larger limit is capped"`
@@ -98,6 +102,7 @@ const (
 	MaxExportScan         = 1_000_000
 	MaxTemplateLength     = 64 << 10
 	MaxListBatch          = 100_000
+	MaxFeedStatsTTL       = 24 * time.Hour
 	MaxStatementTimeout   = time.Hour
 	MaxLockTimeout        = 10 * time.Minute
 	MaxConnectionsLimit   = 1_000_000
@@ -142,6 +147,7 @@ func Default() Config {
 		ExportMaxTemplateLen: 1024,
 		ListBatch:            10_000,
 
+		FeedStatsTTL:       time.Minute,
 		DBStatementTimeout: time.Minute,
 		DBLockTimeout:      30 * time.Second,
 		MaxConnections:     1000,
@@ -161,7 +167,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	eachField(&c, func(f reflect.StructField, v reflect.Value) {
 		name := f.Tag.Get("env")
 		raw := getenv(name)
-		if path := getenv(name + "_FILE"); raw == "" && path != "" {
+		path := getenv(name + "_FILE")
+		if raw != "" && path != "" {
+			errs = append(errs, fmt.Errorf("%s and %s_FILE: set one, not both", name, name))
+			return
+		}
+		if path != "" {
 			b, err := os.ReadFile(path)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s_FILE: %w", name, err))
@@ -179,10 +190,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	return c, errors.Join(errs...)
 }
 
-// RegisterFlags adds a flag for every setting to fs, defaulting to c's values,
-// so flags override the environment. Flag names are the variable's, e.g. --listen.
-func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+// RegisterFlags adds a flag for every setting to fs, or for the settings only names
+// (environment variable names) when given, so flags override the environment.
+// Flag names are the variable's, e.g. --listen.
+func (c *Config) RegisterFlags(fs *flag.FlagSet, only ...string) {
 	eachField(c, func(f reflect.StructField, v reflect.Value) {
+		if len(only) > 0 && !slices.Contains(only, f.Tag.Get("env")) {
+			return
+		}
 		name := FlagName(f.Tag.Get("env"))
 		fs.Func(name, f.Tag.Get("help")+" ("+f.Tag.Get("env")+")", func(s string) error { return setValue(v, s) })
 	})
@@ -250,8 +265,8 @@ func (c *Config) Validate() error {
 	if c.StoreKind() == "sqlite" && c.DatabaseURL == "" && c.DataDir == "" {
 		bad("TAXII_DATA_DIR: must not be empty with the embedded store")
 	}
-	if c.Listen == "" {
-		bad("TAXII_LISTEN: must not be empty")
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("TAXII_LISTEN: %q is not host:port such as :8080", c.Listen)
 	}
 	p := c.APIRootPath
 	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#{}* ") || p == "/" || strings.HasPrefix(p, "/taxii2") {
@@ -342,6 +357,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ListBatch < 100 || c.ListBatch > MaxListBatch {
 		bad("TAXII_LIST_BATCH: %d must be between 100 and %d", c.ListBatch, MaxListBatch)
+	}
+	if c.FeedStatsTTL < time.Second || c.FeedStatsTTL > MaxFeedStatsTTL {
+		bad("TAXII_FEED_STATS_TTL: %s must be between 1s and %s", c.FeedStatsTTL, MaxFeedStatsTTL)
 	}
 	if c.DBStatementTimeout < 10*time.Millisecond || c.DBStatementTimeout > MaxStatementTimeout {
 		bad("TAXII_DB_STATEMENT_TIMEOUT: %s must be between 10ms and %s", c.DBStatementTimeout, MaxStatementTimeout)
@@ -459,6 +477,84 @@ func EnvNames() []string {
 	d := Default()
 	eachField(&d, func(f reflect.StructField, _ reflect.Value) { names = append(names, f.Tag.Get("env")) })
 	return names
+}
+
+// Unknown returns the TAXII_* variables in environ (NAME=value pairs) that no setting
+// reads, each with a suggestion when a known name is close: typos otherwise pass silently.
+func Unknown(environ []string) []string {
+	known := map[string]bool{"TAXII_TEST_DATABASE_URL": true} // the test suite's database
+	names := EnvNames()
+	for _, n := range names {
+		known[n], known[n+"_FILE"] = true, true
+	}
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "TAXII_") || known[name] {
+			continue
+		}
+		msg := name
+		if s := closest(name, names); s != "" {
+			msg += " (did you mean " + s + "?)"
+		}
+		out = append(out, msg)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// closest is the known name a typo most likely meant: one that extends it, or one
+// within two edits; "" when none is.
+func closest(name string, names []string) string {
+	best, bestDist := "", 3
+	for _, n := range names {
+		if strings.HasPrefix(n, name+"_") {
+			return n
+		}
+		if d := editDistance(name, n); d < bestDist {
+			best, bestDist = n, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+// Usage describes the settings named (environment variable names) as flags,
+// with their variables and defaults, for a command's --help.
+func Usage(names []string) string {
+	d := Default()
+	var b strings.Builder
+	eachField(&d, func(f reflect.StructField, v reflect.Value) {
+		env := f.Tag.Get("env")
+		if !slices.Contains(names, env) {
+			return
+		}
+		def := fmt.Sprint(v.Interface())
+		if def == "" {
+			def = "none"
+		}
+		fmt.Fprintf(&b, "  --%s (%s)\n        %s (default %s)\n", FlagName(env), env, f.Tag.Get("help"), def)
+	})
+	return b.String()
 }
 
 // Help lists every variable with its default, for the README and --help.

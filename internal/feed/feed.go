@@ -190,15 +190,8 @@ func Validate(f store.FeedFilter, stored []string) error {
 			}
 		}
 	}
-	if len(f.Sources) > 0 && !SourcesSupported {
-		return errors.New("--sources: this build does not record the provenance source of versions yet, so it cannot filter on it")
-	}
 	return nil
 }
-
-// SourcesSupported says whether the stores record a provenance source per
-// version (the hardening issue's provenance column) and filter on it.
-const SourcesSupported = false
 
 func checkType(t string, stored []string) error {
 	if slices.Contains(STIXTypes, t) || strings.HasPrefix(t, "x-") || slices.Contains(stored, t) {

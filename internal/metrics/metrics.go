@@ -26,6 +26,7 @@ type Metrics struct {
 	responseBytes *prometheus.CounterVec
 	inFlight      prometheus.Gauge
 	rateLimited   prometheus.Counter
+	authFailures  *prometheus.CounterVec
 	served        *prometheus.CounterVec
 	imported      *prometheus.CounterVec
 	rejected      *prometheus.CounterVec
@@ -61,6 +62,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Namespace: Namespace, Subsystem: "http", Name: "rate_limited_total",
 			Help: "Requests refused with 429 by the per-key rate limit.",
 		}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "http", Name: "auth_failures_total",
+			Help: "Requests refused with 401 (no, unknown, wrong or revoked API key), by route pattern.",
+		}, []string{"route"}),
 		served: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "objects_served_total",
 			Help: "STIX objects, manifest records and versions written to clients, by feed (collection id).",
@@ -96,7 +101,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"format"}),
 	}
 	reg.MustRegister(
-		m.requests, m.duration, m.responseBytes, m.inFlight, m.rateLimited,
+		m.requests, m.duration, m.responseBytes, m.inFlight, m.rateLimited, m.authFailures,
 		m.served, m.imported, m.rejected, m.lastPoll, m.storeDuration, m.storeErrors,
 		m.exports, m.exportItems,
 		collectors.NewGoCollector(),
@@ -138,6 +143,9 @@ func (m *Metrics) RequestDone(r Request) {
 	m.requests.WithLabelValues(method, route, strconv.Itoa(r.Status)).Inc()
 	m.duration.WithLabelValues(method, route).Observe(r.Duration.Seconds())
 	m.responseBytes.WithLabelValues(method, route).Add(float64(r.Bytes))
+	if r.Status == http.StatusUnauthorized {
+		m.authFailures.WithLabelValues(route).Inc()
+	}
 	in := r.Info
 	if in.FeedID == "" {
 		return

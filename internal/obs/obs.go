@@ -25,6 +25,9 @@ type Info struct {
 	served   int
 	imported int
 	rejected int
+	errID    string
+	errCode  string
+	errMsg   string
 }
 
 // Request is what the middleware knows about a request before handling it.
@@ -130,6 +133,18 @@ func (i *Info) AddImported(imported, rejected int) {
 	i.mu.Unlock()
 }
 
+// SetError records the error a 4xx response carries (its error_id, code and the
+// reason, which may name a key id but never key material), so the request's one log
+// line says why it was refused.
+func (i *Info) SetError(id, code, reason string) {
+	if i == nil {
+		return
+	}
+	i.mu.Lock()
+	i.errID, i.errCode, i.errMsg = id, code, reason
+	i.mu.Unlock()
+}
+
 // Snapshot is a copy of what inner code recorded.
 type Snapshot struct {
 	KeyName  string
@@ -137,6 +152,8 @@ type Snapshot struct {
 	Served   int
 	Imported int
 	Rejected int
+	// The error recorded by SetError; "" when none.
+	ErrorID, ErrorCode, Error string
 }
 
 // Snapshot returns what was recorded so far.
@@ -146,5 +163,6 @@ func (i *Info) Snapshot() Snapshot {
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	return Snapshot{KeyName: i.keyName, FeedID: i.feedID, Served: i.served, Imported: i.imported, Rejected: i.rejected}
+	return Snapshot{KeyName: i.keyName, FeedID: i.feedID, Served: i.served, Imported: i.imported, Rejected: i.rejected,
+		ErrorID: i.errID, ErrorCode: i.errCode, Error: i.errMsg}
 }

@@ -275,9 +275,12 @@ func TestFailedKeyLookupIsCached(t *testing.T) {
 	if resp, body := r.do(t, "GET", path, r.keys["reader"], ""); resp.StatusCode != 200 {
 		t.Fatalf("reader after its id failed with a wrong secret: %s %s", resp.Status, body)
 	}
-	// Every refusal is logged with its reason, cached or not.
-	if n := r.logs.FilterMessage("request rejected").FilterField(zap.String("error_code", "unauthorized")).Len(); n != 40 {
+	// Every refusal is logged with its reason, cached or not, on the request's one line.
+	if n := r.logs.FilterMessage("request").FilterField(zap.String("error_code", "unauthorized")).Len(); n != 40 {
 		t.Errorf("%d refusals logged, want 40", n)
+	}
+	if n := r.logs.FilterMessage("request rejected").Len(); n != 0 {
+		t.Errorf("%d refusals logged on a second line", n)
 	}
 }
 

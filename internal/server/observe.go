@@ -4,7 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
+	"net/url"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -24,7 +26,7 @@ const RequestIDHeader = "X-Request-Id"
 // and an obs.Info in its context; after it, it writes one log line and records
 // the metrics, labelled by the route pattern chi matched. It also turns a panic
 // into a 500 that names the request id.
-func observe(log *zap.Logger, m *metrics.Metrics, proxies trustedProxies, now func() time.Time) func(http.Handler) http.Handler {
+func observe(log *zap.Logger, m *metrics.Metrics, proxies trustedProxies, routes chi.Routes, now func() time.Time) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := now()
@@ -64,12 +66,22 @@ func observe(log *zap.Logger, m *metrics.Metrics, proxies trustedProxies, now fu
 					status = http.StatusOK // nothing written: net/http sends 200
 				}
 				route := routePattern(r)
+				if metrics.RouteLabel(route) == "unmatched" {
+					// Refused before the TAXII router routed it (authentication, negotiation):
+					// still labelled by the route it was for.
+					if p := findRoute(routes, r); p != "" {
+						route = p
+					}
+				}
 				snap := info.Snapshot()
 				m.RequestDone(metrics.Request{
 					Method: r.Method, Route: route, Status: status, Duration: end.Sub(start),
 					Bytes: int64(ww.BytesWritten()), Info: snap, End: end,
 				})
 				level := zap.InfoLevel
+				if snap.ErrorID != "" {
+					level = zap.WarnLevel
+				}
 				if route == "/healthz" || route == "/readyz" || route == "/metrics" {
 					level = zap.DebugLevel // probes and scrapes every few seconds would drown the log
 				}
@@ -89,6 +101,12 @@ func observe(log *zap.Logger, m *metrics.Metrics, proxies trustedProxies, now fu
 					if snap.FeedID != "" {
 						fields = append(fields, zap.String("feed_id", snap.FeedID))
 					}
+					if r.Method == http.MethodGet || r.Method == http.MethodHead {
+						fields = append(fields, queryFields(r.URL.Query())...)
+					}
+					if snap.ErrorID != "" {
+						fields = append(fields, zap.String("error_id", snap.ErrorID), zap.String("error_code", snap.ErrorCode), zap.String("error", snap.Error))
+					}
 					if snap.Served > 0 {
 						fields = append(fields, zap.Int("objects_served", snap.Served))
 					}
@@ -101,6 +119,37 @@ func observe(log *zap.Logger, m *metrics.Metrics, proxies trustedProxies, now fu
 			next.ServeHTTP(ww, r)
 		})
 	}
+}
+
+// maxQueryValue bounds each logged query parameter: match[id] lists can be long.
+const maxQueryValue = 256
+
+// queryFields are the TAXII read parameters worth seeing when debugging a poll:
+// added_after, limit, whether a next cursor was sent (not the cursor), and the
+// match filters. Nothing else from the query is logged; keys never travel there.
+func queryFields(q url.Values) []zap.Field {
+	var out []zap.Field
+	clip := func(s string) string {
+		if len(s) > maxQueryValue {
+			return s[:maxQueryValue] + "..."
+		}
+		return s
+	}
+	if v := q.Get("added_after"); v != "" {
+		out = append(out, zap.String("added_after", clip(v)))
+	}
+	if v := q.Get("limit"); v != "" {
+		out = append(out, zap.String("limit", clip(v)))
+	}
+	if q.Has("next") {
+		out = append(out, zap.Bool("next_sent", true))
+	}
+	for _, name := range []string{"id", "type", "version", "spec_version"} {
+		if vs := q["match["+name+"]"]; len(vs) > 0 {
+			out = append(out, zap.String("match_"+name, clip(strings.Join(vs, ","))))
+		}
+	}
+	return out
 }
 
 // routePattern is the pattern chi matched, read after routing; "" when none did.

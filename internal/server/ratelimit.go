@@ -152,6 +152,24 @@ func (l *limiter) learn(cred [16]byte) {
 	l.known[cred] = l.now()
 }
 
+// findRoute is the pattern of the TAXII route r is for, found without routing it:
+// for requests refused before the TAXII router routed them (rate limit, authentication).
+// "" when routes is nil or no route matches.
+func findRoute(routes chi.Routes, r *http.Request) string {
+	if routes == nil {
+		return ""
+	}
+	method := r.Method
+	if method == http.MethodHead {
+		method = http.MethodGet // the TAXII router answers HEAD as GET
+	}
+	p := routes.Find(chi.NewRouteContext(), method, r.URL.Path)
+	if trimmed := strings.TrimSuffix(r.URL.Path, "/"); p == "" && trimmed != "" {
+		p = routes.Find(chi.NewRouteContext(), method, trimmed) // the TAXII router strips slashes
+	}
+	return p
+}
+
 // middleware refuses requests over the limit with 429, Retry-After (whole seconds,
 // rounded up) and a TAXII error resource naming the request id. routes, when the
 // TAXII handler is a chi router, names the route a refused request was for, so that
@@ -169,16 +187,8 @@ func (l *limiter) middleware(m *metrics.Metrics, routes chi.Routes) func(http.Ha
 				return
 			}
 			m.RateLimited()
-			if rctx := chi.RouteContext(r.Context()); rctx != nil && routes != nil {
-				method := r.Method
-				if method == http.MethodHead {
-					method = http.MethodGet // the TAXII router answers HEAD as GET
-				}
-				p := routes.Find(chi.NewRouteContext(), method, r.URL.Path)
-				if trimmed := strings.TrimSuffix(r.URL.Path, "/"); p == "" && trimmed != "" {
-					p = routes.Find(chi.NewRouteContext(), method, trimmed) // the TAXII router strips slashes
-				}
-				if p != "" {
+			if rctx := chi.RouteContext(r.Context()); rctx != nil {
+				if p := findRoute(routes, r); p != "" {
 					rctx.RoutePatterns = append(rctx.RoutePatterns, p)
 				}
 			}

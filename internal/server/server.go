@@ -52,7 +52,8 @@ func New(o Options) http.Handler {
 		o.Now = time.Now
 	}
 	r := chi.NewRouter()
-	r.Use(observe(o.Log, o.Metrics, trustedProxies(o.TrustedProxies), o.Now))
+	routes, _ := o.TAXII.(chi.Routes)
+	r.Use(observe(o.Log, o.Metrics, trustedProxies(o.TrustedProxies), routes, o.Now))
 	r.Get("/healthz", healthz)
 	r.Get("/readyz", readyz(o.Store, o.Log))
 	if o.MetricsHandler != nil {
@@ -60,7 +61,6 @@ func New(o Options) http.Handler {
 	}
 	r.Group(func(r chi.Router) {
 		if o.RateLimit > 0 {
-			routes, _ := o.TAXII.(chi.Routes)
 			r.Use(newLimiter(o.RateLimit, o.RateBurst, o.Now).middleware(o.Metrics, routes))
 		}
 		for _, rt := range o.Routes {

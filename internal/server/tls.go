@@ -66,6 +66,13 @@ func (c *CertReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 	return c.cert, nil
 }
 
+// NotAfter is the expiry of the certificate in use, for the expiry metric.
+func (c *CertReloader) NotAfter() time.Time {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.cert.Leaf.NotAfter
+}
+
 // Reload reads the files and, when their contents changed, swaps in the new pair.
 // It reports whether it did.
 func (c *CertReloader) Reload() (bool, error) {

@@ -140,6 +140,12 @@ func suffixedName(s, suffix string) bool {
 	return true
 }
 
+// ValidTypeName reports whether s is a STIX 2.1 type name: 3 to 250 characters,
+// the rule of core.json (a lower-case letter first, then letters, digits and single hyphens).
+func ValidTypeName(s string) bool {
+	return len(s) >= 3 && len(s) <= 250 && typeName(s, false)
+}
+
 // typeName matches ^[a-z][a-z0-9]*(-[a-z0-9]+)*-?$ (the trailing hyphen only
 // when trailingHyphen), which is what ^([a-z][a-z0-9]*)+(-[a-z0-9]+)*\-?$ means.
 func typeName(s string, trailingHyphen bool) bool {

@@ -33,6 +33,7 @@ type Store interface {
 	Keys
 	Statuses
 	Settings
+	Maintenance
 	Sources
 	// Migrate applies pending migrations; safe to run twice and from several processes.
 	Migrate(ctx context.Context) error
@@ -392,6 +393,32 @@ type Statuses interface {
 
 // ShowsAll reports whether the filter shows every object (a feed that filters nothing).
 func (f FeedFilter) ShowsAll() bool { return len(f.Types) == 0 && !f.Indexed() && !f.ExcludeExpired }
+
+// Purge selects whole objects (every version of an id) to remove for retention. An object
+// is selected when no version of it was added at or after Before, its latest version is
+// shown by Feed, and, when set, that latest version is revoked (Revoked) or has a
+// valid_until before ExpiredBefore (an RFC 3339 UTC timestamp, compared as text).
+type Purge struct {
+	Feed          FeedFilter
+	Before        int64 // µs since the epoch; required (> 0)
+	Revoked       bool
+	ExpiredBefore string
+	DryRun        bool // count, remove nothing
+}
+
+// PurgeResult counts what a purge removed (or would remove).
+type PurgeResult struct {
+	Objects  int64
+	Versions int64
+}
+
+// Maintenance is what operations commands and metrics need beyond the TAXII API.
+type Maintenance interface {
+	// PurgeObjects removes the objects p selects, all in one transaction, serialised
+	// with writers: dates of the objects that remain never change, so pollers' watermarks
+	// (added_after, next) stay valid and miss nothing still shown.
+	PurgeObjects(ctx context.Context, p Purge) (PurgeResult, error)
+}
 
 // Allows reports whether the feed filter shows objects of this type.
 // Writable collections accept only what they would show.

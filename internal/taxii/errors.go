@@ -152,9 +152,13 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		h.log.Warn("request abandoned by client", fields...)
 		return
 	}
-	if ae.status >= 500 {
+	switch info := obs.FromContext(r.Context()); {
+	case ae.status >= 500:
 		h.log.Error("request failed", fields...)
-	} else {
+	case info != nil:
+		// The request's own log line (server middleware) carries it: one line per refusal.
+		info.SetError(id, ae.code, err.Error())
+	default:
 		h.log.Warn("request rejected", fields...)
 	}
 	if ae.retryAfter > 0 {

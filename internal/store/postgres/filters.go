@@ -16,6 +16,7 @@ const memberPredicate = `((f.with_context AND o.type IN ('identity', 'marking-de
 	(cardinality(f.types) = 0 OR o.type = ANY(f.types))
 	AND NOT (o.type = ANY(f.exclude_types))
 	AND (cardinality(f.tlp) = 0 OR o.tlp = ANY(f.tlp))
+	AND (cardinality(f.sources) = 0 OR o.source = ANY(f.sources))
 	AND (cardinality(f.created_by) = 0 OR o.creators && f.created_by)
 	AND (f.min_confidence = 0 OR o.confidence >= f.min_confidence)
 	AND (cardinality(f.labels) = 0 OR o.labels && f.labels)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
@@ -60,6 +61,30 @@ func OpenWithLimits(ctx context.Context, url string, log *zap.Logger, lim store.
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
 	return &Store{pool: pool, lookups: lookups, log: log}, nil
+}
+
+// Describe names the database of url as host:port/database, without credentials,
+// for error messages.
+func Describe(url string) string {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
+}
+
+// RootCause reduces a connection error to its network cause when there is one: pgx
+// repeats the dial error once per attempt (TLS, then plain), which reads as two failures.
+func RootCause(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return op
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr
+	}
+	return err
 }
 
 // Pool exposes the pool for operations metrics and benchmarks.

@@ -17,6 +17,7 @@ const memberPredicate = `((f.with_context AND o.type IN ('identity', 'marking-de
 	(f.types = '[]' OR o.type IN (SELECT value FROM json_each(f.types)))
 	AND o.type NOT IN (SELECT value FROM json_each(f.exclude_types))
 	AND (f.tlp = '[]' OR o.tlp IN (SELECT value FROM json_each(f.tlp)))
+	AND (f.sources = '[]' OR o.source IN (SELECT value FROM json_each(f.sources)))
 	AND (f.created_by = '[]' OR EXISTS (SELECT 1 FROM json_each(o.creators) c
 		WHERE c.value IN (SELECT value FROM json_each(f.created_by))))
 	AND (f.min_confidence = 0 OR o.confidence >= f.min_confidence)

@@ -75,8 +75,8 @@ func filterFixture(t *testing.T, ctx context.Context, s store.Store) map[string]
 		{"customAmber", stixObject("indicator", 8, markings(customAmber))},
 		{"customRed", stixObject("report", 9, markings(customRed, tlp1White))},
 		{"none", stixObject("indicator", 10, map[string]any{"object_marking_refs": []string{"marking-definition--00000000-0000-4000-8000-0000000000ff"}})},
-		{"byA", stixObject("indicator", 11, map[string]any{"created_by_ref": identityA, "confidence": 90, "labels": []string{"phishing"}})},
-		{"viaB", stixObject("indicator", 12, map[string]any{"x_inthreat_sources_refs": []string{identityB}, "confidence": 50, "labels": []string{"c2", "botnet"}})},
+		{"byA", fromSource(stixObject("indicator", 11, map[string]any{"created_by_ref": identityA, "confidence": 90, "labels": []string{"phishing"}}), "alpha")},
+		{"viaB", fromSource(stixObject("indicator", 12, map[string]any{"x_inthreat_sources_refs": []string{identityB}, "confidence": 50, "labels": []string{"c2", "botnet"}}), "beta")},
 		{"noConf", stixObject("indicator", 13, map[string]any{"created_by_ref": identityB})},
 		{"revoked", stixObject("indicator", 14, map[string]any{"revoked": true, "confidence": 100})},
 		{"expired", stixObject("indicator", 15, map[string]any{"valid_until": past, "labels": []string{"phishing"}})},
@@ -91,6 +91,11 @@ func filterFixture(t *testing.T, ctx context.Context, s store.Store) map[string]
 	}
 	add(t, ctx, s, list...)
 	return objs
+}
+
+func fromSource(o store.Object, source string) store.Object {
+	o.Source = source
+	return o
 }
 
 func withID(o store.Object, id string) store.Object {
@@ -157,6 +162,9 @@ func exerciseFeedFilters(t *testing.T, setup setupFunc) {
 		{"tlp red, custom TLP 2.0 extension in the same batch", store.FeedFilter{TLP: []store.TLP{store.TLPRed}}, []string{"customRed", "red", "red2"}},
 		{"tlp none", store.FeedFilter{TLP: []store.TLP{store.TLPNone}},
 			except("white", "clear", "green", "amber", "strict", "red", "red2", "customAmber", "customRed")},
+		{"sources", store.FeedFilter{Sources: []string{"alpha"}}, []string{"byA"}},
+		{"sources, any", store.FeedFilter{Sources: []string{"beta", "alpha", "nobody"}}, []string{"byA", "viaB"}},
+		{"sources and labels", store.FeedFilter{Sources: []string{"alpha", "beta"}, Labels: []string{"botnet"}}, []string{"viaB"}},
 		{"created by, also x_inthreat_sources_refs", store.FeedFilter{CreatedBy: []string{identityB}}, []string{"noConf", "viaB"}},
 		{"min confidence leaves out objects without confidence", store.FeedFilter{MinConfidence: 50}, []string{"byA", "revoked", "viaB"}},
 		{"labels, any", store.FeedFilter{Labels: []string{"phishing", "botnet"}}, []string{"byA", "expired", "viaB"}},
