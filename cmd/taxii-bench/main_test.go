@@ -16,7 +16,7 @@ import (
 // TestQuickRun runs the whole benchmark on both stores with a tiny data set: it
 // proves every figure is produced and the pulls are complete. It asserts no speed.
 func TestQuickRun(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	bin, err := bench.BuildServer(ctx, t.TempDir())
 	if err != nil {

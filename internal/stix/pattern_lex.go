@@ -64,15 +64,6 @@ var keywords = map[string]tokKind{
 	"SECONDS": tSECONDS, "WITHIN": tWITHIN, "REPEATS": tREPEATS, "TIMES": tTIMES,
 }
 
-var tokNames = [...]string{
-	tEOF: "end of pattern", tLBrack: "'['", tRBrack: "']'", tLParen: "'('", tRParen: "')'",
-	tColon: "':'", tDot: "'.'", tComma: "','", tStar: "'*'", tEQ: "'='", tNEQ: "'!='",
-	tLT: "'<'", tLE: "'<='", tGT: "'>'", tGE: "'>='", tIdent: "identifier",
-	tIdentHyphen: "identifier", tString: "string", tIntPos: "integer", tIntNeg: "integer",
-	tFloatPos: "number", tFloatNeg: "number", tHex: "hex literal", tBinary: "binary literal",
-	tTimestamp: "timestamp", tBool: "boolean",
-}
-
 type token struct {
 	kind  tokKind
 	start int

@@ -56,14 +56,6 @@ type PullCheck struct {
 	Duplicates int    `json:"duplicates"`
 }
 
-func (r *Report) add(key, name string, v float64, unit string) {
-	r.Figures = append(r.Figures, Figure{Key: key, Name: name, Value: v, Unit: unit})
-}
-
-func (r *Report) missing(key, name, unit, why string) {
-	r.Figures = append(r.Figures, Figure{Key: key, Name: name, Unit: unit, Missing: why})
-}
-
 // Figure returns the figure with this key.
 func (r *Report) Figure(key string) (Figure, bool) {
 	for _, f := range r.Figures {

@@ -558,15 +558,6 @@ func (b *run) addCPU(sec int, key, name string, u cpuUse, server bool) {
 	}
 }
 
-func (b *run) figure(sec int, key string) (Figure, bool) {
-	for _, f := range b.figs[sec] {
-		if f.Key == key {
-			return f, true
-		}
-	}
-	return Figure{}, false
-}
-
 // postBatch is the size of one add-objects request.
 const postBatch = 1000
 
