@@ -17,6 +17,7 @@ import (
 
 	"github.com/inthreat/taxii-server/internal/auth"
 	"github.com/inthreat/taxii-server/internal/config"
+	"github.com/inthreat/taxii-server/internal/export"
 	"github.com/inthreat/taxii-server/internal/metrics"
 	"github.com/inthreat/taxii-server/internal/server"
 	"github.com/inthreat/taxii-server/internal/stix"
@@ -104,12 +105,18 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 	if pg, ok := st.(*postgres.Store); ok {
 		reg.MustRegister(metrics.NewPoolCollector(pg.Pool()))
 	}
-	api, err := taxii.NewHandler(taxiiOptions(cfg), metrics.InstrumentStore(st, m), log)
+	instrumented := metrics.InstrumentStore(st, m)
+	api, err := taxii.NewHandler(taxiiOptions(cfg), instrumented, log)
+	if err != nil {
+		return err
+	}
+	routes, err := exportRoutes(cfg, instrumented, m, log)
 	if err != nil {
 		return err
 	}
 	opts := server.Options{
 		TAXII:          api,
+		Routes:         routes,
 		Store:          st,
 		Log:            log,
 		Metrics:        m,
@@ -168,6 +175,28 @@ func taxiiOptions(cfg config.Config) taxii.Options {
 		MaxAddBytes:        cfg.MaxAddBytes,
 		MaxStatusReads:     cfg.MaxStatusReads,
 	}
+}
+
+// exportRoutes is the feed export API (internal/export) under the parent of the API root.
+func exportRoutes(cfg config.Config, st store.Store, m *metrics.Metrics, log *zap.Logger) ([]server.Route, error) {
+	rs, err := export.Routes(export.Options{
+		Prefix:            export.PrefixOf(cfg.APIRootPath),
+		DefaultLimit:      cfg.ExportDefaultLimit,
+		MaxLimit:          cfg.ExportMaxLimit,
+		MaxScan:           cfg.ExportMaxScan,
+		MaxTemplateLength: cfg.ExportMaxTemplateLen,
+		ListBatch:         cfg.ListBatch,
+		ListKeyInQuery:    cfg.ListKeyInQuery,
+		Metrics:           m,
+	}, st, log)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]server.Route, len(rs))
+	for i, r := range rs {
+		out[i] = server.Route(r)
+	}
+	return out, nil
 }
 
 // timeouts are the HTTP server's timeouts from the configuration.

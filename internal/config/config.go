@@ -75,14 +75,20 @@ type Config struct {
 	MetricsOnMain bool          `env:"TAXII_METRICS_ON_MAIN" help:"also serve /metrics, unauthenticated, on the main listener"`
 	FeedStatsTTL  time.Duration `env:"TAXII_FEED_STATS_TTL" help:"how long the per-feed object counts of /metrics are cached (one query per feed per refresh)"`
 
-	DBStatementTimeout time.Duration `env:"TAXII_DB_STATEMENT_TIMEOUT" help:"longest one database statement may run (migrations exempt); past it the request answers 503"`
-	DBLockTimeout      time.Duration `env:"TAXII_DB_LOCK_TIMEOUT" help:"longest a writer waits for a database lock; past it the request answers 503"`
-	MaxConnections     int           `env:"TAXII_MAX_CONNECTIONS" help:"open client connections; requests on connections past it answer 503"`
-	MaxRequestsPerKey  int           `env:"TAXII_MAX_REQUESTS_PER_KEY" help:"requests one API key may have in progress at once, per replica; past it 429"`
-	PageBufferMemory   int64         `env:"TAXII_PAGE_BUFFER_MEMORY" help:"bytes of memory for pages being written to clients, server-wide; the rest goes to temporary files"`
-	PageWriteTimeout   time.Duration `env:"TAXII_PAGE_WRITE_TIMEOUT" help:"longest a client may take to accept one 64 KiB part of a page before the response is cut"`
-	MaxAddBytes        int64         `env:"TAXII_MAX_ADD_BYTES" help:"bytes of add-objects request bodies in progress, server-wide (a body without Content-Length counts as TAXII_MAX_CONTENT_LENGTH); past it 503"`
-	MaxStatusReads     int           `env:"TAXII_MAX_STATUS_READS" help:"status resources read at once; further reads wait their turn"`
+	ExportDefaultLimit   int           `env:"TAXII_EXPORT_DEFAULT_LIMIT" help:"items per page of the feed REST API when the client gives no limit"`
+	ExportMaxLimit       int           `env:"TAXII_EXPORT_MAX_LIMIT" help:"largest page of the feed REST API; a larger limit is capped"`
+	ExportMaxScan        int           `env:"TAXII_EXPORT_MAX_SCAN" help:"most versions read to fill one feed REST page when include_revoked/skip_expired skip some"`
+	ExportMaxTemplateLen int           `env:"TAXII_EXPORT_MAX_TEMPLATE_LENGTH" help:"longest format=custom template, in bytes"`
+	ListBatch            int           `env:"TAXII_LIST_BATCH" help:"blocklist entries read from the database at a time while a list streams"`
+	ListKeyInQuery       bool          `env:"TAXII_LIST_KEY_IN_QUERY" help:"blocklists also accept the API key as ?key= (it then appears in URLs: see README)"`
+	DBStatementTimeout   time.Duration `env:"TAXII_DB_STATEMENT_TIMEOUT" help:"longest one database statement may run (migrations exempt); past it the request answers 503"`
+	DBLockTimeout        time.Duration `env:"TAXII_DB_LOCK_TIMEOUT" help:"longest a writer waits for a database lock; past it the request answers 503"`
+	MaxConnections       int           `env:"TAXII_MAX_CONNECTIONS" help:"open client connections; requests on connections past it answer 503"`
+	MaxRequestsPerKey    int           `env:"TAXII_MAX_REQUESTS_PER_KEY" help:"requests one API key may have in progress at once, per replica; past it 429"`
+	PageBufferMemory     int64         `env:"TAXII_PAGE_BUFFER_MEMORY" help:"bytes of memory for pages being written to clients, server-wide; the rest goes to temporary files"`
+	PageWriteTimeout     time.Duration `env:"TAXII_PAGE_WRITE_TIMEOUT" help:"longest a client may take to accept one 64 KiB part of a page before the response is cut"`
+	MaxAddBytes          int64         `env:"TAXII_MAX_ADD_BYTES" help:"bytes of add-objects request bodies in progress, server-wide (a body without Content-Length counts as TAXII_MAX_CONTENT_LENGTH); past it 503"`
+	MaxStatusReads       int           `env:"TAXII_MAX_STATUS_READS" help:"status resources read at once; further reads wait their turn"`
 
 	RateLimit      float64 `env:"TAXII_RATE_LIMIT" help:"TAXII requests per second allowed per API key, per replica (0: no limit)"`
 	RateLimitBurst int     `env:"TAXII_RATE_LIMIT_BURST" help:"requests a key may make at once above TAXII_RATE_LIMIT"`
@@ -101,6 +107,10 @@ const (
 	MaxMatchIDsLimit      = 5_000
 	MaxMatchValuesLimit   = 1_000
 	MaxStatusPurgeBatch   = 1_000_000
+	MaxExportLimit        = 100_000
+	MaxExportScan         = 1_000_000
+	MaxTemplateLength     = 64 << 10
+	MaxListBatch          = 100_000
 	MaxFeedStatsTTL       = 24 * time.Hour
 	MaxStatementTimeout   = time.Hour
 	MaxLockTimeout        = 10 * time.Minute
@@ -143,6 +153,13 @@ func Default() Config {
 		LogFormat:          "json",
 		TLSReloadInterval:  time.Minute,
 		RateLimitBurst:     20,
+
+		ExportDefaultLimit:   100,
+		ExportMaxLimit:       2000,
+		ExportMaxScan:        20_000,
+		ExportMaxTemplateLen: 1024,
+		ListBatch:            10_000,
+
 		FeedStatsTTL:       time.Minute,
 		DBStatementTimeout: time.Minute,
 		DBLockTimeout:      30 * time.Second,
@@ -350,6 +367,21 @@ func (c *Config) Validate() error {
 		} else if c.MetricsListen == c.Listen && port != "0" { // port 0: each listener gets its own
 			bad("TAXII_METRICS_LISTEN: %q is TAXII_LISTEN; use TAXII_METRICS_ON_MAIN=true to serve /metrics there", c.MetricsListen)
 		}
+	}
+	if c.ExportMaxLimit < 1 || c.ExportMaxLimit > MaxExportLimit {
+		bad("TAXII_EXPORT_MAX_LIMIT: %d must be between 1 and %d", c.ExportMaxLimit, MaxExportLimit)
+	}
+	if c.ExportDefaultLimit < 1 || c.ExportDefaultLimit > c.ExportMaxLimit {
+		bad("TAXII_EXPORT_DEFAULT_LIMIT: %d must be between 1 and TAXII_EXPORT_MAX_LIMIT (%d)", c.ExportDefaultLimit, c.ExportMaxLimit)
+	}
+	if c.ExportMaxScan < c.ExportMaxLimit || c.ExportMaxScan > MaxExportScan {
+		bad("TAXII_EXPORT_MAX_SCAN: %d must be between TAXII_EXPORT_MAX_LIMIT (%d) and %d", c.ExportMaxScan, c.ExportMaxLimit, MaxExportScan)
+	}
+	if c.ExportMaxTemplateLen < 16 || c.ExportMaxTemplateLen > MaxTemplateLength {
+		bad("TAXII_EXPORT_MAX_TEMPLATE_LENGTH: %d must be between 16 and %d", c.ExportMaxTemplateLen, MaxTemplateLength)
+	}
+	if c.ListBatch < 100 || c.ListBatch > MaxListBatch {
+		bad("TAXII_LIST_BATCH: %d must be between 100 and %d", c.ListBatch, MaxListBatch)
 	}
 	if c.FeedStatsTTL < time.Second || c.FeedStatsTTL > MaxFeedStatsTTL {
 		bad("TAXII_FEED_STATS_TTL: %s must be between 1s and %s", c.FeedStatsTTL, MaxFeedStatsTTL)

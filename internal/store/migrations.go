@@ -83,3 +83,15 @@ func CheckApplied(applied []int, known []Migration) error {
 	}
 	return nil
 }
+
+// CheckSteps refuses a Go step (a back-fill a store runs in a migration's
+// transaction after its SQL) whose version no embedded migration has: such a
+// step would never run.
+func CheckSteps(known []Migration, stepVersions ...int) error {
+	for _, v := range stepVersions {
+		if !slices.ContainsFunc(known, func(m Migration) bool { return m.Version == v }) {
+			return fmt.Errorf("migration step for version %d: no migration has that version", v)
+		}
+	}
+	return nil
+}

@@ -85,3 +85,13 @@ func TestCheckApplied(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckSteps(t *testing.T) {
+	known := []store.Migration{{Version: 1, Name: "0001_a.sql"}, {Version: 3, Name: "0003_b.sql"}}
+	if err := store.CheckSteps(known, 3); err != nil {
+		t.Fatalf("a step of migration 3: %v", err)
+	}
+	if err := store.CheckSteps(known, 2); err == nil {
+		t.Fatal("a step of version 2, which no migration has, was accepted")
+	}
+}

@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
@@ -14,8 +16,17 @@ import (
 // migrationLock is the advisory lock key that serialises migrators across processes.
 const migrationLock = 7_341_201_001
 
+// migrationSteps are Go steps run in a migration's transaction after its SQL.
+var migrationSteps = map[int]func(context.Context, pgx.Tx) error{
+	observablesMigration: backfillObservables,
+}
+
 func loadMigrations() ([]store.Migration, error) {
-	return store.LoadMigrations(migrations.Postgres, "postgres")
+	ms, err := store.LoadMigrations(migrations.Postgres, "postgres")
+	if err != nil {
+		return nil, err
+	}
+	return ms, store.CheckSteps(ms, slices.Collect(maps.Keys(migrationSteps))...)
 }
 
 const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -56,6 +67,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 			}
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return fmt.Errorf("migration %s: %w", m.Name, err)
+			}
+			if step := migrationSteps[m.Version]; step != nil {
+				if err := step(ctx, tx); err != nil {
+					return fmt.Errorf("migration %s: back-fill: %w", m.Name, err)
+				}
 			}
 			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name)
 			return err

@@ -252,6 +252,21 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 				return err
 			}
 		}
+		var obsAdded []int64
+		var obs [][]store.Observable
+		for j, i := range uniq {
+			if inserted[j] && len(objs[i].Observables) > 0 {
+				obsAdded, obs = append(obsAdded, dateAdded[j]), append(obs, objs[i].Observables)
+			}
+		}
+		if err := addObservables(ctx, tx, obsAdded, obs); err != nil {
+			return err
+		}
+		if len(touched) > 0 {
+			if _, err := tx.Exec(ctx, syncObservableFlags, touched); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec(ctx, addMembers, base, base+int64(n)-1); err != nil {
 			return err
 		}
@@ -316,6 +331,9 @@ func conditions(feed store.FeedFilter, q store.Query, args *[]any, join bool) (s
 	}
 	if len(q.SpecVersions) > 0 {
 		conds = append(conds, "spec_version = ANY("+arg(q.SpecVersions)+"::text[])")
+	}
+	if q.ModifiedAfter != "" {
+		conds = append(conds, "version_key > "+arg(q.ModifiedAfter)+"::text")
 	}
 	if after := max(q.AddedAfter, q.After); after > 0 && !(join && feed.Indexed()) {
 		conds = append(conds, "date_added > "+arg(after)+"::bigint")
@@ -517,7 +535,10 @@ func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id stri
 		if foreign {
 			return store.ErrOtherSource
 		}
-		_, err = tx.Exec(ctx, fixFlags, []string{id})
+		if _, err = tx.Exec(ctx, fixFlags, []string{id}); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, syncObservableFlags, []string{id})
 		return err
 	})
 	if err != nil {

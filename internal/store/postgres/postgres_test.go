@@ -58,6 +58,14 @@ func TestAnalyzeRecordsStatistics(t *testing.T) {
 	}
 }
 
+func TestObservablesBackfill(t *testing.T) {
+	s := pgtest.New(t)
+	storetest.ExerciseObservablesBackfill(t, s, func(ctx context.Context) error {
+		_, err := s.Pool().Exec(ctx, `DROP TABLE observables; DELETE FROM schema_migrations WHERE version = 3`)
+		return err
+	})
+}
+
 // TestMigrationRecordsSources: rows stored before migration 2 belong to the
 // source "import", and keys get their name as their source.
 func TestMigrationRecordsSources(t *testing.T) {

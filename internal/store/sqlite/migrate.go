@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
+	"slices"
 
 	"go.uber.org/zap"
 
@@ -18,8 +20,17 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at INTEGER NOT NULL
 )`
 
+// migrationSteps are Go steps run in a migration's transaction after its SQL.
+var migrationSteps = map[int]func(context.Context, *sql.Tx) error{
+	observablesMigration: backfillObservables,
+}
+
 func loadMigrations() ([]store.Migration, error) {
-	return store.LoadMigrations(migrations.Sqlite, "sqlite")
+	ms, err := store.LoadMigrations(migrations.Sqlite, "sqlite")
+	if err != nil {
+		return nil, err
+	}
+	return ms, store.CheckSteps(ms, slices.Collect(maps.Keys(migrationSteps))...)
 }
 
 // Migrate applies every pending migration, each in its own write transaction
@@ -50,6 +61,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 			}
 			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return err
+			}
+			if step := migrationSteps[m.Version]; step != nil {
+				if err := step(ctx, tx); err != nil {
+					return fmt.Errorf("back-fill: %w", err)
+				}
 			}
 			_, err := tx.ExecContext(ctx,
 				`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,

@@ -72,6 +72,8 @@ WHERE id = ?1`
 	condTimes        = `version_key IN (SELECT value FROM json_each(?))`
 	condUnversioned  = `(version_key = '' AND date_added IN (SELECT value FROM json_each(?)))`
 	condID           = `id = ?`
+	// A version after a time; objects without modified nor created have version_key ''.
+	condModifiedAfter = `version_key > ?`
 
 	// Phase 1 reads only date_added: with is_latest alone it is a scan of the
 	// partial index objects_latest, never of the rows.
@@ -142,14 +144,15 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 		// Cancelling ctx still rolls the transaction back (database/sql watches
 		// it); statements run without it to spare the driver a goroutine each.
 		stmtCtx := context.WithoutCancel(ctx)
-		var stmts [4]*sql.Stmt
-		for i, q := range []string{insertObject, selectDateAdded, demoteLatest, demoteFirst} {
+		var stmts [5]*sql.Stmt
+		for i, q := range []string{insertObject, selectDateAdded, demoteLatest, demoteFirst, insertObservable} {
 			if stmts[i], err = tx.PrepareContext(ctx, q); err != nil {
 				return err
 			}
 			defer stmts[i].Close()
 		}
-		ins, existing, demoteL, demoteF := stmts[0], stmts[1], stmts[2], stmts[3]
+		ins, existing, demoteL, demoteF, insObs := stmts[0], stmts[1], stmts[2], stmts[3], stmts[4]
+		demoted := map[string]bool{} // ids whose older versions lost is_latest
 
 		added := false
 		for i, o := range objs {
@@ -188,6 +191,7 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 				sp = span{first: k, last: k, minSource: o.Source, maxSource: o.Source}
 			case isLatest:
 				sp.last = k
+				demoted[o.ID] = true
 				_, err = demoteL.ExecContext(stmtCtx, o.ID, k)
 			case isFirst:
 				sp.first = k
@@ -195,6 +199,9 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 			}
 			if err != nil {
 				return err
+			}
+			if err := addObservables(stmtCtx, insObs, next, isLatest, o.Observables); err != nil {
+				return fmt.Errorf("object %d (%s): %w", i, o.ID, err)
 			}
 			sp.minSource, sp.maxSource = min(sp.minSource, o.Source), max(sp.maxSource, o.Source)
 			spans[o.ID] = sp
@@ -204,6 +211,11 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 		}
 		if !added {
 			return nil
+		}
+		for id := range demoted {
+			if _, err := tx.ExecContext(ctx, syncObservableFlags, id); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, addMembers, firstAdded, next-1); err != nil {
 			return err
@@ -361,7 +373,10 @@ func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id stri
 		if foreign {
 			return store.ErrOtherSource
 		}
-		_, err = tx.ExecContext(ctx, refreshFlags, id)
+		if _, err = tx.ExecContext(ctx, refreshFlags, id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, syncObservableFlags, id)
 		return err
 	})
 	if err != nil {
@@ -432,6 +447,10 @@ func queryConditions(q store.Query, now int64, join bool) (string, []any, error)
 		if err := addList(condIDs, q.IDs); err != nil {
 			return "", nil, err
 		}
+	}
+	if q.ModifiedAfter != "" {
+		conds = append(conds, condModifiedAfter)
+		args = append(args, q.ModifiedAfter)
 	}
 	if len(q.SpecVersions) > 0 {
 		if err := addList(condSpecVersions, q.SpecVersions); err != nil {

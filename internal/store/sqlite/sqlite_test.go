@@ -295,6 +295,13 @@ func BenchmarkStore(b *testing.B) {
 	storetest.Benchmark(b, func(tb testing.TB) store.Store { return sqlitetest.New(tb) })
 }
 
+func TestObservablesBackfill(t *testing.T) {
+	s := sqlitetest.New(t)
+	storetest.ExerciseObservablesBackfill(t, s, func(ctx context.Context) error {
+		return sqlite.ExecForTest(ctx, s, `DROP TABLE observables; DELETE FROM schema_migrations WHERE version = 3`)
+	})
+}
+
 // TestMigrationRecordsSources: rows stored before migration 2 belong to the
 // source "import", and keys get their name as their source.
 func TestMigrationRecordsSources(t *testing.T) {
