@@ -22,6 +22,7 @@ import (
 	"github.com/inthreat/taxii-server/internal/metrics"
 	"github.com/inthreat/taxii-server/internal/obs"
 	"github.com/inthreat/taxii-server/internal/store"
+	"github.com/inthreat/taxii-server/internal/taxii"
 )
 
 // Options configures the export API. Defaults live in internal/config; zero values are refused.
@@ -131,9 +132,10 @@ func (h *handler) keyFromQuery(next http.Handler) http.Handler {
 
 // apiError is a failure the client caused, with its status.
 type apiError struct {
-	status  int
-	code    string
-	message string
+	status     int
+	code       string
+	message    string
+	retryAfter int // seconds; > 0 sends Retry-After
 }
 
 func (e *apiError) Error() string { return e.message }
@@ -154,20 +156,15 @@ type errorBody struct {
 	RequestID string `json:"request_id,omitempty"`
 }
 
-// classify is the one table from errors to statuses of the export API.
+// classify answers the export API's own refusals as they are, and every other
+// error by the server's one table (taxii.Classify), in this API's body format.
 func classify(err error) *apiError {
 	var ae *apiError
-	switch {
-	case errors.As(err, &ae):
+	if errors.As(err, &ae) {
 		return ae
-	case errors.Is(err, auth.ErrUnauthenticated):
-		return &apiError{status: http.StatusUnauthorized, code: "unauthorized",
-			message: "A valid API key is required: \"Authorization: Bearer <key>\", or the key as the password of HTTP Basic authentication."}
-	case errors.Is(err, store.ErrNotFound):
-		return &apiError{status: http.StatusNotFound, code: "not_found", message: "The requested resource does not exist."}
 	}
-	return &apiError{status: http.StatusInternalServerError, code: "internal_error",
-		message: "The server failed to answer this request; give the error_id to its operator."}
+	c := taxii.Classify(err)
+	return &apiError{status: c.Status, code: c.Code, message: c.Message, retryAfter: c.RetryAfter}
 }
 
 // fail writes err as a JSON error and logs it with the same error_id: 5xx at Error, 4xx at Warn.
@@ -186,6 +183,9 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if ae.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+h.opts.Realm+`"`)
+	}
+	if ae.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
 	}
 	h.writeJSON(w, ae.status, body)
 }
