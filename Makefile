@@ -54,15 +54,15 @@ bench: schemas ## Go micro-benchmarks (BENCHTIME each), then the load benchmark 
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
 	$(GO) run ./cmd/taxii-bench -n $(BENCH_N) -store $(BENCH_STORE) -pg '$(BENCH_PG)' $(BENCH_FLAGS)
 
+# staticcheck, pinned, installed by go into the git-ignored bin/; the versioned name reinstalls on a change.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := bin/staticcheck-$(STATICCHECK_VERSION)
+
 .PHONY: lint
 lint: schemas openapi-lint $(STATICCHECK) ## go vet, gofmt, staticcheck and the OpenAPI lint
 	$(GO) vet $(PKGS)
 	$(STATICCHECK) $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-
-# staticcheck, pinned, installed by go into the git-ignored bin/; the versioned name reinstalls on a change.
-STATICCHECK_VERSION := v0.8.2
-STATICCHECK := bin/staticcheck-$(STATICCHECK_VERSION)
 
 $(STATICCHECK):
 	GOBIN=$(CURDIR)/bin/sc-tmp $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

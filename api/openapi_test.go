@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/inthreat/taxii-server/internal/config"
+	"github.com/inthreat/taxii-server/internal/export"
 	"github.com/inthreat/taxii-server/internal/server"
 	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
@@ -46,6 +47,12 @@ func normalise(path, root string) string {
 	root = strings.TrimSuffix(root, "/")
 	if path == root || path == root+"/" || strings.HasPrefix(path, root+"/") {
 		path = "<root>" + strings.TrimPrefix(path, root)
+	}
+	for _, section := range []string{"/collections/", "/objects", "/indicators/"} {
+		if rest, ok := strings.CutPrefix(path, export.PrefixOf(root)+section); ok {
+			path = "<export>" + section + rest
+			break
+		}
 	}
 	path = pathParam.ReplaceAllString(path, "{}")
 	if path != "/" {
@@ -104,6 +111,7 @@ func routerOperations(t *testing.T, root string) map[string]bool {
 	api, err := taxii.NewHandler(taxii.Options{
 		APIRootPath: root, Title: d.Title, DefaultPageSize: d.DefaultPageSize, MaxPageSize: d.MaxPageSize,
 		MaxContentLength: d.MaxContentLength, MaxObjectsPerAdd: d.MaxObjectsPerAdd, StatusTTL: d.StatusTTL,
+		MaxMatchIDs: d.MaxMatchIDs, MaxMatchValues: d.MaxMatchValues,
 		ObjectLimits:     stix.Limits{MaxObjectSize: d.MaxObjectSize, MaxDepth: d.MaxJSONDepth, MaxProperties: d.MaxJSONProps},
 		PageBufferMemory: d.PageBufferMemory, PageWriteTimeout: d.PageWriteTimeout, MaxRequestsPerKey: d.MaxRequestsPerKey,
 		MaxAddBytes: d.MaxAddBytes, MaxStatusReads: d.MaxStatusReads,
@@ -114,7 +122,15 @@ func routerOperations(t *testing.T, root string) map[string]bool {
 	if _, ok := api.(chi.Routes); !ok {
 		t.Fatalf("taxii.NewHandler returns %T: the check needs a chi router to walk", api)
 	}
-	h := server.New(server.Options{TAXII: api, Store: readyStore{}, MetricsHandler: http.NotFoundHandler()})
+	rs, err := export.Routes(export.Options{Prefix: export.PrefixOf(root), DefaultLimit: 1, MaxLimit: 1, MaxScan: 1, MaxTemplateLength: 1, ListBatch: 1}, secretStore{}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var extra []server.Route
+	for _, r := range rs {
+		extra = append(extra, server.Route(r))
+	}
+	h := server.New(server.Options{TAXII: api, Routes: extra, Store: readyStore{}, MetricsHandler: http.NotFoundHandler()})
 	routes, ok := h.(chi.Routes)
 	if !ok {
 		t.Fatalf("server.New returns %T, not a chi router", h)
@@ -164,6 +180,8 @@ func TestNormalise(t *testing.T) {
 		"/taxii2/":                              "/taxii2",
 		"/healthz":                              "/healthz",
 		"/api/v2/inthreat/taxii-server-other/x": "/api/v2/inthreat/taxii-server-other/x",
+		"/api/v2/inthreat/collections/{feed}/lists/{kind}.txt": "<export>/collections/{}/lists/{}.txt",
+		"/api/v2/inthreat/objects":                             "<export>/objects",
 	} {
 		if got := normalise(in, specRoot); got != want {
 			t.Errorf("normalise(%q) = %q, want %q", in, got, want)

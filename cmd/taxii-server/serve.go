@@ -19,6 +19,7 @@ import (
 
 	"github.com/inthreat/taxii-server/internal/auth"
 	"github.com/inthreat/taxii-server/internal/config"
+	"github.com/inthreat/taxii-server/internal/export"
 	"github.com/inthreat/taxii-server/internal/metrics"
 	"github.com/inthreat/taxii-server/internal/server"
 	"github.com/inthreat/taxii-server/internal/sources"
@@ -107,12 +108,18 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 	if pg, ok := st.(*postgres.Store); ok {
 		reg.MustRegister(metrics.NewPoolCollector(pg.Pool()))
 	}
-	api, err := taxii.NewHandler(taxiiOptions(cfg), metrics.InstrumentStore(st, m), log)
+	instrumented := metrics.InstrumentStore(st, m)
+	api, err := taxii.NewHandler(taxiiOptions(cfg), instrumented, log)
+	if err != nil {
+		return err
+	}
+	routes, err := exportRoutes(cfg, instrumented, m, log)
 	if err != nil {
 		return err
 	}
 	opts := server.Options{
 		TAXII:          api,
+		Routes:         routes,
 		Store:          st,
 		Log:            log,
 		Metrics:        m,
@@ -143,7 +150,7 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 			c.listening(l.Name, l.Listener.Addr().String())
 		}
 	}
-	go server.ExpireStatuses(ctx, st, 10*time.Minute, log)
+	go server.ExpireStatuses(ctx, st, cfg.StatusPurgeEvery, cfg.StatusPurgeBatch, log)
 	pullers, err := sourceRunner(cfg, st, reg, log)
 	if err != nil {
 		return err
@@ -173,12 +180,36 @@ func taxiiOptions(cfg config.Config) taxii.Options {
 		ObjectLimits:       objectLimits(cfg),
 		StrictValidation:   cfg.StrictValidation,
 		StatusTTL:          cfg.StatusTTL,
+		MaxMatchIDs:        cfg.MaxMatchIDs,
+		MaxMatchValues:     cfg.MaxMatchValues,
 		PageBufferMemory:   cfg.PageBufferMemory,
 		PageWriteTimeout:   cfg.PageWriteTimeout,
 		MaxRequestsPerKey:  cfg.MaxRequestsPerKey,
 		MaxAddBytes:        cfg.MaxAddBytes,
 		MaxStatusReads:     cfg.MaxStatusReads,
 	}
+}
+
+// exportRoutes is the feed export API (internal/export) under the parent of the API root.
+func exportRoutes(cfg config.Config, st store.Store, m *metrics.Metrics, log *zap.Logger) ([]server.Route, error) {
+	rs, err := export.Routes(export.Options{
+		Prefix:            export.PrefixOf(cfg.APIRootPath),
+		DefaultLimit:      cfg.ExportDefaultLimit,
+		MaxLimit:          cfg.ExportMaxLimit,
+		MaxScan:           cfg.ExportMaxScan,
+		MaxTemplateLength: cfg.ExportMaxTemplateLen,
+		ListBatch:         cfg.ListBatch,
+		ListKeyInQuery:    cfg.ListKeyInQuery,
+		Metrics:           m,
+	}, st, log)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]server.Route, len(rs))
+	for i, r := range rs {
+		out[i] = server.Route(r)
+	}
+	return out, nil
 }
 
 // timeouts are the HTTP server's timeouts from the configuration.

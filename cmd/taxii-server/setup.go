@@ -155,7 +155,8 @@ func openStore(ctx context.Context, cfg config.Config, log *zap.Logger, migrate 
 	case "postgres":
 		pg, err := postgres.OpenWithLimits(ctx, cfg.DatabaseURL, log, cfg.StoreLimits())
 		if err != nil {
-			return nil, err
+			// The driver's message may quote the URL; its redaction is best effort.
+			return nil, errors.New(config.RedactSecrets(err.Error()))
 		}
 		if err := pg.Ping(ctx); err != nil {
 			pg.Close()

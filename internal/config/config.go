@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,7 +48,12 @@ type Config struct {
 	MaxJSONProps     int   `env:"TAXII_MAX_JSON_PROPERTIES" help:"most members of any one JSON object inside an object"`
 
 	StatusTTL        time.Duration `env:"TAXII_STATUS_TTL" help:"how long status resources stay readable"`
-	StrictValidation bool          `env:"TAXII_STRICT_VALIDATION" help:"refuse custom properties that do not start with x_"`
+	StatusPurgeEvery time.Duration `env:"TAXII_STATUS_PURGE_INTERVAL" help:"how often serve deletes expired status resources"`
+	StatusPurgeBatch int           `env:"TAXII_STATUS_PURGE_BATCH" help:"most expired status resources one purge run deletes"`
+
+	MaxMatchIDs      int  `env:"TAXII_MAX_MATCH_IDS" help:"most values in one match[id] list; a longer list is refused (400)"`
+	MaxMatchValues   int  `env:"TAXII_MAX_MATCH_VALUES" help:"most values in one match[type], match[version] or match[spec_version] list; a longer list is refused (400)"`
+	StrictValidation bool `env:"TAXII_STRICT_VALIDATION" help:"refuse custom properties that do not start with x_"`
 
 	ReadHeaderTimeout time.Duration `env:"TAXII_READ_HEADER_TIMEOUT" help:"time to read request headers"`
 	ReadTimeout       time.Duration `env:"TAXII_READ_TIMEOUT" help:"time to read a whole request"`
@@ -69,14 +75,20 @@ type Config struct {
 	MetricsOnMain bool          `env:"TAXII_METRICS_ON_MAIN" help:"also serve /metrics, unauthenticated, on the main listener"`
 	FeedStatsTTL  time.Duration `env:"TAXII_FEED_STATS_TTL" help:"how long the per-feed object counts of /metrics are cached (one query per feed per refresh)"`
 
-	DBStatementTimeout time.Duration `env:"TAXII_DB_STATEMENT_TIMEOUT" help:"longest one database statement may run (migrations exempt); past it the request answers 503"`
-	DBLockTimeout      time.Duration `env:"TAXII_DB_LOCK_TIMEOUT" help:"longest a writer waits for a database lock; past it the request answers 503"`
-	MaxConnections     int           `env:"TAXII_MAX_CONNECTIONS" help:"open client connections; requests on connections past it answer 503"`
-	MaxRequestsPerKey  int           `env:"TAXII_MAX_REQUESTS_PER_KEY" help:"requests one API key may have in progress at once, per replica; past it 429"`
-	PageBufferMemory   int64         `env:"TAXII_PAGE_BUFFER_MEMORY" help:"bytes of memory for pages being written to clients, server-wide; the rest goes to temporary files"`
-	PageWriteTimeout   time.Duration `env:"TAXII_PAGE_WRITE_TIMEOUT" help:"longest a client may take to accept one 64 KiB part of a page before the response is cut"`
-	MaxAddBytes        int64         `env:"TAXII_MAX_ADD_BYTES" help:"bytes of add-objects request bodies in progress, server-wide (a body without Content-Length counts as TAXII_MAX_CONTENT_LENGTH); past it 503"`
-	MaxStatusReads     int           `env:"TAXII_MAX_STATUS_READS" help:"status resources read at once; further reads wait their turn"`
+	ExportDefaultLimit   int           `env:"TAXII_EXPORT_DEFAULT_LIMIT" help:"items per page of the feed REST API when the client gives no limit"`
+	ExportMaxLimit       int           `env:"TAXII_EXPORT_MAX_LIMIT" help:"largest page of the feed REST API; a larger limit is capped"`
+	ExportMaxScan        int           `env:"TAXII_EXPORT_MAX_SCAN" help:"most versions read to fill one feed REST page when include_revoked/skip_expired skip some"`
+	ExportMaxTemplateLen int           `env:"TAXII_EXPORT_MAX_TEMPLATE_LENGTH" help:"longest format=custom template, in bytes"`
+	ListBatch            int           `env:"TAXII_LIST_BATCH" help:"blocklist entries read from the database at a time while a list streams"`
+	ListKeyInQuery       bool          `env:"TAXII_LIST_KEY_IN_QUERY" help:"blocklists also accept the API key as ?key= (it then appears in URLs: see README)"`
+	DBStatementTimeout   time.Duration `env:"TAXII_DB_STATEMENT_TIMEOUT" help:"longest one database statement may run (migrations exempt); past it the request answers 503"`
+	DBLockTimeout        time.Duration `env:"TAXII_DB_LOCK_TIMEOUT" help:"longest a writer waits for a database lock; past it the request answers 503"`
+	MaxConnections       int           `env:"TAXII_MAX_CONNECTIONS" help:"open client connections; requests on connections past it answer 503"`
+	MaxRequestsPerKey    int           `env:"TAXII_MAX_REQUESTS_PER_KEY" help:"requests one API key may have in progress at once, per replica; past it 429"`
+	PageBufferMemory     int64         `env:"TAXII_PAGE_BUFFER_MEMORY" help:"bytes of memory for pages being written to clients, server-wide; the rest goes to temporary files"`
+	PageWriteTimeout     time.Duration `env:"TAXII_PAGE_WRITE_TIMEOUT" help:"longest a client may take to accept one 64 KiB part of a page before the response is cut"`
+	MaxAddBytes          int64         `env:"TAXII_MAX_ADD_BYTES" help:"bytes of add-objects request bodies in progress, server-wide (a body without Content-Length counts as TAXII_MAX_CONTENT_LENGTH); past it 503"`
+	MaxStatusReads       int           `env:"TAXII_MAX_STATUS_READS" help:"status resources read at once; further reads wait their turn"`
 
 	SourcePollInterval time.Duration `env:"TAXII_SOURCE_POLL_INTERVAL" help:"how often serve looks for upstream sources due to be pulled"`
 	SourceLease        time.Duration `env:"TAXII_SOURCE_LEASE" help:"how long a replica holds an upstream source between commits; a replica that dies frees it after this"`
@@ -96,6 +108,13 @@ const (
 	MaxObjectSizeLimit    = 256 << 20
 	MaxJSONDepthLimit     = 1_000
 	MaxJSONPropsLimit     = 1 << 20
+	MaxMatchIDsLimit      = 5_000
+	MaxMatchValuesLimit   = 1_000
+	MaxStatusPurgeBatch   = 1_000_000
+	MaxExportLimit        = 100_000
+	MaxExportScan         = 1_000_000
+	MaxTemplateLength     = 64 << 10
+	MaxListBatch          = 100_000
 	MaxFeedStatsTTL       = 24 * time.Hour
 	MaxStatementTimeout   = time.Hour
 	MaxLockTimeout        = 10 * time.Minute
@@ -129,6 +148,10 @@ func Default() Config {
 		MaxJSONDepth:       64,
 		MaxJSONProps:       10_000,
 		StatusTTL:          24 * time.Hour,
+		StatusPurgeEvery:   time.Minute,
+		StatusPurgeBatch:   10_000,
+		MaxMatchIDs:        1000,
+		MaxMatchValues:     100,
 		ReadHeaderTimeout:  10 * time.Second,
 		ReadTimeout:        5 * time.Minute,
 		IdleTimeout:        2 * time.Minute,
@@ -137,6 +160,13 @@ func Default() Config {
 		LogFormat:          "json",
 		TLSReloadInterval:  time.Minute,
 		RateLimitBurst:     20,
+
+		ExportDefaultLimit:   100,
+		ExportMaxLimit:       2000,
+		ExportMaxScan:        20_000,
+		ExportMaxTemplateLen: 1024,
+		ListBatch:            10_000,
+
 		FeedStatsTTL:       time.Minute,
 		DBStatementTimeout: time.Minute,
 		DBLockTimeout:      30 * time.Second,
@@ -308,6 +338,18 @@ func (c *Config) Validate() error {
 	if c.StatusTTL < time.Minute {
 		bad("TAXII_STATUS_TTL: %s is shorter than a minute", c.StatusTTL)
 	}
+	if c.StatusPurgeEvery < time.Second || c.StatusPurgeEvery > 24*time.Hour {
+		bad("TAXII_STATUS_PURGE_INTERVAL: %s must be between 1s and 24h", c.StatusPurgeEvery)
+	}
+	if c.StatusPurgeBatch < 1 || c.StatusPurgeBatch > MaxStatusPurgeBatch {
+		bad("TAXII_STATUS_PURGE_BATCH: %d must be between 1 and %d", c.StatusPurgeBatch, MaxStatusPurgeBatch)
+	}
+	if c.MaxMatchIDs < 1 || c.MaxMatchIDs > MaxMatchIDsLimit {
+		bad("TAXII_MAX_MATCH_IDS: %d must be between 1 and %d", c.MaxMatchIDs, MaxMatchIDsLimit)
+	}
+	if c.MaxMatchValues < 1 || c.MaxMatchValues > MaxMatchValuesLimit {
+		bad("TAXII_MAX_MATCH_VALUES: %d must be between 1 and %d", c.MaxMatchValues, MaxMatchValuesLimit)
+	}
 	for name, d := range map[string]time.Duration{
 		"TAXII_READ_HEADER_TIMEOUT": c.ReadHeaderTimeout, "TAXII_READ_TIMEOUT": c.ReadTimeout,
 		"TAXII_WRITE_TIMEOUT": c.WriteTimeout, "TAXII_IDLE_TIMEOUT": c.IdleTimeout, "TAXII_SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
@@ -344,6 +386,21 @@ func (c *Config) Validate() error {
 		} else if c.MetricsListen == c.Listen && port != "0" { // port 0: each listener gets its own
 			bad("TAXII_METRICS_LISTEN: %q is TAXII_LISTEN; use TAXII_METRICS_ON_MAIN=true to serve /metrics there", c.MetricsListen)
 		}
+	}
+	if c.ExportMaxLimit < 1 || c.ExportMaxLimit > MaxExportLimit {
+		bad("TAXII_EXPORT_MAX_LIMIT: %d must be between 1 and %d", c.ExportMaxLimit, MaxExportLimit)
+	}
+	if c.ExportDefaultLimit < 1 || c.ExportDefaultLimit > c.ExportMaxLimit {
+		bad("TAXII_EXPORT_DEFAULT_LIMIT: %d must be between 1 and TAXII_EXPORT_MAX_LIMIT (%d)", c.ExportDefaultLimit, c.ExportMaxLimit)
+	}
+	if c.ExportMaxScan < c.ExportMaxLimit || c.ExportMaxScan > MaxExportScan {
+		bad("TAXII_EXPORT_MAX_SCAN: %d must be between TAXII_EXPORT_MAX_LIMIT (%d) and %d", c.ExportMaxScan, c.ExportMaxLimit, MaxExportScan)
+	}
+	if c.ExportMaxTemplateLen < 16 || c.ExportMaxTemplateLen > MaxTemplateLength {
+		bad("TAXII_EXPORT_MAX_TEMPLATE_LENGTH: %d must be between 16 and %d", c.ExportMaxTemplateLen, MaxTemplateLength)
+	}
+	if c.ListBatch < 100 || c.ListBatch > MaxListBatch {
+		bad("TAXII_LIST_BATCH: %d must be between 100 and %d", c.ListBatch, MaxListBatch)
 	}
 	if c.FeedStatsTTL < time.Second || c.FeedStatsTTL > MaxFeedStatsTTL {
 		bad("TAXII_FEED_STATS_TTL: %s must be between 1s and %s", c.FeedStatsTTL, MaxFeedStatsTTL)
@@ -445,17 +502,34 @@ func (c Config) String() string {
 	return b.String()
 }
 
-// redactURL hides a password in a database URL.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "REDACTED")
-	}
-	return u.String()
+// Redacted replaces a secret's value in printed text.
+const Redacted = "REDACTED"
+
+var (
+	// A parameter or keyword whose value is a secret: password, sslpassword, and
+	// anything else named like one (x_token, client_secret...).
+	secretName = `[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token)`
+	// ...=value in a URL query.
+	secretParam = regexp.MustCompile(`(?i)([?&;]` + secretName + `=)[^&#;]*`)
+	// name=value and name = 'quoted value' in a keyword/value DSN or any text.
+	secretKeyword = regexp.MustCompile(`(?i)(^|[\s,;("'])(` + secretName + `\s*=\s*)('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s'"]*)`)
+	// scheme://user:password@ when the URL does not parse; up to the last @ before
+	// the path, so that an @ in the password cannot leave its tail visible.
+	secretUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^/\s]*@`)
+)
+
+// RedactSecrets hides every secret in s: the password of a URL's user
+// (postgres://user:REDACTED@host), password-like query parameters
+// (?sslpassword=REDACTED) and password-like keywords of a keyword/value DSN or
+// message (host=db password=REDACTED). It works on any text, such as an error
+// message that quotes a database URL.
+func RedactSecrets(s string) string {
+	s = secretUserinfo.ReplaceAllString(s, "${1}"+Redacted+"@")
+	s = secretParam.ReplaceAllString(s, "${1}"+Redacted)
+	return secretKeyword.ReplaceAllString(s, "${1}${2}"+Redacted)
 }
+
+func redactURL(s string) string { return RedactSecrets(s) }
 
 // EnvNames lists every variable the configuration reads, in declaration order.
 // Each NAME may also be given as NAME_FILE.

@@ -91,6 +91,13 @@ func TestInvalid(t *testing.T) {
 		"unparsable rate":       {"TAXII_RATE_LIMIT": "fast"},
 		"infinite rate":         {"TAXII_RATE_LIMIT": "+Inf"},
 		"zero burst":            {"TAXII_RATE_LIMIT_BURST": "0"},
+		"zero match ids":        {"TAXII_MAX_MATCH_IDS": "0"},
+		"match ids over max":    {"TAXII_MAX_MATCH_IDS": "5001"},
+		"zero match values":     {"TAXII_MAX_MATCH_VALUES": "0"},
+		"match values over max": {"TAXII_MAX_MATCH_VALUES": "1001"},
+		"zero purge batch":      {"TAXII_STATUS_PURGE_BATCH": "0"},
+		"purge batch over max":  {"TAXII_STATUS_PURGE_BATCH": "1000001"},
+		"fast purge":            {"TAXII_STATUS_PURGE_INTERVAL": "10ms"},
 	}
 	for name, vars := range cases {
 		t.Run(name, func(t *testing.T) {

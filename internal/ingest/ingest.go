@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/inthreat/taxii-server/internal/observables"
 	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 )
@@ -125,7 +126,8 @@ func (in *Ingester) Check(items []Item) *Batch {
 		}
 		b.objs = append(b.objs, store.Object{ID: m.ID, Type: m.Type, SpecVersion: m.SpecVersion,
 			Created: m.Created, Modified: m.Modified, Raw: it.Raw,
-			Source: in.opts.Source, Confined: in.opts.Confined})
+			Source: in.opts.Source, Confined: in.opts.Confined,
+			Observables: observables.OfType(m.Type, it.Raw)})
 		b.at = append(b.at, i)
 	}
 	return b

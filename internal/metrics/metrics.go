@@ -33,6 +33,8 @@ type Metrics struct {
 	lastPoll      *prometheus.GaugeVec
 	storeDuration *prometheus.HistogramVec
 	storeErrors   *prometheus.CounterVec
+	exports       *prometheus.CounterVec
+	exportItems   *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them, with the Go runtime and process
@@ -89,10 +91,19 @@ func New(reg prometheus.Registerer) *Metrics {
 			Namespace: Namespace, Subsystem: "store", Name: "errors_total",
 			Help: "Store operations that failed, by operation (not found, conflict and canceled requests excluded).",
 		}, []string{"operation"}),
+		exports: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "export", Name: "responses_total",
+			Help: "Successful feed exports by format (json, text, csv, custom) or blocklist (list_ipv4, ...); not_modified for 304s.",
+		}, []string{"format", "result"}),
+		exportItems: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "export", Name: "items_total",
+			Help: "Objects (feed exports) or entries (blocklists) written, by format or blocklist.",
+		}, []string{"format"}),
 	}
 	reg.MustRegister(
 		m.requests, m.duration, m.responseBytes, m.inFlight, m.rateLimited, m.authFailures,
 		m.served, m.imported, m.rejected, m.lastPoll, m.storeDuration, m.storeErrors,
+		m.exports, m.exportItems,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -153,6 +164,20 @@ func (m *Metrics) RequestDone(r Request) {
 	if r.Method == http.MethodGet && r.Status == http.StatusOK && in.KeyName != "" && strings.Contains(r.Route, "/collections/") {
 		m.lastPoll.WithLabelValues(in.KeyName, in.FeedID).Set(float64(r.End.UnixNano()) / 1e9)
 	}
+}
+
+// Exported records one export response of format (json, text, csv, custom, list_ipv4, ...)
+// that wrote items objects or entries; notModified for a 304.
+func (m *Metrics) Exported(format string, items int, notModified bool) {
+	if m == nil {
+		return
+	}
+	result := "ok"
+	if notModified {
+		result = "not_modified"
+	}
+	m.exports.WithLabelValues(format, result).Inc()
+	m.exportItems.WithLabelValues(format).Add(float64(items))
 }
 
 // RateLimited counts a request refused by the rate limit.

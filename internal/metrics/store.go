@@ -129,9 +129,9 @@ func (s *instrumented) GetStatus(ctx context.Context, id string, now time.Time) 
 	return s.Store.GetStatus(ctx, id, now)
 }
 
-func (s *instrumented) DeleteExpiredStatuses(ctx context.Context, now time.Time) (_ int, err error) {
+func (s *instrumented) DeleteExpiredStatuses(ctx context.Context, now time.Time, limit int) (_ int, err error) {
 	defer func(start time.Time) { s.observe("delete_expired_statuses", start, err) }(time.Now())
-	return s.Store.DeleteExpiredStatuses(ctx, now)
+	return s.Store.DeleteExpiredStatuses(ctx, now, limit)
 }
 
 func (s *instrumented) Ping(ctx context.Context) (err error) {
@@ -142,4 +142,19 @@ func (s *instrumented) Ping(ctx context.Context) (err error) {
 func (s *instrumented) CheckSchema(ctx context.Context) (err error) {
 	defer func(start time.Time) { s.observe("check_schema", start, err) }(time.Now())
 	return s.Store.CheckSchema(ctx)
+}
+
+func (s *instrumented) FindByObservable(ctx context.Context, feed store.FeedFilter, typ, value string, limit int, each func(store.Row) error) (err error) {
+	defer func(start time.Time) { s.observe("find_by_observable", start, err) }(time.Now())
+	return s.Store.FindByObservable(ctx, feed, typ, value, limit, each)
+}
+
+func (s *instrumented) ListEntries(ctx context.Context, feed store.FeedFilter, kind, after string, now int64, limit int) (_ []string, err error) {
+	defer func(start time.Time) { s.observe("list_entries", start, err) }(time.Now())
+	return s.Store.ListEntries(ctx, feed, kind, after, now, limit)
+}
+
+func (s *instrumented) ListState(ctx context.Context, feed store.FeedFilter, kind string, now int64) (_ store.ListState, err error) {
+	defer func(start time.Time) { s.observe("list_state", start, err) }(time.Now())
+	return s.Store.ListState(ctx, feed, kind, now)
 }

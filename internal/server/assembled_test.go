@@ -103,7 +103,7 @@ func taxiiOptions() taxii.Options {
 	return taxii.Options{
 		APIRootPath: d.APIRootPath, Title: d.Title, APIRootTitle: d.APIRootTitle,
 		DefaultPageSize: d.DefaultPageSize, MaxPageSize: d.MaxPageSize, MaxContentLength: d.MaxContentLength,
-		MaxObjectsPerAdd: d.MaxObjectsPerAdd, StatusTTL: d.StatusTTL,
+		MaxObjectsPerAdd: d.MaxObjectsPerAdd, StatusTTL: d.StatusTTL, MaxMatchIDs: d.MaxMatchIDs, MaxMatchValues: d.MaxMatchValues,
 		ObjectLimits:     stix.Limits{MaxObjectSize: d.MaxObjectSize, MaxDepth: d.MaxJSONDepth, MaxProperties: d.MaxJSONProps},
 		PageBufferMemory: d.PageBufferMemory, PageWriteTimeout: d.PageWriteTimeout, MaxRequestsPerKey: d.MaxRequestsPerKey,
 		MaxAddBytes: d.MaxAddBytes, MaxStatusReads: d.MaxStatusReads,

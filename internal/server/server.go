@@ -24,9 +24,12 @@ import (
 
 // Options assembles the main handler.
 type Options struct {
-	TAXII   http.Handler // the TAXII API, mounted at "/"
-	Store   Pinger       // for /readyz
-	Log     *zap.Logger  // nil: no logs
+	TAXII http.Handler // the TAXII API, mounted at "/"
+	// Routes are served beside the TAXII API, behind the same middleware and rate limit
+	// (the feed exports, internal/export).
+	Routes  []Route
+	Store   Pinger      // for /readyz
+	Log     *zap.Logger // nil: no logs
 	Metrics *metrics.Metrics
 	// MetricsHandler, when set, is served at GET /metrics on this handler
 	// (TAXII_METRICS_ON_MAIN); otherwise /metrics is the TAXII handler's 404.
@@ -60,9 +63,19 @@ func New(o Options) http.Handler {
 		if o.RateLimit > 0 {
 			r.Use(newLimiter(o.RateLimit, o.RateBurst, o.Now).middleware(o.Metrics, routes))
 		}
+		for _, rt := range o.Routes {
+			r.Method(rt.Method, rt.Pattern, rt.Handler)
+		}
 		r.Mount("/", o.TAXII)
 	})
 	return r
+}
+
+// Route is one endpoint served beside the TAXII API.
+type Route struct {
+	Method  string
+	Pattern string
+	Handler http.Handler
 }
 
 // MetricsHandler is the handler of the separate metrics listener (TAXII_METRICS_LISTEN):
@@ -172,9 +185,11 @@ type Timeouts struct {
 	ShutdownTimeout   time.Duration
 }
 
-// ExpireStatuses deletes expired status resources every interval until ctx ends.
-// Every replica may run it: the delete is idempotent.
-func ExpireStatuses(ctx context.Context, st store.Statuses, every time.Duration, log *zap.Logger) {
+// ExpireStatuses deletes expired status resources every interval until ctx ends,
+// at most batch per run, so a backlog (after downtime) never makes one long
+// delete; it drains over the following runs. Every replica may run it: the
+// delete is idempotent.
+func ExpireStatuses(ctx context.Context, st store.Statuses, every time.Duration, batch int, log *zap.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -182,7 +197,7 @@ func ExpireStatuses(ctx context.Context, st store.Statuses, every time.Duration,
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			if n, err := st.DeleteExpiredStatuses(ctx, now); err != nil && ctx.Err() == nil {
+			if n, err := st.DeleteExpiredStatuses(ctx, now, batch); err != nil && ctx.Err() == nil {
 				log.Warn("expire statuses", zap.Error(err))
 			} else if n > 0 {
 				log.Info("expired statuses", zap.Int("count", n))

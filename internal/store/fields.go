@@ -193,12 +193,12 @@ func skipValue(b []byte, i int) int {
 		case '{', '[':
 			depth++
 		case '}', ']':
+			if depth == 0 { // a number, true, false or null ends where its object does
+				return i
+			}
 			depth--
 			if depth == 0 {
 				return i + 1
-			}
-			if depth < 0 {
-				return -1
 			}
 		case ',', ' ', '\t', '\n', '\r', ':':
 			if depth == 0 {

@@ -32,6 +32,13 @@ func TestExtractFields(t *testing.T) {
 	if !slices.Equal(f.Labels, []string{"a", `b"c`}) || f.Confidence != 10 || f.Revoked {
 		t.Errorf("ExtractFields of spaced JSON = %+v", f)
 	}
+	// A number or boolean as the last member, just before the closing brace.
+	if f := ExtractFields([]byte(`{"type":"indicator","revoked":true}`)); !f.Revoked {
+		t.Errorf("revoked last: %+v", f)
+	}
+	if f := ExtractFields([]byte(`{"type":"indicator","x":{"a":1},"confidence":90 }`)); f.Confidence != 90 {
+		t.Errorf("confidence last: %+v", f)
+	}
 	md := ExtractFields([]byte(`{"type":"marking-definition","definition_type":"tlp","definition":{"tlp":"white"}}`))
 	md2 := ExtractFields([]byte(`{"type":"marking-definition","extensions":{"` + TLPExtension + `":{"tlp_2_0":"amber+strict"}}}`))
 	if md.DefinesTLP != TLPClear || md2.DefinesTLP != TLPAmberStrict {

@@ -11,7 +11,7 @@ import (
 )
 
 // Sentinel errors. Implementations translate every driver error into one of
-// these (or wrap it as an internal error); callers test with errors.Is.
+// these or into a DatabaseError; callers test with errors.Is.
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
@@ -28,6 +28,7 @@ var (
 // Store is everything the server needs from persistence.
 type Store interface {
 	Objects
+	ObservableIndex
 	Feeds
 	Keys
 	Statuses
@@ -68,6 +69,20 @@ type Object struct {
 	// Confined refuses the object (ErrOtherSource) when a stored version of ID
 	// has another Source: what a writer that is not an admin may do.
 	Confined bool
+	// Observables are the values the object's pattern names (observables.Of), stored
+	// with the version and indexed for lookups and blocklists; nil for most objects.
+	Observables []Observable
+}
+
+// Observable is one value an indicator's pattern names, in canonical form.
+type Observable struct {
+	Type  string // ipv4-addr, ipv6-addr, domain-name, url, email-addr, file:sha256, x509-certificate:sha1, ...
+	Value string // canonical: lower-case domain, e-mail and hash; canonical IP or masked CIDR
+	List  string // blocklist kind (ipv4, ipv6, cidr, domain, url, sha256, sha1, md5); "" for none
+	Entry string // the value as that blocklist shows it (a URL without its scheme)
+	// Of the indicator version, repeated here so that blocklists need not read objects.
+	Revoked    bool
+	ValidUntil int64 // µs since the epoch; 0: no valid_until
 }
 
 // AddOutcome says what AddObjects did with one input object.
@@ -168,9 +183,12 @@ type Query struct {
 	Versions     VersionMatch
 	SpecVersions []string // match[spec_version]; empty: every stored version (only 2.1 is ever stored, so that is the latest)
 	AddedAfter   int64    // exclusive lower bound on date_added in µs; 0: none
-	After        int64    // exclusive cursor position (a date_added); 0: from the start
-	Limit        int      // >= 1
-	NoRaw        bool     // Row.Raw is not needed (manifest, versions)
+	// ModifiedAfter is an exclusive lower bound on the version (modified, else created),
+	// normalised with VersionKey; "": none. Versions without either never match it.
+	ModifiedAfter string
+	After         int64 // exclusive cursor position (a date_added); 0: from the start
+	Limit         int   // >= 1
+	NoRaw         bool  // Row.Raw is not needed (manifest, versions)
 }
 
 // Page summarises one page before its rows are streamed.
@@ -220,6 +238,29 @@ type Sources interface {
 	Upstreams
 }
 
+// ObservableIndex answers IOC lookups and firewall blocklists from the observables
+// stored with each version, without reading the objects' JSON.
+type ObservableIndex interface {
+	// FindByObservable calls each, in date_added order, for at most limit latest
+	// versions that the feed shows and whose pattern names value (of type typ; "": any type).
+	// Rows are read in full before the first call, so each may be slow.
+	FindByObservable(ctx context.Context, feed FeedFilter, typ, value string, limit int, each func(Row) error) error
+	// ListEntries returns, in byte order and each once, up to limit entries of the
+	// blocklist kind greater than after: those of the latest versions the feed shows
+	// that are not revoked nor expired at now (µs). One short read; no connection is held after it.
+	ListEntries(ctx context.Context, feed FeedFilter, kind, after string, now int64, limit int) ([]string, error)
+	// ListState summarises the same set as ListEntries: it changes whenever the list does.
+	ListState(ctx context.Context, feed FeedFilter, kind string, now int64) (ListState, error)
+}
+
+// ListState summarises the current entries of one blocklist, for its ETag and Last-Modified.
+type ListState struct {
+	Rows       int64 // observable rows behind the entries (an entry may have several)
+	SumAdded   int64 // sum of their date_added (wrapping): any change of the set changes it
+	LastAdded  int64 // newest date_added among them; 0 when none
+	NextExpiry int64 // earliest valid_until after now among them (µs); 0: none
+}
+
 // Feed is a saved filter over the store, published as one TAXII collection.
 type Feed struct {
 	ID          string // UUIDv4
@@ -234,7 +275,8 @@ type Feed struct {
 // Feeds manages feeds.
 type Feeds interface {
 	// CreateFeed stores f (ID must be set; a zero CreatedAt means now). ErrConflict when the id or alias exists.
-	// Feed, key and status ids are UUIDs and match in either case.
+	// Feed, key and status ids are UUIDs and match in either case. A lookup of
+	// anything else finds nothing (ErrNotFound); creating with it is an error.
 	CreateFeed(ctx context.Context, f Feed) error
 	// GetFeed finds a feed by id or alias. ErrNotFound when none.
 	GetFeed(ctx context.Context, idOrAlias string) (Feed, error)
@@ -348,9 +390,13 @@ type Statuses interface {
 	UpdateStatus(ctx context.Context, s Status) error
 	// GetStatus returns a status live at now (now < ExpiresAt). ErrNotFound otherwise.
 	GetStatus(ctx context.Context, id string, now time.Time) (Status, error)
-	// DeleteExpiredStatuses removes statuses with ExpiresAt <= now and returns how many.
-	DeleteExpiredStatuses(ctx context.Context, now time.Time) (int, error)
+	// DeleteExpiredStatuses removes up to limit statuses with ExpiresAt <= now, the
+	// longest expired first, and returns how many. The bound keeps each run short.
+	DeleteExpiredStatuses(ctx context.Context, now time.Time, limit int) (int, error)
 }
+
+// ShowsAll reports whether the filter shows every object (a feed that filters nothing).
+func (f FeedFilter) ShowsAll() bool { return len(f.Types) == 0 && !f.Indexed() && !f.ExcludeExpired }
 
 // Purge selects whole objects (every version of an id) to remove for retention. An object
 // is selected when no version of it was added at or after Before, its latest version is

@@ -68,7 +68,7 @@ func FuzzParseVersions(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		vals, err := matchList(map[string][]string{"match[version]": {v}}, "version")
+		vals, err := matchList(map[string][]string{"match[version]": {v}}, "version", 100)
 		if err != nil {
 			t.Fatal(err)
 		}

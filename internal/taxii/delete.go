@@ -30,7 +30,7 @@ func (h *handler) deleteObject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := pathParam(r, "object")
-	versions, specVersions, err := deleteFilters(r)
+	versions, specVersions, err := deleteFilters(r, h.opts.MaxMatchValues)
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -73,6 +73,8 @@ func TestNewHandlerRejectsBadOptions(t *testing.T) {
 		"no objects per add": func(o *Options) { o.MaxObjectsPerAdd = 0 },
 		"no object size":     func(o *Options) { o.ObjectLimits.MaxObjectSize = 0 },
 		"no status TTL":      func(o *Options) { o.StatusTTL = 0 },
+		"no match id cap":    func(o *Options) { o.MaxMatchIDs = 0 },
+		"no match value cap": func(o *Options) { o.MaxMatchValues = 0 },
 		"no page buffers":    func(o *Options) { o.PageBufferMemory = 0 },
 		"no key slots":       func(o *Options) { o.MaxRequestsPerKey = 0 },
 		"add bytes < body":   func(o *Options) { o.MaxAddBytes = o.MaxContentLength - 1 },

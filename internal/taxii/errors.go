@@ -102,6 +102,23 @@ func classify(err error) *apiError {
 		description: "The server failed to answer this request; give the error_id to its operator."}
 }
 
+// Classification is how an error is answered over HTTP: the status, a stable
+// code, a description for the client and, for refusals about load, how many
+// seconds to wait. Other APIs of the server (the export API) render it in
+// their own body format, so that one table maps errors to statuses.
+type Classification struct {
+	Status     int
+	Code       string
+	Message    string
+	RetryAfter int
+}
+
+// Classify is classify for other packages.
+func Classify(err error) Classification {
+	ae := classify(err)
+	return Classification{Status: ae.status, Code: ae.code, Message: ae.description, RetryAfter: ae.retryAfter}
+}
+
 // decodeError explains a body Add Objects cannot read at all (spec 5.5: 400).
 func decodeError(e *stix.DecodeError) *apiError {
 	desc := "The body is not a usable TAXII envelope: " + e.Error() + "."

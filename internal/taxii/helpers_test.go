@@ -128,7 +128,8 @@ func withConfigDefaults(o Options) Options {
 		v   *int
 		def int
 	}{{&o.MaxPageSize, d.MaxPageSize}, {&o.MaxObjectsPerAdd, d.MaxObjectsPerAdd}, {&o.ObjectLimits.MaxObjectSize, d.MaxObjectSize},
-		{&o.ObjectLimits.MaxDepth, d.MaxJSONDepth}, {&o.ObjectLimits.MaxProperties, d.MaxJSONProps}} {
+		{&o.ObjectLimits.MaxDepth, d.MaxJSONDepth}, {&o.ObjectLimits.MaxProperties, d.MaxJSONProps},
+		{&o.MaxMatchIDs, d.MaxMatchIDs}, {&o.MaxMatchValues, d.MaxMatchValues}} {
 		if *f.v == 0 {
 			*f.v = f.def
 		}

@@ -57,10 +57,10 @@ func (h *handler) listQuery(r *http.Request, ep endpoint, f store.Feed, objectID
 	}
 
 	if ep.supportsIDAndType() {
-		if q.IDs, err = matchList(values, "id"); err != nil {
+		if q.IDs, err = matchList(values, "id", h.opts.MaxMatchIDs); err != nil {
 			return q, binding{}, err
 		}
-		if q.Types, err = matchList(values, "type"); err != nil {
+		if q.Types, err = matchList(values, "type", h.opts.MaxMatchValues); err != nil {
 			return q, binding{}, err
 		}
 	} else {
@@ -69,7 +69,7 @@ func (h *handler) listQuery(r *http.Request, ep endpoint, f store.Feed, objectID
 	versionKeys := []string{"all"}
 	q.Versions = store.VersionMatch{All: true}
 	if ep.supportsVersion() {
-		vals, err := matchList(values, "version")
+		vals, err := matchList(values, "version", h.opts.MaxMatchValues)
 		if err != nil {
 			return q, binding{}, err
 		}
@@ -77,7 +77,7 @@ func (h *handler) listQuery(r *http.Request, ep endpoint, f store.Feed, objectID
 			return q, binding{}, err
 		}
 	}
-	if q.SpecVersions, err = matchList(values, "spec_version"); err != nil {
+	if q.SpecVersions, err = matchList(values, "spec_version", h.opts.MaxMatchValues); err != nil {
 		return q, binding{}, err
 	}
 	q.NoRaw = ep == endpointManifest || ep == endpointVersions
@@ -141,8 +141,9 @@ func parseLimit(v string, maxLimit int) (int, error) {
 
 // matchList returns the values of match[field]: comma-separated, trimmed,
 // without empties or duplicates, sorted (order never matters: they are ORed).
-// Spec 3.4.1: a field MUST NOT occur more than once in a request.
-func matchList(values url.Values, field string) ([]string, error) {
+// Spec 3.4.1: a field MUST NOT occur more than once in a request. More than
+// maxValues distinct values are refused.
+func matchList(values url.Values, field string, maxValues int) ([]string, error) {
 	name := "match[" + field + "]"
 	v, err := single(values, name)
 	if err != nil || v == "" {
@@ -155,7 +156,12 @@ func matchList(values url.Values, field string) ([]string, error) {
 		}
 	}
 	slices.Sort(out)
-	return slices.Compact(out), nil
+	out = slices.Compact(out)
+	if len(out) > maxValues {
+		return nil, badRequest("invalid_parameter",
+			"%s lists %d values; at most %d are allowed in one request. Split the list over several requests.", name, len(out), maxValues)
+	}
+	return out, nil
 }
 
 // parseVersions reads match[version]: last (the default), first, all, or version
@@ -216,12 +222,12 @@ func unplus(ts string) string { return strings.ReplaceAll(ts, " ", "+") }
 // object, so that Get an Object then answers 404 (spec 5.7). The "last" default
 // of match[version] (spec 3.4.1) is a reading default; it would leave the earlier
 // versions, and the object, in place. match[version]=last deletes only the latest.
-func deleteFilters(r *http.Request) (store.VersionMatch, []string, error) {
+func deleteFilters(r *http.Request, maxValues int) (store.VersionMatch, []string, error) {
 	values, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return store.VersionMatch{}, nil, badRequest("invalid_parameter", "The query string is malformed: %v.", err)
 	}
-	vals, err := matchList(values, "version")
+	vals, err := matchList(values, "version", maxValues)
 	if err != nil {
 		return store.VersionMatch{}, nil, err
 	}
@@ -231,7 +237,7 @@ func deleteFilters(r *http.Request) (store.VersionMatch, []string, error) {
 			return vm, nil, err
 		}
 	}
-	specs, err := matchList(values, "spec_version")
+	specs, err := matchList(values, "spec_version", maxValues)
 	return vm, specs, err
 }
 

@@ -69,7 +69,7 @@ func TestStatusLifecycle(t *testing.T) {
 		b.get(t, "admin", url).taxiiError(t, 404, "expired")
 
 		// The expiry sweep removes it for good.
-		if n, err := st.DeleteExpiredStatuses(context.Background(), clk.now()); err != nil || n != 1 {
+		if n, err := st.DeleteExpiredStatuses(context.Background(), clk.now(), 100); err != nil || n != 1 {
 			t.Fatalf("DeleteExpiredStatuses = %d, %v; want 1", n, err)
 		}
 		clk.advance(-time.Hour)

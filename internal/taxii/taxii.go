@@ -41,6 +41,11 @@ type Options struct {
 	StatusTTL        time.Duration    // how long a status resource stays readable
 	Now              func() time.Time // the clock of request timestamps and status expiry; nil: time.Now
 
+	// Longest match lists: a longer one is refused (400), so that one request
+	// cannot make the store sort or scan without bound.
+	MaxMatchIDs    int // match[id]
+	MaxMatchValues int // match[type], match[version], match[spec_version]
+
 	// Admission: what requests in flight may hold at once (see internal/admit).
 	PageBufferMemory  int64         // bytes of pages held in memory, server-wide; the rest spills to temp files
 	PageWriteTimeout  time.Duration // longest one write of a page may wait on the client
@@ -89,6 +94,9 @@ func (o Options) validate() error {
 	}
 	if o.StatusTTL <= 0 {
 		return fmt.Errorf("taxii: status TTL %s <= 0", o.StatusTTL)
+	}
+	if o.MaxMatchIDs < 1 || o.MaxMatchValues < 1 {
+		return fmt.Errorf("taxii: match list caps %d ids, %d values: each must be at least 1", o.MaxMatchIDs, o.MaxMatchValues)
 	}
 	if o.PublicBaseURL != "" {
 		u, err := url.Parse(o.PublicBaseURL)

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -11,6 +12,11 @@ import (
 
 const feedColumns = `id::text, title, description, coalesce(alias, ''), types, writable, created_at,
 	exclude_types, tlp, sources, created_by, min_confidence, labels, exclude_revoked, exclude_expired, with_context`
+
+// selectFeed finds a feed by id ($1, a uuid or NULL) or alias ($2), through the
+// primary key and the alias index; an id beats an alias that spells another feed's id.
+const selectFeed = `SELECT ` + feedColumns + ` FROM feeds
+	WHERE id = $1::uuid OR alias = $2 ORDER BY (id = $1::uuid) IS TRUE DESC LIMIT 1`
 
 func scanFeed(row pgx.Row) (store.Feed, error) {
 	var f store.Feed
@@ -55,6 +61,10 @@ const lockWriters = `SELECT 1 FROM store_clock WHERE one FOR UPDATE`
 
 // CreateFeed implements store.Feeds.
 func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
+	id, ok := store.CanonicalUUID(f.ID)
+	if !ok {
+		return fmt.Errorf("postgres: feed id %q is not a UUID", f.ID)
+	}
 	if f.CreatedAt.IsZero() {
 		f.CreatedAt = time.Now()
 	}
@@ -62,14 +72,14 @@ func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
 		if _, err := tx.Exec(ctx, lockWriters); err != nil {
 			return err
 		}
-		args := append([]any{f.ID, f.Title, f.Description, f.Alias, f.Writable, f.CreatedAt}, filterArgs(f.Filter)...)
+		args := append([]any{id, f.Title, f.Description, f.Alias, f.Writable, f.CreatedAt}, filterArgs(f.Filter)...)
 		if _, err := tx.Exec(ctx, `INSERT INTO feeds (id, title, description, alias, writable, created_at,
 			types, exclude_types, tlp, sources, created_by, min_confidence, labels, exclude_revoked, exclude_expired,
 			with_context, indexed)
 			VALUES ($1, $2, $3, nullif($4, ''), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`, args...); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, rebuildMembers, f.ID)
+		_, err := tx.Exec(ctx, rebuildMembers, id)
 		return err
 	})
 	return interpretError(err)
@@ -77,34 +87,42 @@ func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
 
 // UpdateFeed implements store.Feeds.
 func (s *Store) UpdateFeed(ctx context.Context, f store.Feed) error {
+	id, ok := store.CanonicalUUID(f.ID)
+	if !ok {
+		return store.ErrNotFound
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, lockWriters); err != nil {
 			return err
 		}
-		args := append([]any{f.ID, f.Title, f.Description, f.Alias, f.Writable}, filterArgs(f.Filter)...)
+		args := append([]any{id, f.Title, f.Description, f.Alias, f.Writable}, filterArgs(f.Filter)...)
 		tag, err := tx.Exec(ctx, `UPDATE feeds SET title = $2, description = $3, alias = nullif($4, ''), writable = $5,
 			types = $6, exclude_types = $7, tlp = $8, sources = $9, created_by = $10, min_confidence = $11,
 			labels = $12, exclude_revoked = $13, exclude_expired = $14, with_context = $15, indexed = $16
-			WHERE id::text = lower($1)`, args...)
+			WHERE id = $1::uuid`, args...)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
 			return store.ErrNotFound
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM feed_members WHERE feed_id = $1::uuid`, f.ID); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM feed_members WHERE feed_id = $1::uuid`, id); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, rebuildMembers, f.ID)
+		_, err = tx.Exec(ctx, rebuildMembers, id)
 		return err
 	})
 	return interpretError(err)
 }
 
 // GetFeed implements store.Feeds: by id when idOrAlias is a UUID of a feed, else by alias.
+// Both ways use an index: the id is compared as a uuid (NULL when idOrAlias is not one).
 func (s *Store) GetFeed(ctx context.Context, idOrAlias string) (store.Feed, error) {
-	f, err := scanFeed(s.lookups.QueryRow(ctx, `SELECT `+feedColumns+` FROM feeds
-		WHERE id::text = lower($1) OR alias = $1 ORDER BY (id::text = lower($1)) DESC LIMIT 1`, idOrAlias))
+	var id *string
+	if uid, ok := store.CanonicalUUID(idOrAlias); ok {
+		id = &uid
+	}
+	f, err := scanFeed(s.lookups.QueryRow(ctx, selectFeed, id, idOrAlias))
 	return f, interpretError(err)
 }
 
@@ -128,7 +146,11 @@ func (s *Store) ListFeeds(ctx context.Context) ([]store.Feed, error) {
 
 // DeleteFeed implements store.Feeds; its membership index goes with it (ON DELETE CASCADE).
 func (s *Store) DeleteFeed(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM feeds WHERE id::text = lower($1)`, id)
+	uid, ok := store.CanonicalUUID(id)
+	if !ok {
+		return store.ErrNotFound
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM feeds WHERE id = $1::uuid`, uid)
 	if err != nil {
 		return interpretError(err)
 	}

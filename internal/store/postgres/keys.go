@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,6 +14,10 @@ import (
 const firstKeyLock = 7_341_201_002
 
 const keyColumns = `id::text, name, role, feeds, hash, created_at, last_used_at, revoked_at, source`
+
+// selectKey finds a key by its primary key: the id compares as a uuid (never
+// id::text, which no index serves), parsed in Go.
+const selectKey = `SELECT ` + keyColumns + ` FROM api_keys WHERE id = $1::uuid`
 
 const insertKey = `INSERT INTO api_keys (id, name, role, feeds, hash, created_at, source) VALUES ($1, $2, $3, $4, $5, $6, $7)`
 
@@ -34,7 +39,9 @@ func scanKey(row pgx.Row) (store.APIKey, error) {
 	return k, err
 }
 
-func keyArgs(k store.APIKey) []any {
+// keyArgs are the insert arguments of k; ok is false when its id is not a UUID.
+func keyArgs(k store.APIKey) (args []any, ok bool) {
+	id, ok := store.CanonicalUUID(k.ID)
 	if k.CreatedAt.IsZero() {
 		k.CreatedAt = time.Now()
 	}
@@ -42,17 +49,25 @@ func keyArgs(k store.APIKey) []any {
 	if feeds == nil {
 		feeds = []string{}
 	}
-	return []any{k.ID, k.Name, string(k.Role), feeds, k.Hash, k.CreatedAt, store.KeySource(k)}
+	return []any{id, k.Name, string(k.Role), feeds, k.Hash, k.CreatedAt, store.KeySource(k)}, ok
 }
 
 // CreateKey implements store.Keys.
 func (s *Store) CreateKey(ctx context.Context, k store.APIKey) error {
-	_, err := s.pool.Exec(ctx, insertKey, keyArgs(k)...)
+	args, ok := keyArgs(k)
+	if !ok {
+		return fmt.Errorf("postgres: key id %q is not a UUID", k.ID)
+	}
+	_, err := s.pool.Exec(ctx, insertKey, args...)
 	return interpretError(err)
 }
 
 // CreateFirstKey implements store.Keys.
 func (s *Store) CreateFirstKey(ctx context.Context, k store.APIKey) (bool, error) {
+	args, ok := keyArgs(k)
+	if !ok {
+		return false, fmt.Errorf("postgres: key id %q is not a UUID", k.ID)
+	}
 	created := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, firstKeyLock); err != nil {
@@ -62,7 +77,7 @@ func (s *Store) CreateFirstKey(ctx context.Context, k store.APIKey) (bool, error
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM api_keys)`).Scan(&any); err != nil || any {
 			return err
 		}
-		if _, err := tx.Exec(ctx, insertKey, keyArgs(k)...); err != nil {
+		if _, err := tx.Exec(ctx, insertKey, args...); err != nil {
 			return err
 		}
 		created = true
@@ -73,7 +88,11 @@ func (s *Store) CreateFirstKey(ctx context.Context, k store.APIKey) (bool, error
 
 // GetKey implements store.Keys.
 func (s *Store) GetKey(ctx context.Context, id string) (store.APIKey, error) {
-	k, err := scanKey(s.lookups.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id::text = lower($1)`, id))
+	uid, ok := store.CanonicalUUID(id)
+	if !ok {
+		return store.APIKey{}, store.ErrNotFound
+	}
+	k, err := scanKey(s.lookups.QueryRow(ctx, selectKey, uid))
 	return k, interpretError(err)
 }
 
@@ -97,7 +116,11 @@ func (s *Store) ListKeys(ctx context.Context) ([]store.APIKey, error) {
 
 // RevokeKey implements store.Keys.
 func (s *Store) RevokeKey(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE api_keys SET revoked_at = now() WHERE id::text = lower($1) AND revoked_at IS NULL`, id)
+	uid, ok := store.CanonicalUUID(id)
+	if !ok {
+		return store.ErrNotFound
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE api_keys SET revoked_at = now() WHERE id = $1::uuid AND revoked_at IS NULL`, uid)
 	if err != nil {
 		return interpretError(err)
 	}
@@ -109,6 +132,10 @@ func (s *Store) RevokeKey(ctx context.Context, id string) error {
 
 // TouchKey implements store.Keys.
 func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
-	_, err := s.lookups.Exec(ctx, `UPDATE api_keys SET last_used_at = $2 WHERE id::text = lower($1)`, id, at)
+	uid, ok := store.CanonicalUUID(id)
+	if !ok {
+		return nil
+	}
+	_, err := s.lookups.Exec(ctx, `UPDATE api_keys SET last_used_at = $2 WHERE id = $1::uuid`, uid, at)
 	return interpretError(err)
 }

@@ -3,10 +3,8 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
+	"maps"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
@@ -18,32 +16,17 @@ import (
 // migrationLock is the advisory lock key that serialises migrators across processes.
 const migrationLock = 7_341_201_001
 
-type migration struct {
-	version int
-	name    string
-	sql     string
+// migrationSteps are Go steps run in a migration's transaction after its SQL.
+var migrationSteps = map[int]func(context.Context, pgx.Tx) error{
+	observablesMigration: backfillObservables,
 }
 
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrations.Postgres, "postgres")
+func loadMigrations() ([]store.Migration, error) {
+	ms, err := store.LoadMigrations(migrations.Postgres, "postgres")
 	if err != nil {
 		return nil, err
 	}
-	var out []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || !strings.HasSuffix(e.Name(), ".sql") {
-			return nil, fmt.Errorf("migration %q is not named NNNN_name.sql", e.Name())
-		}
-		body, err := fs.ReadFile(migrations.Postgres, "postgres/"+e.Name())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: e.Name(), sql: string(body)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	return out, nil
+	return ms, store.CheckSteps(ms, slices.Collect(maps.Keys(migrationSteps))...)
 }
 
 const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -55,8 +38,11 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 // Migrate applies pending migrations, each in its own transaction, under an
 // advisory lock so that replicas starting together do not race.
 func (s *Store) Migrate(ctx context.Context) error {
-	ms, err := loadMigrations()
+	ms, applied, err := s.migrationState(ctx)
 	if err != nil {
+		return err
+	}
+	if err := store.CheckNotNewer(applied, ms); err != nil {
 		return err
 	}
 	for _, m := range ms {
@@ -73,58 +59,64 @@ func (s *Store) Migrate(ctx context.Context) error {
 				return err
 			}
 			var done bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.version).Scan(&done); err != nil {
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.Version).Scan(&done); err != nil {
 				return err
 			}
 			if done {
 				return nil
 			}
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return fmt.Errorf("migration %s: %w", m.name, err)
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("migration %s: %w", m.Name, err)
 			}
-			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name)
+			if step := migrationSteps[m.Version]; step != nil {
+				if err := step(ctx, tx); err != nil {
+					return fmt.Errorf("migration %s: back-fill: %w", m.Name, err)
+				}
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name)
 			return err
 		})
 		if err != nil {
 			return interpretError(err)
 		}
-		s.log.Debug("migration checked", zap.String("migration", m.name))
+		s.log.Debug("migration checked", zap.String("migration", m.Name))
 	}
 	return nil
 }
 
-// CheckSchema refuses a database whose applied migrations differ from the embedded ones.
+// CheckSchema returns store.ErrSchemaMismatch unless the applied migrations are
+// exactly the embedded ones.
 func (s *Store) CheckSchema(ctx context.Context) error {
-	ms, err := loadMigrations()
+	ms, applied, err := s.migrationState(ctx)
 	if err != nil {
 		return err
 	}
+	return store.CheckApplied(applied, ms)
+}
+
+// migrationState is the embedded migrations and the versions the database records.
+func (s *Store) migrationState(ctx context.Context) ([]store.Migration, []int, error) {
+	ms, err := loadMigrations()
+	if err != nil {
+		return nil, nil, err
+	}
+	applied, err := s.appliedMigrations(ctx)
+	return ms, applied, err
+}
+
+// appliedMigrations lists the recorded versions; none when the table does not exist yet.
+func (s *Store) appliedMigrations(ctx context.Context) ([]int, error) {
 	var exists bool
 	if err := s.lookups.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
-		return interpretError(err)
+		return nil, interpretError(err)
 	}
 	if !exists {
-		return fmt.Errorf("%w: database has no schema; run migrate", store.ErrSchemaMismatch)
+		return nil, nil
 	}
 	rows, err := s.lookups.Query(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
 	if err != nil {
-		return interpretError(err)
+		return nil, interpretError(err)
 	}
 	applied, err := pgx.CollectRows(rows, pgx.RowTo[int])
-	if err != nil {
-		return interpretError(err)
-	}
-	known := map[int]bool{}
-	for _, m := range ms {
-		known[m.version] = true
-	}
-	for _, v := range applied {
-		if !known[v] {
-			return fmt.Errorf("%w: database has migration %d, newer than this binary", store.ErrSchemaMismatch, v)
-		}
-	}
-	if len(applied) != len(ms) {
-		return fmt.Errorf("%w: database has %d of %d migrations; run migrate", store.ErrSchemaMismatch, len(applied), len(ms))
-	}
-	return nil
+	return applied, interpretError(err)
 }

@@ -75,7 +75,12 @@ func Describe(url string) string {
 
 // RootCause reduces a connection error to its network cause when there is one: pgx
 // repeats the dial error once per attempt (TLS, then plain), which reads as two failures.
+// It looks inside a store.DatabaseError, which keeps the driver's error as its Cause.
 func RootCause(err error) error {
+	var dbErr *store.DatabaseError
+	if errors.As(err, &dbErr) {
+		err = dbErr.Cause()
+	}
 	var op *net.OpError
 	if errors.As(err, &op) {
 		return op
@@ -102,20 +107,27 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // interpretError is the one place that turns driver errors into store errors.
+// Like the sqlite store's, it maps what callers act on to store sentinels and
+// returns the rest as a store.DatabaseError: nothing above the store sees a
+// pgx type, yet the driver's message and error stay there for the log. A
+// malformed id never reaches SQL (ids are parsed in Go), so a failed cast is a
+// bug and is not hidden as a 404.
 func interpretError(err error) error {
-	if err == nil {
+	switch {
+	case err == nil:
 		return nil
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
+	case store.IsSentinel(err):
+		return err // already the store's own, from inside a transaction
+	case errors.Is(err, pgx.ErrNoRows):
 		return store.ErrNotFound
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case "23505": // unique_violation
-			return fmt.Errorf("%w: %s", store.ErrConflict, pgErr.ConstraintName)
-		case "22P02": // invalid_text_representation, e.g. a malformed uuid
-			return store.ErrNotFound
+			return store.Conflict(err)
 		case "55P03": // lock_not_available: lock_timeout
 			return fmt.Errorf("%w: %s", store.ErrBusy, pgErr.Message)
 		case "57014": // query_canceled: statement_timeout, or the client's cancel
@@ -124,5 +136,5 @@ func interpretError(err error) error {
 			}
 		}
 	}
-	return fmt.Errorf("postgres: %w", err)
+	return store.DriverError("postgres", err)
 }

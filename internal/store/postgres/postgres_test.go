@@ -2,6 +2,9 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +23,24 @@ func TestStore(t *testing.T) {
 	storetest.Exercise(t, func(t *testing.T) store.Store { return pgtest.New(t) })
 }
 
+func TestSchemaChecks(t *testing.T) {
+	storetest.ExerciseSchemaChecks(t, func(t *testing.T) (store.Store, storetest.SchemaRecord) {
+		s := pgtest.New(t)
+		exec := func(t *testing.T, sql string, version int) {
+			t.Helper()
+			if _, err := s.Pool().Exec(context.Background(), sql, version); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return s, storetest.SchemaRecord{
+			Record: func(t *testing.T, v int) {
+				exec(t, `INSERT INTO schema_migrations (version, name) VALUES ($1, 'from another binary')`, v)
+			},
+			Forget: func(t *testing.T, v int) { exec(t, `DELETE FROM schema_migrations WHERE version = $1`, v) },
+		}
+	})
+}
+
 func TestAnalyzeRecordsStatistics(t *testing.T) {
 	s := pgtest.New(t)
 	ctx := context.Background()
@@ -35,6 +56,14 @@ func TestAnalyzeRecordsStatistics(t *testing.T) {
 	if err := s.Pool().QueryRow(ctx, q).Scan(&after); err != nil || after == nil {
 		t.Fatalf("ANALYZE left no trace: %v %v", after, err)
 	}
+}
+
+func TestObservablesBackfill(t *testing.T) {
+	s := pgtest.New(t)
+	storetest.ExerciseObservablesBackfill(t, s, func(ctx context.Context) error {
+		_, err := s.Pool().Exec(ctx, `DROP TABLE observables; DELETE FROM schema_migrations WHERE version = 3`)
+		return err
+	})
 }
 
 // TestMigrationRecordsSources: rows stored before migration 2 belong to the
@@ -89,4 +118,28 @@ func TestMigrationBackfillsFilterFields(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// A refused connection reaches the command line as its network cause, once,
+// although Ping returns it as a store.DatabaseError that does not unwrap.
+func TestRootCauseOfRefusedConnection(t *testing.T) {
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, "postgres://postgres@127.0.0.1:1/test?connect_timeout=2", zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.Ping(ctx)
+	var dbErr *store.DatabaseError
+	if !errors.As(err, &dbErr) {
+		t.Fatalf("Ping: %v, want a store.DatabaseError", err)
+	}
+	cause := postgres.RootCause(err)
+	var op *net.OpError
+	if !errors.As(cause, &op) || cause != error(op) {
+		t.Fatalf("RootCause = %T %v, want the *net.OpError itself", cause, cause)
+	}
+	if n := strings.Count(cause.Error(), "connection refused"); n != 1 {
+		t.Fatalf("RootCause names the refusal %d times: %v", n, cause)
+	}
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"strings"
+	"fmt"
 	"time"
 
 	"github.com/inthreat/taxii-server/internal/store"
@@ -56,6 +56,9 @@ func filterArgs(f store.FeedFilter) ([]any, error) {
 // CreateFeed stores f and fills its membership index; a zero CreatedAt becomes
 // now. ErrConflict when the id or alias exists.
 func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
+	if canonicalID(f.ID) == "" {
+		return fmt.Errorf("sqlite: feed id %q is not a UUID", f.ID)
+	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	filter, err := filterArgs(f.Filter)
@@ -191,7 +194,11 @@ func jsonList[T any](list []T) (string, error) {
 
 // canonicalID is how feed, key and status ids (UUIDs) are stored and looked up:
 // lower case, as Postgres's uuid type shows them, so either case finds them.
-func canonicalID(id string) string { return strings.ToLower(id) }
+// It is "", which no stored id equals, when id is not a UUID.
+func canonicalID(id string) string {
+	u, _ := store.CanonicalUUID(id)
+	return u
+}
 
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"go.uber.org/zap/zaptest"
@@ -136,6 +135,38 @@ func TestReadersProceedWhileAWriterHoldsTheLock(t *testing.T) {
 
 // TestQueryPlans pins the plans the design relies on: the default match[version]=last
 // reads the partial index in date_added order, match[id] the (id, version) index.
+// explain returns SQLite's query plan of query, its steps joined by "; ".
+func explain(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(lines, "; ")
+}
+
+// longIDList is a match[id] list at the default cap.
+var longIDList = func() []string {
+	ids := make([]string, 1000)
+	for i := range ids {
+		ids[i] = indicator(i).ID
+	}
+	return ids
+}()
+
 func TestQueryPlans(t *testing.T) {
 	s := newTestStore(t)
 	plan := func(q store.Query) string {
@@ -144,21 +175,7 @@ func TestQueryPlans(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+fmt.Sprintf(scanKeys, where), append(args, 0, 11)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var lines []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			lines = append(lines, detail)
-		}
-		return strings.Join(lines, "; ")
+		return explain(t, s, fmt.Sprintf(scanKeys, where), append(args, 0, 11)...)
 	}
 	for _, tt := range []struct {
 		name string
@@ -173,13 +190,15 @@ func TestQueryPlans(t *testing.T) {
 		{"AllOfOneType", store.Query{Types: []string{"indicator"}, Versions: store.VersionMatch{All: true}}, "USING INTEGER PRIMARY KEY (rowid>?)"},
 		{"ByID", store.Query{IDs: []string{"indicator--1"}}, "INDEX objects_id_version (id=?)"},
 		{"ByIDAndType", store.Query{IDs: []string{"indicator--1"}, Types: []string{"indicator"}}, "INDEX objects_id_version (id=?)"},
+		{"ByLongIDListAndTypes", store.Query{IDs: longIDList, Types: []string{"indicator", "malware"}}, "INDEX objects_id_version (id=?)"},
+		{"ByLongIDListInAFeedOfOneType", store.Query{IDs: longIDList, Feed: store.FeedFilter{Types: []string{"indicator"}}}, "INDEX objects_id_version (id=?)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got := plan(tt.q)
 			if !strings.Contains(got, tt.want) {
 				t.Fatalf("plan %q does not use %q", got, tt.want)
 			}
-			// Sorting is fine for a few ids only.
+			// Sorting is fine for the ids' few rows only.
 			if strings.Contains(got, "TEMP B-TREE") && len(tt.q.IDs) == 0 {
 				t.Fatalf("plan %q sorts instead of walking date_added", got)
 			}
@@ -222,36 +241,13 @@ func TestInterpretError(t *testing.T) {
 	}
 }
 
-func TestParseMigrations(t *testing.T) {
-	ok := fstest.MapFS{
-		"m/0002_more.sql":  {Data: []byte("SELECT 2")},
-		"m/0001_init.sql":  {Data: []byte("SELECT 1")},
-		"m/0010_later.sql": {Data: []byte("SELECT 10")},
-		"m/README.md":      {Data: []byte("not a migration")},
-	}
-	ms, err := parseMigrations(ok, "m")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []int
-	for _, m := range ms {
-		got = append(got, m.version)
-	}
-	if fmt.Sprint(got) != "[1 2 10]" {
-		t.Fatalf("versions %v, want [1 2 10] in order", got)
-	}
-	for name, fsys := range map[string]fstest.MapFS{
-		"NoNumber":  {"m/init.sql": {}},
-		"Zero":      {"m/0000_init.sql": {}},
-		"Duplicate": {"m/0001_a.sql": {}, "m/0001_b.sql": {}},
-	} {
-		if _, err := parseMigrations(fsys, "m"); err == nil {
-			t.Errorf("%s: no error", name)
+// Phase 2 of an id list reads the page's rows by rowid, wherever they lie.
+func TestRowsByKeyPlan(t *testing.T) {
+	s := newTestStore(t)
+	for _, q := range []string{scanRowsByKey, scanRowsByKeyNoRaw} {
+		plan := explain(t, s, q, "[1,2,3]")
+		if !strings.Contains(plan, "INTEGER PRIMARY KEY (rowid=?)") {
+			t.Fatalf("plan %q does not read by rowid", plan)
 		}
-	}
-	// The embedded files parse and start at 1.
-	embedded, err := loadMigrations()
-	if err != nil || len(embedded) == 0 || embedded[0].version != 1 {
-		t.Fatalf("embedded migrations: %v, %v", embedded, err)
 	}
 }

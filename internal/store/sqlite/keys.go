@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/inthreat/taxii-server/internal/store"
@@ -104,6 +105,9 @@ func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
 }
 
 func (s *Store) keyArgs(k store.APIKey) ([]any, error) {
+	if canonicalID(k.ID) == "" {
+		return nil, fmt.Errorf("sqlite: key id %q is not a UUID", k.ID)
+	}
 	feeds, err := jsonList(k.Feeds)
 	if err != nil {
 		return nil, err

@@ -4,23 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io/fs"
+	"maps"
 	"slices"
-	"strconv"
-	"strings"
 
 	"go.uber.org/zap"
 
 	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/migrations"
 )
-
-// migration is one numbered file of migrations/sqlite.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
 
 const createSchemaMigrations = `
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -29,40 +20,17 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at INTEGER NOT NULL
 )`
 
-// loadMigrations reads the embedded files NNNN_name.sql in version order.
-func loadMigrations() ([]migration, error) {
-	return parseMigrations(migrations.Sqlite, "sqlite")
+// migrationSteps are Go steps run in a migration's transaction after its SQL.
+var migrationSteps = map[int]func(context.Context, *sql.Tx) error{
+	observablesMigration: backfillObservables,
 }
 
-func parseMigrations(fsys fs.FS, dir string) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, dir)
+func loadMigrations() ([]store.Migration, error) {
+	ms, err := store.LoadMigrations(migrations.Sqlite, "sqlite")
 	if err != nil {
-		return nil, fmt.Errorf("read migrations: %w", err)
+		return nil, err
 	}
-	var ms []migration
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".sql") {
-			continue
-		}
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name must be NNNN_name.sql", name)
-		}
-		body, err := fs.ReadFile(fsys, dir+"/"+name)
-		if err != nil {
-			return nil, fmt.Errorf("read migration %s: %w", name, err)
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(body)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("migrations %s and %s share a version", ms[i-1].name, ms[i].name)
-		}
-	}
-	return ms, nil
+	return ms, store.CheckSteps(ms, slices.Collect(maps.Keys(migrationSteps))...)
 }
 
 // Migrate applies every pending migration, each in its own write transaction
@@ -71,16 +39,12 @@ func parseMigrations(fsys fs.FS, dir string) ([]migration, error) {
 // It returns store.ErrSchemaMismatch, applying nothing, when the database already
 // has a migration this binary does not know.
 func (s *Store) Migrate(ctx context.Context) error {
-	ms, err := loadMigrations()
+	ms, applied, err := s.migrationState(ctx, s.w)
 	if err != nil {
 		return err
 	}
-	applied, err := s.appliedMigrations(ctx, s.w)
-	if err != nil {
+	if err := store.CheckNotNewer(applied, ms); err != nil {
 		return err
-	}
-	if unknown := unknownVersions(applied, ms); len(unknown) > 0 {
-		return fmt.Errorf("%w: the database has migrations %v that this binary does not know", store.ErrSchemaMismatch, unknown)
 	}
 	for _, m := range ms {
 		var done bool
@@ -89,25 +53,30 @@ func (s *Store) Migrate(ctx context.Context) error {
 				return err
 			}
 			if err := tx.QueryRowContext(ctx,
-				`SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)`, m.version).Scan(&done); err != nil {
+				`SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)`, m.Version).Scan(&done); err != nil {
 				return err
 			}
 			if done {
 				return nil
 			}
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return err
+			}
+			if step := migrationSteps[m.Version]; step != nil {
+				if err := step(ctx, tx); err != nil {
+					return fmt.Errorf("back-fill: %w", err)
+				}
 			}
 			_, err := tx.ExecContext(ctx,
 				`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-				m.version, m.name, s.now().UnixMicro())
+				m.Version, m.Name, s.now().UnixMicro())
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, interpretError(err))
+			return fmt.Errorf("migration %s: %w", m.Name, interpretError(err))
 		}
 		if !done {
-			s.log.Info("applied migration", zap.String("migration", m.name))
+			s.log.Info("applied migration", zap.String("migration", m.Name))
 		}
 	}
 	return nil
@@ -116,28 +85,21 @@ func (s *Store) Migrate(ctx context.Context) error {
 // CheckSchema returns store.ErrSchemaMismatch unless the applied migrations are
 // exactly the embedded ones.
 func (s *Store) CheckSchema(ctx context.Context) error {
+	ms, applied, err := s.migrationState(ctx, s.lookups)
+	if err != nil {
+		return err
+	}
+	return store.CheckApplied(applied, ms)
+}
+
+// migrationState is the embedded migrations and the versions the database records.
+func (s *Store) migrationState(ctx context.Context, db *sql.DB) ([]store.Migration, []int, error) {
 	ms, err := loadMigrations()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	applied, err := s.appliedMigrations(ctx, s.lookups)
-	if err != nil {
-		return err
-	}
-	if unknown := unknownVersions(applied, ms); len(unknown) > 0 {
-		return fmt.Errorf("%w: the database has migrations %v that this binary does not know (run a newer binary)",
-			store.ErrSchemaMismatch, unknown)
-	}
-	var missing []int
-	for _, m := range ms {
-		if !slices.Contains(applied, m.version) {
-			missing = append(missing, m.version)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("%w: migrations %v are not applied (run migrate)", store.ErrSchemaMismatch, missing)
-	}
-	return nil
+	applied, err := s.appliedMigrations(ctx, db)
+	return ms, applied, err
 }
 
 // appliedMigrations lists the recorded versions; none when the table does not exist yet.
@@ -164,14 +126,4 @@ func (s *Store) appliedMigrations(ctx context.Context, db *sql.DB) ([]int, error
 		vs = append(vs, v)
 	}
 	return vs, interpretError(rows.Err())
-}
-
-func unknownVersions(applied []int, known []migration) []int {
-	var unknown []int
-	for _, v := range applied {
-		if !slices.ContainsFunc(known, func(m migration) bool { return m.version == v }) {
-			unknown = append(unknown, v)
-		}
-	}
-	return unknown
 }

@@ -72,12 +72,17 @@ WHERE id = ?1`
 	condTimes        = `version_key IN (SELECT value FROM json_each(?))`
 	condUnversioned  = `(version_key = '' AND date_added IN (SELECT value FROM json_each(?)))`
 	condID           = `id = ?`
+	// A version after a time; objects without modified nor created have version_key ''.
+	condModifiedAfter = `version_key > ?`
 
 	// Phase 1 reads only date_added: with is_latest alone it is a scan of the
 	// partial index objects_latest, never of the rows.
 	scanKeys      = `SELECT date_added FROM objects WHERE %s AND date_added > ? ORDER BY date_added LIMIT ?`
 	scanRows      = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), raw FROM objects WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
 	scanRowsNoRaw = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), NULL FROM objects WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
+	// With match[id], phase 2 reads the page's rows by rowid: the ids' rows may lie far apart.
+	scanRowsByKey      = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), raw FROM objects WHERE date_added IN (SELECT value FROM json_each(?)) ORDER BY date_added`
+	scanRowsByKeyNoRaw = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), NULL FROM objects WHERE date_added IN (SELECT value FROM json_each(?)) ORDER BY date_added`
 
 	// An indexed feed walks its membership index in order and looks each entry
 	// up by rowid; CROSS JOIN keeps SQLite from turning the loop around.
@@ -154,14 +159,15 @@ func (s *Store) addObjects(ctx context.Context, objs []store.Object, inTx func(t
 		// Cancelling ctx still rolls the transaction back (database/sql watches
 		// it); statements run without it to spare the driver a goroutine each.
 		stmtCtx := context.WithoutCancel(ctx)
-		var stmts [4]*sql.Stmt
-		for i, q := range []string{insertObject, selectDateAdded, demoteLatest, demoteFirst} {
+		var stmts [5]*sql.Stmt
+		for i, q := range []string{insertObject, selectDateAdded, demoteLatest, demoteFirst, insertObservable} {
 			if stmts[i], err = tx.PrepareContext(ctx, q); err != nil {
 				return err
 			}
 			defer stmts[i].Close()
 		}
-		ins, existing, demoteL, demoteF := stmts[0], stmts[1], stmts[2], stmts[3]
+		ins, existing, demoteL, demoteF, insObs := stmts[0], stmts[1], stmts[2], stmts[3], stmts[4]
+		demoted := map[string]bool{} // ids whose older versions lost is_latest
 
 		added := false
 		for i, o := range objs {
@@ -200,6 +206,7 @@ func (s *Store) addObjects(ctx context.Context, objs []store.Object, inTx func(t
 				sp = span{first: k, last: k, minSource: o.Source, maxSource: o.Source}
 			case isLatest:
 				sp.last = k
+				demoted[o.ID] = true
 				_, err = demoteL.ExecContext(stmtCtx, o.ID, k)
 			case isFirst:
 				sp.first = k
@@ -207,6 +214,9 @@ func (s *Store) addObjects(ctx context.Context, objs []store.Object, inTx func(t
 			}
 			if err != nil {
 				return err
+			}
+			if err := addObservables(stmtCtx, insObs, next, isLatest, o.Observables); err != nil {
+				return fmt.Errorf("object %d (%s): %w", i, o.ID, err)
 			}
 			sp.minSource, sp.maxSource = min(sp.minSource, o.Source), max(sp.maxSource, o.Source)
 			spans[o.ID] = sp
@@ -216,6 +226,11 @@ func (s *Store) addObjects(ctx context.Context, objs []store.Object, inTx func(t
 		}
 		if !added {
 			return nil
+		}
+		for id := range demoted {
+			if _, err := tx.ExecContext(ctx, syncObservableFlags, id); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, addMembers, firstAdded, next-1); err != nil {
 			return err
@@ -260,12 +275,19 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 	if q.Limit < 1 {
 		return fmt.Errorf("sqlite: query limit %d, want >= 1", q.Limit)
 	}
-	where, args, err := queryConditions(q, s.now().UnixMicro(), true)
+	// An id list is found through the id index, in an indexed feed too (its
+	// membership is then a condition), and its page read by rowid.
+	byIDs := len(q.IDs) > 0
+	where, args, err := queryConditions(q, s.now().UnixMicro(), !byIDs)
 	if err != nil {
 		return err
 	}
 	keysSQL, rowsSQL := scanKeys, scanRows
 	switch {
+	case byIDs && q.NoRaw:
+		rowsSQL = scanRowsByKeyNoRaw
+	case byIDs:
+		rowsSQL = scanRowsByKey
 	case q.Feed.Indexed() && q.NoRaw:
 		keysSQL, rowsSQL = scanMemberKeys, scanMemberRowsNoRaw
 	case q.Feed.Indexed():
@@ -279,18 +301,24 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 	}
 	defer func() { _ = tx.Rollback() }()
 
-	page, err := scanPage(ctx, tx, keysSQL, where, slices.Concat(args, []any{max(q.AddedAfter, q.After), q.Limit + 1}), q.Limit)
+	keys, err := scanKeyList(ctx, tx, keysSQL, where, slices.Concat(args, []any{max(q.AddedAfter, q.After), q.Limit + 1}))
 	if err != nil {
 		return interpretError(err)
 	}
-	if err := begin(page); err != nil {
+	page, more, err := store.BeginPage(keys, q.Limit, begin)
+	if err != nil || !more {
 		return err
 	}
-	if page.Count == 0 {
-		return nil
-	}
 
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf(rowsSQL, where), slices.Concat(args, []any{page.First, page.Last})...)
+	query, rowArgs := fmt.Sprintf(rowsSQL, where), slices.Concat(args, []any{page.First, page.Last})
+	if byIDs {
+		list, err := json.Marshal(keys[:page.Count])
+		if err != nil {
+			return err
+		}
+		query, rowArgs = rowsSQL, []any{string(list)}
+	}
+	rows, err := tx.QueryContext(ctx, query, rowArgs...)
 	if err != nil {
 		return interpretError(err)
 	}
@@ -308,31 +336,23 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 	return interpretError(rows.Err())
 }
 
-// scanPage reads up to limit+1 date_added values (args end with the lower bound
-// and limit+1) to summarise the page.
-func scanPage(ctx context.Context, tx *sql.Tx, keysSQL, where string, args []any, limit int) (store.Page, error) {
+// scanKeyList reads the date_added values of phase 1 (keysSQL with where; args
+// end with the lower bound and limit+1).
+func scanKeyList(ctx context.Context, tx *sql.Tx, keysSQL, where string, args []any) ([]int64, error) {
 	rows, err := tx.QueryContext(ctx, fmt.Sprintf(keysSQL, where), args...)
 	if err != nil {
-		return store.Page{}, err
+		return nil, err
 	}
 	defer rows.Close()
-	var p store.Page
+	var keys []int64
 	for rows.Next() {
 		var da int64
 		if err := rows.Scan(&da); err != nil {
-			return store.Page{}, err
+			return nil, err
 		}
-		if p.Count == limit {
-			p.More = true
-			break
-		}
-		if p.Count == 0 {
-			p.First = da
-		}
-		p.Last = da
-		p.Count++
+		keys = append(keys, da)
 	}
-	return p, rows.Err()
+	return keys, rows.Err()
 }
 
 // DeleteObject deletes the selected versions of id and recomputes the flags of
@@ -368,7 +388,10 @@ func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id stri
 		if foreign {
 			return store.ErrOtherSource
 		}
-		_, err = tx.ExecContext(ctx, refreshFlags, id)
+		if _, err = tx.ExecContext(ctx, refreshFlags, id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, syncObservableFlags, id)
 		return err
 	})
 	if err != nil {
@@ -440,6 +463,10 @@ func queryConditions(q store.Query, now int64, join bool) (string, []any, error)
 			return "", nil, err
 		}
 	}
+	if q.ModifiedAfter != "" {
+		conds = append(conds, condModifiedAfter)
+		args = append(args, q.ModifiedAfter)
+	}
 	if len(q.SpecVersions) > 0 {
 		if err := addList(condSpecVersions, q.SpecVersions); err != nil {
 			return "", nil, err
@@ -452,7 +479,7 @@ func queryConditions(q store.Query, now int64, join bool) (string, []any, error)
 		if v.First {
 			alts = append(alts, condFirst)
 		}
-		if v.Last || (!v.First && len(v.Times) == 0 && len(v.DateAdded) == 0) {
+		if v.WantsLatest() {
 			alts = append(alts, condLatest)
 		}
 		if len(v.Times) > 0 {

@@ -165,20 +165,22 @@ func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// interpretError is the one place where driver errors become store errors;
-// nothing above this package sees a *sqlite.Error.
+// interpretError is the one place where driver errors become store errors.
+// Like the postgres store's, it maps what callers act on to store sentinels and
+// returns the rest as a store.DatabaseError: nothing above the store sees a
+// driver type, yet the driver's message and error stay there for the log.
 func interpretError(err error) error {
-	if err == nil {
+	switch {
+	case err == nil:
 		return nil
-	}
-	if errors.Is(err, sql.ErrNoRows) {
+	case store.IsSentinel(err):
+		return err // already the store's own, from inside a transaction
+	case errors.Is(err, sql.ErrNoRows):
 		return store.ErrNotFound
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	case errors.Is(err, context.DeadlineExceeded):
 		// The statement timeout (bound); a caller's own deadline reads the same.
 		return fmt.Errorf("%w: %w", store.ErrBusy, err)
-	}
-	if errors.Is(err, context.Canceled) {
+	case errors.Is(err, context.Canceled):
 		return err
 	}
 	var se *sqlite.Error
@@ -187,10 +189,8 @@ func interpretError(err error) error {
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
 			return fmt.Errorf("%w: %s", store.ErrBusy, err.Error())
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return fmt.Errorf("%w: %s", store.ErrConflict, err.Error())
+			return store.Conflict(err)
 		}
-		// Keep the message (with what wrapped it), drop the driver type.
-		return fmt.Errorf("sqlite: %s", err.Error())
 	}
-	return err
+	return store.DriverError("sqlite", err)
 }

@@ -74,7 +74,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if err := s.CreateFeed(ctx, feed); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := s.CreateFirstKey(ctx, store.APIKey{ID: "k1", Name: "admin", Role: store.RoleAdmin, Hash: []byte("h")}); !ok || err != nil {
+	if ok, err := s.CreateFirstKey(ctx, store.APIKey{ID: "0b0c4c1e-9c3d-4f8e-a7b2-1b9a8c6d5001", Name: "admin", Role: store.RoleAdmin, Hash: []byte("h")}); !ok || err != nil {
 		t.Fatalf("CreateFirstKey = %v, %v", ok, err)
 	}
 	secret, err := s.CursorSecret(ctx)
@@ -94,7 +94,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if got, err := s.GetFeed(ctx, "intel"); err != nil || got.ID != feed.ID {
 		t.Fatalf("feed after reopen: %+v, %v", got, err)
 	}
-	if ok, err := s.CreateFirstKey(ctx, store.APIKey{ID: "k2", Name: "again", Role: store.RoleAdmin, Hash: []byte("h")}); ok || err != nil {
+	if ok, err := s.CreateFirstKey(ctx, store.APIKey{ID: "0b0c4c1e-9c3d-4f8e-a7b2-1b9a8c6d5002", Name: "again", Role: store.RoleAdmin, Hash: []byte("h")}); ok || err != nil {
 		t.Fatalf("CreateFirstKey after reopen = %v, %v; want false: the first key is still there", ok, err)
 	}
 	again, err := s.CursorSecret(ctx)
@@ -229,56 +229,26 @@ func TestOpenDoesNotMigrate(t *testing.T) {
 	}
 }
 
-func TestSchemaMismatch(t *testing.T) {
-	ctx := t.Context()
-	for _, tt := range []struct {
-		name   string
-		change string
-	}{
-		{"NewerThanTheBinary", `INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', 0)`},
-		{"MissingAMigration", `DELETE FROM schema_migrations WHERE version = 1`},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "taxii.db")
-			sqlitetest.Open(t, path).Close()
+func TestSchemaChecks(t *testing.T) {
+	storetest.ExerciseSchemaChecks(t, func(t *testing.T) (store.Store, storetest.SchemaRecord) {
+		path := filepath.Join(t.TempDir(), "taxii.db")
+		s := sqlitetest.Open(t, path)
+		exec := func(t *testing.T, query string, version int) {
+			t.Helper()
 			db, err := sql.Open("sqlite", path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := db.ExecContext(ctx, tt.change); err != nil {
+			defer db.Close()
+			if _, err := db.ExecContext(t.Context(), query, version); err != nil {
 				t.Fatal(err)
 			}
-			db.Close()
-
-			s, err := sqlite.Open(ctx, path, zaptest.NewLogger(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			if err := s.CheckSchema(ctx); !errors.Is(err, store.ErrSchemaMismatch) {
-				t.Fatalf("CheckSchema: %v, want ErrSchemaMismatch", err)
-			}
-		})
-	}
-
-	t.Run("MigrateRefusesANewerDatabase", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "taxii.db")
-		sqlitetest.Open(t, path).Close()
-		db, err := sql.Open("sqlite", path)
-		if err != nil {
-			t.Fatal(err)
 		}
-		if _, err := db.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', 0)`); err != nil {
-			t.Fatal(err)
-		}
-		db.Close()
-		s, err := sqlite.Open(ctx, path, zaptest.NewLogger(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		if err := s.Migrate(ctx); !errors.Is(err, store.ErrSchemaMismatch) {
-			t.Fatalf("Migrate: %v, want ErrSchemaMismatch", err)
+		return s, storetest.SchemaRecord{
+			Record: func(t *testing.T, v int) {
+				exec(t, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'from another binary', 0)`, v)
+			},
+			Forget: func(t *testing.T, v int) { exec(t, `DELETE FROM schema_migrations WHERE version = ?`, v) },
 		}
 	})
 }
@@ -323,6 +293,13 @@ func TestOpenRejectsBadPaths(t *testing.T) {
 
 func BenchmarkStore(b *testing.B) {
 	storetest.Benchmark(b, func(tb testing.TB) store.Store { return sqlitetest.New(tb) })
+}
+
+func TestObservablesBackfill(t *testing.T) {
+	s := sqlitetest.New(t)
+	storetest.ExerciseObservablesBackfill(t, s, func(ctx context.Context) error {
+		return sqlite.ExecForTest(ctx, s, `DROP TABLE observables; DELETE FROM schema_migrations WHERE version = 3`)
+	})
 }
 
 // TestMigrationRecordsSources: rows stored before migration 2 belong to the

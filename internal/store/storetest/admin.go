@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -189,11 +190,37 @@ func exerciseFeeds(t *testing.T, setup setupFunc) {
 		if err != nil || got.ID != id1 {
 			t.Fatalf("GetFeed(lower case) = %q, %v; want the feed, id in lower case", got.ID, err)
 		}
+		if got, err := s.GetFeed(ctx, strings.ToUpper(id1)); err != nil || got.ID != id1 {
+			t.Fatalf("GetFeed(upper case) = %q, %v; want the feed", got.ID, err)
+		}
 		if err := s.CreateFeed(ctx, feed(id1, "", 2)); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("same id in the other case: %v, want ErrConflict", err)
 		}
 		if err := s.DeleteFeed(ctx, strings.ToUpper(id1)); err != nil {
 			t.Fatalf("DeleteFeed(upper case): %v", err)
+		}
+	})
+
+	// A malformed id is simply not found (it may still be an alias); a feed cannot be created with one.
+	t.Run("MalformedIDs", func(t *testing.T) {
+		s, ctx := setup(t)
+		if err := s.CreateFeed(ctx, feed(id1, "not-a-uuid", 1)); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"", id1 + "0", id1[:35], "{" + id1 + "}", "urn:uuid:" + id1, strings.ReplaceAll(id1, "-", "")} {
+			if _, err := s.GetFeed(ctx, id); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("GetFeed(%q): %v, want ErrNotFound", id, err)
+			}
+			if err := s.DeleteFeed(ctx, id); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("DeleteFeed(%q): %v, want ErrNotFound", id, err)
+			}
+		}
+		if got, err := s.GetFeed(ctx, "not-a-uuid"); err != nil || got.ID != id1 {
+			t.Fatalf("GetFeed(alias) = %q, %v; want the feed", got.ID, err)
+		}
+		err := s.CreateFeed(ctx, feed("not-a-uuid-at-all", "", 2))
+		if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
+			t.Fatalf("CreateFeed(malformed id): %v, want a plain error", err)
 		}
 	})
 
@@ -334,6 +361,36 @@ func exerciseKeys(t *testing.T, setup setupFunc) {
 		}
 		if got, _ := s.GetKey(ctx, strings.ToUpper(k1)); !got.LastUsedAt.Equal(at(9)) || got.RevokedAt.IsZero() {
 			t.Fatalf("key after touch and revoke in upper case = %+v", got)
+		}
+	})
+
+	// A malformed id is simply not found; a key cannot be created with one.
+	t.Run("MalformedIDs", func(t *testing.T) {
+		s, ctx := setup(t)
+		if err := s.CreateKey(ctx, key(k1, 1)); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"", "not-a-uuid", k1 + "0", k1[:35], "{" + k1 + "}", strings.ReplaceAll(k1, "-", "")} {
+			if _, err := s.GetKey(ctx, id); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("GetKey(%q): %v, want ErrNotFound", id, err)
+			}
+			if err := s.RevokeKey(ctx, id); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("RevokeKey(%q): %v, want ErrNotFound", id, err)
+			}
+			if err := s.TouchKey(ctx, id, at(9)); err != nil {
+				t.Errorf("TouchKey(%q): %v, want nil", id, err)
+			}
+		}
+		if got, err := s.GetKey(ctx, k1); err != nil || !got.RevokedAt.IsZero() || !got.LastUsedAt.IsZero() {
+			t.Fatalf("the key changed: %+v, %v", got, err)
+		}
+		for _, create := range []func() error{
+			func() error { return s.CreateKey(ctx, key("not-a-uuid", 2)) },
+			func() error { _, err := s.CreateFirstKey(ctx, key("not-a-uuid", 2)); return err },
+		} {
+			if err := create(); err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
+				t.Fatalf("create with a malformed id: %v, want a plain error", err)
+			}
 		}
 	})
 
@@ -494,6 +551,64 @@ func exerciseStatuses(t *testing.T, setup setupFunc) {
 		if err := s.UpdateStatus(ctx, status(strings.ToUpper(st1), expires)); err != nil {
 			t.Fatalf("UpdateStatus(upper case): %v", err)
 		}
+		if got, err := s.GetStatus(ctx, strings.ToUpper(st1), live); err != nil || got.ID != st1 {
+			t.Fatalf("GetStatus(upper case) = %q, %v; want the status", got.ID, err)
+		}
+	})
+
+	// A malformed id is simply not found: never a database error, never a match.
+	t.Run("MalformedIDsAreNotFound", func(t *testing.T) {
+		s := setupFeed(t)
+		ctx := t.Context()
+		if err := s.CreateStatus(ctx, status(st1, expires)); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"", "not-a-uuid", st1 + "0", st1[:35], "{" + st1 + "}", "urn:uuid:" + st1, strings.ReplaceAll(st1, "-", "")} {
+			if _, err := s.GetStatus(ctx, id, live); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("GetStatus(%q): %v, want ErrNotFound", id, err)
+			}
+			if err := s.UpdateStatus(ctx, status(id, expires)); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("UpdateStatus(%q): %v, want ErrNotFound", id, err)
+			}
+		}
+		err := s.CreateStatus(ctx, status("not-a-uuid", expires))
+		if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
+			t.Fatalf("CreateStatus(malformed id): %v, want a plain error", err)
+		}
+	})
+
+	// Each purge run deletes at most its limit, the longest expired first, and never a live status.
+	t.Run("PurgeIsBounded", func(t *testing.T) {
+		s := setupFeed(t)
+		ctx := t.Context()
+		ids := make([]string, 5)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("2d8f4e6a-1b3c-4d5e-8f70-1000000000%02d", i)
+			if err := s.CreateStatus(ctx, status(ids[i], at(40+i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.CreateStatus(ctx, status(st2, at(100))); err != nil {
+			t.Fatal(err)
+		}
+		now := at(50)
+		for i, want := range []int{2, 2, 1, 0} {
+			if n, err := s.DeleteExpiredStatuses(ctx, now, 2); err != nil || n != want {
+				t.Fatalf("run %d: DeleteExpiredStatuses = %d, %v; want %d", i, n, err, want)
+			}
+			if i == 0 {
+				// The two that expired first went; the third is still there.
+				for j, id := range ids[:3] {
+					err := s.UpdateStatus(ctx, status(id, at(40+j)))
+					if gone := errors.Is(err, store.ErrNotFound); gone != (j < 2) {
+						t.Fatalf("after the first run, status %d: %v", j, err)
+					}
+				}
+			}
+		}
+		if _, err := s.GetStatus(ctx, st2, now); err != nil {
+			t.Fatalf("the live status went: %v", err)
+		}
 	})
 
 	t.Run("Expiry", func(t *testing.T) {
@@ -514,7 +629,7 @@ func exerciseStatuses(t *testing.T, setup setupFunc) {
 				t.Fatalf("GetStatus at %v, expired at %v: %v, want ErrNotFound", now, expires, err)
 			}
 		}
-		n, err := s.DeleteExpiredStatuses(ctx, at(42))
+		n, err := s.DeleteExpiredStatuses(ctx, at(42), 100)
 		if err != nil || n != 1 {
 			t.Fatalf("DeleteExpiredStatuses = %d, %v; want 1", n, err)
 		}
@@ -525,7 +640,7 @@ func exerciseStatuses(t *testing.T, setup setupFunc) {
 		if err := s.UpdateStatus(ctx, status(st1, at(59))); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("UpdateStatus of a deleted status: %v, want ErrNotFound", err)
 		}
-		if n, err := s.DeleteExpiredStatuses(ctx, at(42)); err != nil || n != 0 {
+		if n, err := s.DeleteExpiredStatuses(ctx, at(42), 100); err != nil || n != 0 {
 			t.Fatalf("second DeleteExpiredStatuses = %d, %v; want 0", n, err)
 		}
 	})

@@ -337,6 +337,57 @@ func exerciseScanObjects(t *testing.T, setup setupFunc) {
 		}
 	})
 
+	// A long match[id] list (the stores read it through the id index, then by
+	// primary key) pages like any query: the selected versions, in date_added
+	// order, each once, with their bytes or, with NoRaw, without.
+	t.Run("LongIDList", func(t *testing.T) {
+		s, ctx := setup(t)
+		var objs []store.Object
+		for n := range 300 {
+			typ := []string{"indicator", "malware", "identity"}[n%3]
+			objs = append(objs, version(objectID(typ, n), "2021-01-01T00:00:00Z"))
+		}
+		// A second version of every tenth object: the first stays, not latest.
+		for n := 0; n < 300; n += 10 {
+			objs = append(objs, version(objs[n].ID, "2021-06-01T00:00:00Z"))
+		}
+		add(t, ctx, s, objs...)
+		var ids []string
+		want := map[bool][]ref{} // by match[version]=all
+		for n := 0; n < 300; n += 2 {
+			ids = append(ids, objs[n].ID)
+		}
+		ids = append(ids, objectID("indicator", 9999)) // unknown: matches nothing
+		inList := func(id string) bool { return slices.Contains(ids, id) }
+		for i, o := range objs {
+			if !inList(o.ID) || o.Type == "identity" {
+				continue
+			}
+			want[true] = append(want[true], refTo(o))
+			latest := i >= 300 || (i%10 != 0)
+			if latest {
+				want[false] = append(want[false], refTo(o))
+			}
+		}
+		for _, all := range []bool{false, true} {
+			for _, noRaw := range []bool{false, true} {
+				q := store.Query{IDs: ids, Types: []string{"indicator", "malware"}, Limit: 17, NoRaw: noRaw}
+				if all {
+					q.Versions = store.VersionMatch{All: true}
+				}
+				rows := pageAll(t, ctx, s, q, false)
+				if got := refs(rows); !slices.Equal(got, want[all]) {
+					t.Fatalf("all=%v noRaw=%v: %d rows\ngot  %v\nwant %v", all, noRaw, len(got), got, want[all])
+				}
+				for _, r := range rows {
+					if noRaw != (r.Raw == nil) || (!noRaw && !bytes.Contains(r.Raw, []byte(r.ID))) {
+						t.Fatalf("noRaw=%v: row %s has raw %q", noRaw, r.ID, r.Raw)
+					}
+				}
+			}
+		}
+	})
+
 	t.Run("EmptyPageNeverCallsEach", func(t *testing.T) {
 		s, _ := setupData(t)
 		calls := 0

@@ -38,6 +38,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Upstreams", func(t *testing.T) { exerciseUpstreams(t, setup) })
 	t.Run("Paging", func(t *testing.T) { exercisePaging(t, setup) })
 	t.Run("ConcurrentWritersAndPollers", func(t *testing.T) { exerciseConcurrency(t, setup) })
+	t.Run("Observables", func(t *testing.T) { exerciseObservables(t, setup) })
 	t.Run("Feeds", func(t *testing.T) { exerciseFeeds(t, setup) })
 	t.Run("FeedFilters", func(t *testing.T) { exerciseFeedFilters(t, setup) })
 	t.Run("FilteredFeedConcurrency", func(t *testing.T) { exerciseFilteredConcurrency(t, setup) })

@@ -1,0 +1,97 @@
+package export_test
+
+import (
+	"encoding/csv"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/inthreat/taxii-server/internal/store"
+)
+
+const tlpGreen = `,"object_marking_refs":["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"]`
+
+// formatsFixture stores: a two-value STIX indicator, a STIX indicator naming no value we
+// export, a sigma and a yara indicator, and a malware.
+func formatsFixture(t *testing.T, st store.Store) (*fixture, string) {
+	f := setup(t, st, nil)
+	f.post(t,
+		indicator(1, "[ipv4-addr:value = '198.51.100.1'] OR [domain-name:value = 'Evil.Example']", "stix",
+			tlpGreen+`,"confidence":85,"valid_until":"2099-01-01T00:00:00Z","labels":["c2","botnet"],"created_by_ref":"identity--357447d7-9229-4ce1-b7fa-f1b83587048e"`),
+		indicator(2, "[process:name = 'evil.exe']", "stix", ""),
+		indicator(3, "title: x\ndetection: {}", "sigma", ""),
+		indicator(4, "rule x { condition: true }", "yara", ""),
+		malware(5),
+	)
+	return f, f.api + "/collections/" + feedAll + "/objects"
+}
+
+func TestFormatText(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		f, all := formatsFixture(t, st)
+		r := f.get(t, "reader", all+"?format=text&limit=3").ok(t)
+		if ct := r.header.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
+			t.Errorf("Content-Type %q", ct)
+		}
+		if got := string(r.body); got != "198.51.100.1 evil.example\nind 2\n" {
+			t.Errorf("text page:\n%s", got)
+		}
+		cursor := r.header.Get("Cursor")
+		if cursor == "" {
+			t.Fatal("no Cursor header")
+		}
+		r = f.get(t, "reader", all+"?format=text&cursor="+url.QueryEscape(cursor)).ok(t)
+		if len(r.body) != 0 { // yara and malware: skipped
+			t.Errorf("second page: %q", r.body)
+		}
+		if r.header.Get("Cursor") == cursor {
+			t.Error("the cursor did not move past the skipped objects")
+		}
+		if v, ok := metricValue(t, f.reg, "taxii_export_responses_total", map[string]string{"format": "text", "result": "ok"}); !ok || v != 2 {
+			t.Errorf("text responses counted: %v %v", v, ok)
+		}
+	})
+}
+
+func TestFormatCSV(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		f, all := formatsFixture(t, st)
+		r := f.get(t, "reader", all+"?format=csv").ok(t)
+		if r.header.Get("Cursor") == "" || r.header.Get("Content-Type") != "text/csv; charset=utf-8" {
+			t.Errorf("headers %v", r.header)
+		}
+		rows, err := csv.NewReader(strings.NewReader(string(r.body))).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := [][]string{
+			{"id", "type", "name", "observable type", "value", "tlp", "confidence", "valid_from", "valid_until", "revoked", "created_by_ref", "labels"},
+			{indicatorID(1), "indicator", "ind 1", "ipv4-addr", "198.51.100.1", "green", "85", "2024-01-01T00:00:00Z", "2099-01-01T00:00:00Z", "false", "identity--357447d7-9229-4ce1-b7fa-f1b83587048e", "c2,botnet"},
+			{indicatorID(1), "indicator", "ind 1", "domain-name", "evil.example", "green", "85", "2024-01-01T00:00:00Z", "2099-01-01T00:00:00Z", "false", "identity--357447d7-9229-4ce1-b7fa-f1b83587048e", "c2,botnet"},
+			{indicatorID(2), "indicator", "ind 2", "", "", "", "", "2024-01-01T00:00:00Z", "", "false", "", ""},
+			{indicatorID(3), "indicator", "ind 3", "", "", "", "", "2024-01-01T00:00:00Z", "", "false", "", ""},
+			{indicatorID(4), "indicator", "ind 4", "", "", "", "", "2024-01-01T00:00:00Z", "", "false", "", ""},
+			{"malware--00000000-0000-4000-8000-000000000005", "malware", "mal 5", "", "", "", "", "", "", "false", "", ""},
+		}
+		if !slices.EqualFunc(rows, want, slices.Equal) {
+			t.Errorf("csv:\n got %q\nwant %q", rows, want)
+		}
+	})
+}
+
+func TestFormatCustom(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		f, all := formatsFixture(t, st)
+		tmpl := url.QueryEscape("$id|$name|$type|$tlp|$confidence|$valid_until|$observables")
+		r := f.get(t, "reader", all+"?format=custom&template="+tmpl).ok(t)
+		want := indicatorID(1) + "|ind 1|indicator|green|85|2099-01-01T00:00:00Z|198.51.100.1,evil.example\n" +
+			indicatorID(2) + "|ind 2|indicator||||\n"
+		if string(r.body) != want {
+			t.Errorf("custom:\n got %q\nwant %q", r.body, want)
+		}
+		if r.header.Get("Cursor") == "" {
+			t.Error("no Cursor header")
+		}
+	})
+}

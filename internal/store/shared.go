@@ -1,0 +1,127 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// WantsLatest reports whether v selects the latest version of each object:
+// asked for with "last", and the default when nothing else is asked for.
+func (v VersionMatch) WantsLatest() bool {
+	if v.All {
+		return false
+	}
+	return v.Last || (!v.First && len(v.Times) == 0 && len(v.DateAdded) == 0)
+}
+
+// SummarizePage turns the date_added values a query found, in order and at most
+// limit+1 of them, into the page of the first limit: one more than the limit means
+// more rows follow.
+func SummarizePage(keys []int64, limit int) Page {
+	var p Page
+	if len(keys) > limit {
+		p.More = true
+		keys = keys[:limit]
+	}
+	p.Count = len(keys)
+	if p.Count > 0 {
+		p.First, p.Last = keys[0], keys[p.Count-1]
+	}
+	return p
+}
+
+// BeginPage summarises keys as SummarizePage does and hands the page to begin,
+// as ScanObjects promises; rows reports whether any row is to stream. An error
+// is begin's, as is.
+func BeginPage(keys []int64, limit int, begin func(Page) error) (page Page, rows bool, err error) {
+	page = SummarizePage(keys, limit)
+	if err := begin(page); err != nil {
+		return page, false, err
+	}
+	return page, page.Count > 0, nil
+}
+
+// statusObject is the stored JSON form of a StatusObject, the same in every store.
+type statusObject struct {
+	ID      string `json:"id"`
+	Version string `json:"version,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// EncodeStatusObjects is the stored form of a status list: a JSON array, never null.
+func EncodeStatusObjects(list []StatusObject) []byte {
+	out := make([]statusObject, len(list))
+	for i, o := range list {
+		out[i] = statusObject(o)
+	}
+	b, _ := json.Marshal(out) // strings only: cannot fail
+	return b
+}
+
+// DecodeStatusObjects reads what EncodeStatusObjects wrote; an empty list is nil.
+func DecodeStatusObjects(b []byte) ([]StatusObject, error) {
+	var in []statusObject
+	if err := json.Unmarshal(b, &in); err != nil {
+		return nil, fmt.Errorf("decode status objects: %w", err)
+	}
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := make([]StatusObject, len(in))
+	for i, o := range in {
+		out[i] = StatusObject(o)
+	}
+	return out, nil
+}
+
+// CanonicalUUID returns the stored form (lower case, hyphenated) of a feed, key
+// or status id, and false when s is not a UUID in its 36-character form. Lookups
+// of a malformed id find nothing without asking the database.
+func CanonicalUUID(s string) (string, bool) {
+	if len(s) != 36 {
+		return "", false
+	}
+	u, err := uuid.Parse(s)
+	if err != nil {
+		return "", false
+	}
+	return strings.ToLower(u.String()), true
+}
+
+// DatabaseError is a database failure that no caller acts on: a store returns it
+// for every driver error it does not map to a sentinel. Its text keeps the
+// driver's message for the log, and Cause keeps the driver's error, but it does
+// not unwrap to it: nothing above a store depends on a driver's error types.
+type DatabaseError struct {
+	Store string // "postgres", "sqlite"
+	cause error
+}
+
+// DriverError wraps err, a driver's error, as a DatabaseError of the named store.
+func DriverError(storeName string, err error) error {
+	return &DatabaseError{Store: storeName, cause: err}
+}
+
+func (e *DatabaseError) Error() string { return e.Store + ": " + e.cause.Error() }
+
+// Cause is the driver's error, for logs and debugging.
+func (e *DatabaseError) Cause() error { return e.cause }
+
+// Conflict is ErrConflict with the driver's message of the violated constraint.
+func Conflict(err error) error { return fmt.Errorf("%w: %s", ErrConflict, err.Error()) }
+
+// IsSentinel reports whether err is, or wraps, one of this package's sentinel
+// errors: a store returns such an error unchanged (one returned from inside a
+// transaction is already the store's own), never as a DatabaseError.
+func IsSentinel(err error) bool {
+	for _, s := range []error{ErrNotFound, ErrConflict, ErrBusy, ErrSchemaMismatch, ErrOtherSource} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
