@@ -118,7 +118,7 @@ func Conflict(err error) error { return fmt.Errorf("%w: %s", ErrConflict, err.Er
 // errors: a store returns such an error unchanged (one returned from inside a
 // transaction is already the store's own), never as a DatabaseError.
 func IsSentinel(err error) bool {
-	for _, s := range []error{ErrNotFound, ErrConflict, ErrBusy, ErrSchemaMismatch, ErrOtherSource} {
+	for _, s := range []error{ErrNotFound, ErrConflict, ErrBusy, ErrSchemaMismatch, ErrOtherSource, ErrLeaseLost} {
 		if errors.Is(err, s) {
 			return true
 		}
