@@ -5,7 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/term"
@@ -64,14 +66,22 @@ func runImport(ctx context.Context, args []string, c *cli) error {
 	if err != nil {
 		return usageError{"import: --source must name a source"}
 	}
-	imp := &importer{in: in, c: c, limits: objectLimits(cfg), started: time.Now()}
+	imp := &importer{in: in, c: c, limits: objectLimits(cfg), started: time.Now(), every: c.progressEvery}
 	if f, ok := c.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		imp.progress = true
+		imp.terminal = true
 	}
+	if imp.every <= 0 {
+		imp.every = 5 * time.Second
+	}
+	imp.lastShow = imp.started
 	var fileErrs []error
 	for _, name := range fs.Args() {
 		if err := imp.file(ctx, name); err != nil {
 			if ctx.Err() != nil {
+				// What was stored before the interrupt stays stored: say how much.
+				n := imp.counts
+				fmt.Fprintf(c.stdout, "interrupted: imported %d, unchanged %d, rejected %d (committed before the interrupt)\n",
+					n.imported, n.unchanged, n.rejected)
 				return ctx.Err()
 			}
 			var storeErr storeError
@@ -81,8 +91,10 @@ func runImport(ctx context.Context, args []string, c *cli) error {
 			// The rest of an unreadable file is lost to this run: it counts as one rejection.
 			fmt.Fprintf(c.stderr, "%s: %v\n", name, err)
 			imp.counts.rejected++
+			imp.file0.rejected++
 			fileErrs = append(fileErrs, err)
 		}
+		imp.fileSummary(name, len(fs.Args()) > 1)
 	}
 	imp.showProgress(true)
 	n := imp.counts
@@ -107,21 +119,49 @@ type importer struct {
 	in       *ingest.Ingester
 	c        *cli
 	limits   stix.Limits
-	counts   importCounts
+	counts   importCounts // the whole run
 	started  time.Time
-	progress bool
+	terminal bool          // stderr is a terminal: progress on one line, every second
+	every    time.Duration // otherwise a progress line this often
 	lastShow time.Time
+
+	// The current file: its counts, its STIX 2.0 objects (one line for all of
+	// them), and how far it has been read, for percent and ETA.
+	file0   importCounts
+	oldSTIX int
+	read    *countingReader
+	size    int64 // -1 when unknown (standard input)
+	begun   time.Time
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // file streams one file: decode, validate a batch on every core, store it.
 // Decoding and validation of the next batch overlap with storing this one.
 func (imp *importer) file(ctx context.Context, name string) error {
+	imp.file0, imp.oldSTIX, imp.size, imp.begun = importCounts{}, 0, -1, time.Now()
 	r, closeInput, err := openInput(name, imp.c.stdin)
 	if err != nil {
 		return err
 	}
 	defer closeInput()
-	dec := stix.NewDecoder(r, imp.limits)
+	if f, ok := r.(*os.File); ok && name != "-" {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			imp.size = fi.Size()
+		}
+	}
+	imp.read = &countingReader{r: r}
+	dec := stix.NewDecoder(imp.read, imp.limits)
 	type batch struct {
 		index []int // input index of each item
 		b     *ingest.Batch
@@ -165,38 +205,79 @@ func (imp *importer) store(ctx context.Context, name string, index []int, b *ing
 		switch o.Result {
 		case ingest.Added:
 			imp.counts.imported++
+			imp.file0.imported++
 		case ingest.Unchanged:
 			imp.counts.unchanged++
+			imp.file0.unchanged++
 		default:
-			imp.reject(name, index[i], o.ID, o.Reason)
+			imp.reject(name, index[i], o)
 		}
 	}
 	imp.showProgress(false)
 	return nil
 }
 
-func (imp *importer) reject(file string, index int, id, reason string) {
+// reject reports one refused object by its 1-based position in the file. STIX
+// 2.0 objects are counted instead, for one line per file: a 2.0 file is refused
+// whole, and 50,000 identical lines say less than one.
+func (imp *importer) reject(file string, index int, o ingest.Outcome) {
 	imp.counts.rejected++
+	imp.file0.rejected++
+	if o.OldSTIX {
+		imp.oldSTIX++
+		return
+	}
+	id := o.ID
 	if id == "" {
 		id = "-"
 	}
-	fmt.Fprintf(imp.c.stderr, "rejected %s:%d %s: %s\n", file, index, id, reason)
+	fmt.Fprintf(imp.c.stderr, "rejected %s: object %d %s: %s\n", displayName(file), index+1, id, o.Reason)
 }
 
+// fileSummary closes one file: its STIX 2.0 line, and its counts when the run
+// has several files.
+func (imp *importer) fileSummary(name string, several bool) {
+	if imp.oldSTIX > 0 {
+		fmt.Fprintf(imp.c.stderr, "rejected %s: %d objects are STIX 2.0 (spec_version missing or \"2.0\"), not 2.1: "+
+			"not imported; convert them to STIX 2.1 first\n", displayName(name), imp.oldSTIX)
+	}
+	if several {
+		n := imp.file0
+		fmt.Fprintf(imp.c.stderr, "%s: imported %d, unchanged %d, rejected %d\n", displayName(name), n.imported, n.unchanged, n.rejected)
+	}
+}
+
+// showProgress reports the count and rate: on a terminal on one line, rewritten
+// every second; elsewhere (compose exec -T, CI, nohup) a line every imp.every,
+// with percent and ETA of the current file when its size is known.
 func (imp *importer) showProgress(final bool) {
-	if !imp.progress {
+	now := time.Now()
+	n := imp.counts.imported + imp.counts.unchanged + imp.counts.rejected
+	rate := float64(n) / max(now.Sub(imp.started).Seconds(), 1e-9)
+	if imp.terminal {
+		if !final && now.Sub(imp.lastShow) < time.Second {
+			return
+		}
+		imp.lastShow = now
+		end := "\r"
+		if final {
+			end = "\n"
+		}
+		fmt.Fprintf(imp.c.stderr, "\x1b[2K%d objects, %.0f objects/s%s", n, rate, end)
 		return
 	}
-	now := time.Now()
-	if !final && now.Sub(imp.lastShow) < time.Second {
+	if final || now.Sub(imp.lastShow) < imp.every {
 		return
 	}
 	imp.lastShow = now
-	n := imp.counts.imported + imp.counts.unchanged + imp.counts.rejected
-	rate := float64(n) / now.Sub(imp.started).Seconds()
-	end := "\r"
-	if final {
-		end = "\n"
+	line := fmt.Sprintf("import: %d objects, %.0f objects/s", n, rate)
+	if imp.size > 0 && imp.read != nil {
+		done := imp.read.n.Load()
+		pct := 100 * float64(done) / float64(imp.size)
+		line += fmt.Sprintf(", %.0f%% of the file", min(pct, 100))
+		if bps := float64(done) / max(now.Sub(imp.begun).Seconds(), 1e-9); bps > 0 && done < imp.size {
+			line += fmt.Sprintf(", about %s left", (time.Duration(float64(imp.size-done)/bps) * time.Second).Round(time.Second))
+		}
 	}
-	fmt.Fprintf(imp.c.stderr, "\x1b[2K%d objects, %.0f objects/s%s", n, rate, end)
+	fmt.Fprintln(imp.c.stderr, line)
 }

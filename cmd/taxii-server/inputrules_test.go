@@ -23,8 +23,8 @@ func TestImportAndValidateNumberRule(t *testing.T) {
 		t.Fatalf("import: err=%v stdout=%q stderr=%s", err, stdout, stderr)
 	}
 	for _, want := range []string{
-		"-:1 indicator--00000002-0000-4000-8000-000000000000: /x_score: the number -1e400 is beyond the range of an IEEE-754 double",
-		"-:2 indicator--00000003-0000-4000-8000-000000000000: /x_score: a number of 101 digits; numbers have at most 100 digits",
+		"<stdin>: object 2 indicator--00000002-0000-4000-8000-000000000000: /x_score: the number -1e400 is beyond the range of an IEEE-754 double",
+		"<stdin>: object 3 indicator--00000003-0000-4000-8000-000000000000: /x_score: a number of 101 digits; numbers have at most 100 digits",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("import stderr lacks %q:\n%s", want, stderr)
@@ -36,8 +36,8 @@ func TestImportAndValidateNumberRule(t *testing.T) {
 		t.Fatalf("validate: err=%v output:\n%s", err, out)
 	}
 	for _, want := range []string{
-		"<stdin>:1: indicator--00000002-0000-4000-8000-000000000000: /x_score: the number -1e400 is beyond",
-		"<stdin>:2: indicator--00000003-0000-4000-8000-000000000000: /x_score: a number of 101 digits",
+		"<stdin>: object 2: indicator--00000002-0000-4000-8000-000000000000: /x_score: the number -1e400 is beyond",
+		"<stdin>: object 3: indicator--00000003-0000-4000-8000-000000000000: /x_score: a number of 101 digits",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("validate output lacks %q:\n%s", want, out)
@@ -56,8 +56,8 @@ func TestRejectionsNameTheObject(t *testing.T) {
 		t.Fatal("validate accepted")
 	}
 	for _, want := range []string{
-		"<stdin>:0: indicator--00000005-0000-4000-8000-000000000000: /pattern_type: invalid JSON: duplicate property \"pattern_type\"",
-		"<stdin>:1: indicator--00000006-0000-4000-8000-000000000000: -: the object has " + fmt.Sprint(len(big)) + " bytes: larger than 10485760 bytes, the limit for one object (line 2)",
+		"<stdin>: object 1: indicator--00000005-0000-4000-8000-000000000000: /pattern_type: invalid JSON: duplicate property \"pattern_type\"",
+		"<stdin>: object 2: indicator--00000006-0000-4000-8000-000000000000: -: the object has " + fmt.Sprint(len(big)) + " bytes: larger than 10485760 bytes, the limit for one object (line 2)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("validate output lacks %q:\n%s", want, out)
@@ -66,7 +66,7 @@ func TestRejectionsNameTheObject(t *testing.T) {
 
 	b := binaries(t)["sqlite"](t)
 	_, stderr, err := b.run(context.Background(), dup+"\n", "import", "-")
-	if err == nil || !strings.Contains(stderr, "-:0 indicator--00000005-0000-4000-8000-000000000000: /pattern_type: invalid JSON: duplicate property") {
+	if err == nil || !strings.Contains(stderr, "<stdin>: object 1 indicator--00000005-0000-4000-8000-000000000000: /pattern_type: invalid JSON: duplicate property") {
 		t.Fatalf("import: err=%v stderr=%s", err, stderr)
 	}
 }

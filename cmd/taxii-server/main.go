@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -38,6 +39,9 @@ type cli struct {
 	// listening, when set, receives the address of each listener ("taxii", "metrics")
 	// once all listen, so tests listen on port 0 and read back the bound addresses.
 	listening func(name, addr string)
+	// progressEvery is how often import reports progress when stderr is not a
+	// terminal; 0: every 5 s.
+	progressEvery time.Duration
 }
 
 // usageError is a mistake in the command line; exit status 2.

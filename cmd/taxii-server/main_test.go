@@ -350,7 +350,7 @@ func TestImportReportsEachRejection(t *testing.T) {
 	if err == nil || stdout != "imported 1, unchanged 0, rejected 2\n" {
 		t.Fatalf("err=%v stdout=%q stderr=%s", err, stdout, stderr)
 	}
-	if !strings.Contains(stderr, "mixed.jsonl:1 indicator--00000002-0000-4000-8000-000000000000: /pattern: ") ||
+	if !strings.Contains(stderr, "mixed.jsonl: object 2 indicator--00000002-0000-4000-8000-000000000000: /pattern: ") ||
 		strings.Count(stderr, "indicator--00000002") != 1 || !strings.Contains(stderr, "garbage.json: ") {
 		t.Fatalf("stderr does not name each rejection once:\n%s", stderr)
 	}
@@ -362,7 +362,7 @@ func TestImportHonoursObjectLimits(t *testing.T) {
 	b.env["TAXII_MAX_JSON_DEPTH"] = "3"
 	deep := strings.Replace(indicator(0, 3), `"pattern_type"`, `"x_deep":{"a":{"b":{"c":{}}}},"pattern_type"`, 1)
 	stdout, stderr, err := b.run(context.Background(), indicator(0, 4)+"\n"+deep+"\n", "import", "-")
-	if err == nil || stdout != "imported 1, unchanged 0, rejected 1\n" || !strings.Contains(stderr, "-:1") {
+	if err == nil || stdout != "imported 1, unchanged 0, rejected 1\n" || !strings.Contains(stderr, "<stdin>: object 2 ") {
 		t.Fatalf("err=%v stdout=%q stderr=%s", err, stdout, stderr)
 	}
 }

@@ -100,7 +100,7 @@ func validateFile(ctx context.Context, v *stix.Validator, limits stix.Limits, na
 		for _, it := range items {
 			if it.err != nil {
 				counts.invalid++
-				fmt.Fprintf(out, "%s:%d: %s: -: %v\n", file, it.index, elementID(it.err), reason(it.err))
+				fmt.Fprintf(out, "%s: object %d: %s: -: %v\n", file, it.index+1, elementID(it.err), reason(it.err))
 				continue
 			}
 			r := res[k]
@@ -121,7 +121,7 @@ func validateFile(ctx context.Context, v *stix.Validator, limits stix.Limits, na
 					path = ve.Path
 				}
 			}
-			fmt.Fprintf(out, "%s:%d: %s: %s: %s\n", file, it.index, id, path, why)
+			fmt.Fprintf(out, "%s: object %d: %s: %s: %s\n", file, it.index+1, id, path, why)
 		}
 		return ctx.Err()
 	})

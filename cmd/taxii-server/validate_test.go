@@ -49,7 +49,7 @@ func TestValidateCommand(t *testing.T) {
 
 	t.Run("strict", func(t *testing.T) {
 		out, _, err := runValidateOut(t, "--strict", good)
-		want := good + ":1: identity--8c6af861-7b20-41ef-9b59-6344fd872a8f: /foo: property foo is not defined by STIX 2.1 for identity objects; custom properties need the x_ prefix (strict mode)\nvalid 1, invalid 1\n"
+		want := good + ": object 2: identity--8c6af861-7b20-41ef-9b59-6344fd872a8f: /foo: property foo is not defined by STIX 2.1 for identity objects; custom properties need the x_ prefix (strict mode)\nvalid 1, invalid 1\n"
 		if !errors.Is(err, errReported) || out != want {
 			t.Fatalf("err %v, output:\n%s\nwant:\n%s", err, out, want)
 		}
@@ -61,10 +61,10 @@ func TestValidateCommand(t *testing.T) {
 			t.Fatalf("err = %v, want the reported error (exit status 1)", err)
 		}
 		want := []string{
-			mixed + ":1: identity--8c6af861-7b20-41ef-9b59-6344fd872a8e: /modified: modified is earlier than created (2015-08-08T15:50:10.983Z < 2016-08-08T15:50:10.983Z)",
-			mixed + ":2: -: -: invalid JSON: unexpected 'o', expected a JSON value (line 3)",
-			mixed + ":3: indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f: /pattern: expected ']' but the pattern ended at offset 16",
-			mixed + ":4: indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f: /spec_version: spec_version is missing, so this is STIX 2.0 content, which is not accepted; this server stores STIX 2.1 (SDOs and SROs carry spec_version \"2.1\")",
+			mixed + ": object 2: identity--8c6af861-7b20-41ef-9b59-6344fd872a8e: /modified: modified is earlier than created (2015-08-08T15:50:10.983Z < 2016-08-08T15:50:10.983Z)",
+			mixed + ": object 3: -: -: invalid JSON: unexpected 'o', expected a JSON value (line 3)",
+			mixed + ": object 4: indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f: /pattern: expected ']' but the pattern ended at offset 16",
+			mixed + ": object 5: indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f: /spec_version: spec_version is missing, so this is STIX 2.0 content, which is not accepted; this server stores STIX 2.1 (SDOs and SROs carry spec_version \"2.1\")",
 			broken + ": line 5 (offset ",
 			filepath.Join(dir, "missing.json") + ": open ",
 			"valid 4, invalid 6",
@@ -82,7 +82,7 @@ func TestValidateCommand(t *testing.T) {
 
 	t.Run("stdin", func(t *testing.T) {
 		out, _, err := validate(t, "["+validIdentity+","+backInTime+"]", "-")
-		if !errors.Is(err, errReported) || !strings.HasPrefix(out, "<stdin>:1: identity--") || !strings.HasSuffix(out, "valid 1, invalid 1\n") {
+		if !errors.Is(err, errReported) || !strings.HasPrefix(out, "<stdin>: object 2: identity--") || !strings.HasSuffix(out, "valid 1, invalid 1\n") {
 			t.Fatalf("err %v, output:\n%s", err, out)
 		}
 	})

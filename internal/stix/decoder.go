@@ -48,7 +48,7 @@ type ElementError struct {
 }
 
 func (e *ElementError) Error() string {
-	name := fmt.Sprintf("object %d", e.Index)
+	name := fmt.Sprintf("object %d", e.Index+1) // 1-based, as a person counts; objects[i] below is a JSON index
 	if e.envelope {
 		name = fmt.Sprintf("objects[%d]", e.Index)
 	}

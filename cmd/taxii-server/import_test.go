@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// stalledInput serves its objects, then blocks until ctx ends, as a pipe from a
+// slow producer would.
+type stalledInput struct {
+	ctx  context.Context
+	data *strings.Reader
+}
+
+func (s *stalledInput) Read(p []byte) (int, error) {
+	if s.data.Len() > 0 {
+		return s.data.Read(p)
+	}
+	<-s.ctx.Done()
+	return 0, s.ctx.Err()
+}
+
+func lines(from, n int) string {
+	var b strings.Builder
+	for i := from; i < from+n; i++ {
+		b.WriteString(indicator(7, i))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// An interrupted import says what it had committed, and progress lines come
+// although stderr is no terminal.
+func TestImportInterruptedSaysWhatWasCommitted(t *testing.T) {
+	b := binaries(t)["sqlite"](t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stderr, stdout := &syncBuffer{}, &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"import", "-"}, &cli{stdin: &stalledInput{ctx, strings.NewReader(lines(0, importBatch+500))},
+			stdout: stdout, stderr: stderr, getenv: b.getenv, environ: b.environ, progressEvery: time.Nanosecond})
+	}()
+	for end := time.Now().Add(time.Minute); !strings.Contains(stderr.String(), "import: 2000 objects"); {
+		if time.Now().After(end) {
+			t.Fatalf("no progress line for the first batch:\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("import returned %v", err)
+	}
+	if got := stdout.String(); !strings.Contains(got, "interrupted: imported 2000, unchanged 0, rejected 0 (committed before the interrupt)") {
+		t.Fatalf("stdout %q", got)
+	}
+	// Those 2000 are really stored: importing them again changes nothing.
+	out := b.must(lines(0, importBatch), "import", "-")
+	if out != "imported 0, unchanged 2000, rejected 0\n" {
+		t.Fatalf("re-import: %q", out)
+	}
+}
+
+// Files: a summary each, percent of a file whose size is known, and one line
+// for a whole STIX 2.0 file instead of one per object.
+func TestImportPerFileSummaries(t *testing.T) {
+	b := binaries(t)["sqlite"](t)
+	dir := t.TempDir()
+	newer := filepath.Join(dir, "new.jsonl")
+	old := filepath.Join(dir, "old.jsonl")
+	if err := os.WriteFile(newer, []byte(lines(100, 2*importBatch+10)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v20 := strings.ReplaceAll(lines(10_000, 3), `"spec_version":"2.1",`, "")
+	if err := os.WriteFile(old, []byte(v20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr strings.Builder
+	err := run(context.Background(), []string{"import", newer, old},
+		&cli{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: b.getenv, environ: b.environ, progressEvery: time.Nanosecond})
+	if !errors.Is(err, errReported) || stdout.String() != "imported 4010, unchanged 0, rejected 3\n" {
+		t.Fatalf("err %v stdout %q stderr %s", err, stdout.String(), stderr.String())
+	}
+	e := stderr.String()
+	for _, want := range []string{
+		newer + ": imported 4010, unchanged 0, rejected 0\n",
+		old + ": imported 0, unchanged 0, rejected 3\n",
+		"rejected " + old + ": 3 objects are STIX 2.0",
+		"% of the file",
+	} {
+		if !strings.Contains(e, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, e)
+		}
+	}
+	if n := strings.Count(e, "STIX 2.0"); n != 1 {
+		t.Errorf("%d lines about STIX 2.0, want 1:\n%s", n, e)
+	}
+}
