@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/jackc/pgx/v5"
 
@@ -96,18 +95,10 @@ func (s *Store) filterColumns(ctx context.Context, tx pgx.Tx, objs []store.Objec
 	for j, f := range fields {
 		c.tlp[j] = int16(store.ResolveTLP(f.MarkingRefs, known))
 		c.confidence[j] = int16(f.Confidence)
-		c.creators[j], c.labels[j] = jsonArray(f.Creators), jsonArray(f.Labels)
+		c.creators[j], c.labels[j] = store.JSONList(f.Creators), store.JSONList(f.Labels)
 		c.revoked[j], c.validUntil[j] = f.Revoked, f.ValidUntil
 	}
 	return c, nil
-}
-
-func jsonArray(list []string) string {
-	if len(list) == 0 {
-		return "[]"
-	}
-	b, _ := json.Marshal(list) // strings always encode
-	return string(b)
 }
 
 // ObjectTypes implements store.Feeds: a loose index scan over objects_type_idx,

@@ -54,24 +54,9 @@ func scanUpstream(row pgx.Row) (store.Upstream, error) {
 		return store.Upstream{}, err
 	}
 	u.Interval = time.Duration(interval) * time.Microsecond
-	u.LeaseUntil, u.NextRun, u.LastRun = fromMicros(leaseUntil), fromMicros(nextRun), fromMicros(lastRun)
-	u.LastSuccess, u.LastErrorAt, u.CreatedAt = fromMicros(lastSuccess), fromMicros(lastErrorAt), fromMicros(created)
+	u.LeaseUntil, u.NextRun, u.LastRun = store.TimeOrZero(leaseUntil), store.TimeOrZero(nextRun), store.TimeOrZero(lastRun)
+	u.LastSuccess, u.LastErrorAt, u.CreatedAt = store.TimeOrZero(lastSuccess), store.TimeOrZero(lastErrorAt), store.TimeOrZero(created)
 	return u, nil
-}
-
-// micros is t in µs since the epoch; 0 for the zero time.
-func micros(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-func fromMicros(us int64) time.Time {
-	if us == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(us).UTC()
 }
 
 // CreateUpstream implements store.Upstreams.
@@ -82,7 +67,7 @@ func (s *Store) CreateUpstream(ctx context.Context, u store.Upstream) (store.Ups
 		next = now
 	}
 	got, err := scanUpstream(s.pool.QueryRow(ctx, insertUpstream, u.Name, u.URL, u.TAXIIVersion, u.User, u.Password, u.Token,
-		u.CAPEM, u.Insecure, nonNil(u.Types), u.Interval.Microseconds(), u.AddedAfter, u.Paused, micros(next), micros(now)))
+		u.CAPEM, u.Insecure, nonNil(u.Types), u.Interval.Microseconds(), u.AddedAfter, u.Paused, store.MicrosOrZero(next), store.MicrosOrZero(now)))
 	return got, interpretError(err)
 }
 
@@ -148,7 +133,7 @@ func (s *Store) ClaimUpstream(ctx context.Context, owner string, now time.Time, 
 // commits, so the lease cannot change hands in between.
 func (s *Store) CommitUpstreamPage(ctx context.Context, id int64, l store.Lease, objs []store.Object, watermark string) ([]store.AddOutcome, error) {
 	out, err := s.addObjects(ctx, objs, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, commitWatermark, id, l.Owner, l.Now.UnixMicro(), watermark, micros(l.Until))
+		tag, err := tx.Exec(ctx, commitWatermark, id, l.Owner, l.Now.UnixMicro(), watermark, store.MicrosOrZero(l.Until))
 		if err != nil {
 			return err
 		}

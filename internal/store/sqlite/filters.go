@@ -103,7 +103,7 @@ func extractFields(ctx context.Context, tx *sql.Tx, objs []store.Object) ([]obje
 	out := make([]objectFields, len(objs))
 	for i, f := range fields {
 		of := objectFields{tlp: store.ResolveTLP(f.MarkingRefs, known), revoked: f.Revoked,
-			creators: jsonArray(f.Creators), labels: jsonArray(f.Labels)}
+			creators: store.JSONList(f.Creators), labels: store.JSONList(f.Labels)}
 		if f.Confidence >= 0 {
 			of.confidence = f.Confidence
 		}
@@ -113,14 +113,6 @@ func extractFields(ctx context.Context, tx *sql.Tx, objs []store.Object) ([]obje
 		out[i] = of
 	}
 	return out, nil
-}
-
-func jsonArray(list []string) string {
-	if len(list) == 0 {
-		return "[]"
-	}
-	b, _ := json.Marshal(list) // strings always encode
-	return string(b)
 }
 
 // ObjectTypes implements store.Feeds: a loose scan of objects_latest_type, one

@@ -65,31 +65,9 @@ func scanUpstream(row rowScanner) (store.Upstream, error) {
 		}
 	}
 	u.Interval = time.Duration(interval) * time.Microsecond
-	u.LeaseUntil, u.NextRun, u.LastRun = sinceEpoch(leaseUntil), sinceEpoch(nextRun), sinceEpoch(lastRun)
-	u.LastSuccess, u.LastErrorAt, u.CreatedAt = sinceEpoch(lastSuccess), sinceEpoch(lastErrorAt), sinceEpoch(created)
+	u.LeaseUntil, u.NextRun, u.LastRun = store.TimeOrZero(leaseUntil), store.TimeOrZero(nextRun), store.TimeOrZero(lastRun)
+	u.LastSuccess, u.LastErrorAt, u.CreatedAt = store.TimeOrZero(lastSuccess), store.TimeOrZero(lastErrorAt), store.TimeOrZero(created)
 	return u, nil
-}
-
-// micros is t in µs since the epoch; 0 for the zero time.
-func micros(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-// sinceEpoch reads 0 as the zero time.
-func sinceEpoch(us int64) time.Time {
-	if us == 0 {
-		return time.Time{}
-	}
-	return fromMicros(us)
-}
-
-// textList is l as a JSON array ([]string always encodes).
-func textList(l []string) string {
-	s, _ := jsonList(l)
-	return s
 }
 
 // CreateUpstream implements store.Upstreams.
@@ -102,7 +80,7 @@ func (s *Store) CreateUpstream(ctx context.Context, u store.Upstream) (store.Ups
 		next = now
 	}
 	got, err := scanUpstream(s.w.QueryRowContext(ctx, insertUpstream, u.Name, u.URL, u.TAXIIVersion, u.User, u.Password, u.Token,
-		u.CAPEM, u.Insecure, textList(u.Types), u.Interval.Microseconds(), u.AddedAfter, u.Paused, micros(next), micros(now)))
+		u.CAPEM, u.Insecure, store.JSONList(u.Types), u.Interval.Microseconds(), u.AddedAfter, u.Paused, store.MicrosOrZero(next), store.MicrosOrZero(now)))
 	return got, interpretError(err)
 }
 
@@ -168,7 +146,7 @@ func (s *Store) ClaimUpstream(ctx context.Context, owner string, now time.Time, 
 // first in AddObjects' write transaction.
 func (s *Store) CommitUpstreamPage(ctx context.Context, id int64, l store.Lease, objs []store.Object, watermark string) ([]store.AddOutcome, error) {
 	return s.addObjects(ctx, objs, func(tx *sql.Tx) error {
-		err := oneRow(tx.ExecContext(ctx, commitWatermark, id, l.Owner, l.Now.UnixMicro(), watermark, micros(l.Until)))
+		err := oneRow(tx.ExecContext(ctx, commitWatermark, id, l.Owner, l.Now.UnixMicro(), watermark, store.MicrosOrZero(l.Until)))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrLeaseLost
 		}
@@ -182,7 +160,7 @@ func (s *Store) FinishUpstreamRun(ctx context.Context, id int64, owner string, r
 	defer cancel()
 	c := r.Counts
 	err := oneRow(s.w.ExecContext(ctx, finishRun, id, owner, r.Finished.UnixMicro(), r.Started.UnixMicro(), r.Err,
-		c.Pulled, c.Stored, c.Unchanged, c.Rejected, c.Converted, textList(r.Samples), textList(r.Notes)))
+		c.Pulled, c.Stored, c.Unchanged, c.Rejected, c.Converted, store.JSONList(r.Samples), store.JSONList(r.Notes)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.ErrLeaseLost
 	}
