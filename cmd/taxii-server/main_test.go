@@ -79,6 +79,7 @@ func (b *binary) serve() (string, *syncBuffer) {
 	case a := <-addr:
 		return "http://" + a, out
 	case err := <-done:
+		done <- err // the cleanup waits for serve's result too
 		b.t.Fatalf("serve stopped before listening: %v", err)
 	case <-time.After(30 * time.Second):
 		b.t.Fatal("serve did not listen within 30s")
