@@ -235,4 +235,6 @@ func adminOptions(cfg config.Config) admin.Options {
 }
 
 // adminAPIOptions are the admin API's limits from the configuration.
-func adminAPIOptions(cfg config.Config) admin.APIOptions { return admin.APIOptions{MaxBody: cfg.AdminMaxBody} }
+func adminAPIOptions(cfg config.Config) admin.APIOptions {
+	return admin.APIOptions{MaxBody: cfg.AdminMaxBody}
+}
