@@ -118,7 +118,8 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 	if err != nil {
 		return err
 	}
-	adminAPI, err := admin.NewHandler(admin.NewService(instrumented, log.Named("admin"), time.Now, adminOptions(cfg)), log, adminAPIOptions(cfg))
+	adminSvc := admin.NewService(instrumented, log.Named("admin"), time.Now, adminOptions(cfg))
+	adminAPI, err := admin.NewHandler(adminSvc, log, adminAPIOptions(cfg))
 	if err != nil {
 		return err
 	}
@@ -157,6 +158,7 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 		}
 	}
 	go server.ExpireStatuses(ctx, st, cfg.StatusPurgeEvery, cfg.StatusPurgeBatch, log)
+	go adminSvc.TrimAuditEvery(ctx, cfg.AuditPurgeEvery)
 	pullers, err := sourceRunner(cfg, st, reg, log)
 	if err != nil {
 		return err

@@ -229,7 +229,7 @@ func commandService(ctx context.Context, name string, args []string, c *cli, ext
 func adminOptions(cfg config.Config) admin.Options {
 	return admin.Options{
 		ListLimit: cfg.AdminListLimit, MaxListLimit: cfg.AdminMaxListLimit, PreviewObjects: cfg.AdminPreviewObjects,
-		CountTimeout: cfg.AdminCountTimeout, RotateGrace: cfg.KeyRotateGrace, MaxRotateGrace: cfg.KeyRotateMaxGrace,
+		CountTimeout: cfg.AdminCountTimeout, CountMax: cfg.AdminCountMax, StatsTTL: cfg.FeedStatsTTL, RotateGrace: cfg.KeyRotateGrace, MaxRotateGrace: cfg.KeyRotateMaxGrace,
 		AuditRetention: cfg.AuditRetention, AuditMaxRows: cfg.AuditMaxRows,
 	}
 }

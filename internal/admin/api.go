@@ -208,3 +208,36 @@ func optTime(t time.Time) *time.Time {
 	t = t.UTC()
 	return &t
 }
+
+// listParams reads limit and after (the id of the last item of the previous page).
+func (a *API) listParams(r *http.Request) (limit int, after string, err error) {
+	q := r.URL.Query()
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return 0, "", invalid("limit", "limit %q is not a whole number of at least 1", v)
+		}
+		limit = n
+	}
+	return a.svc.Limit(limit), q.Get("after"), nil
+}
+
+// page returns the items after the one whose id is after, at most limit, and
+// the id to ask for the next page with ("" when this is the last).
+func page[T any](items []T, id func(T) string, after string, limit int) ([]T, string) {
+	start := 0
+	if after != "" {
+		start = len(items) // an unknown after: nothing follows it
+		for i, it := range items {
+			if id(it) == after {
+				start = i + 1
+				break
+			}
+		}
+	}
+	items = items[start:]
+	if len(items) <= limit {
+		return items, ""
+	}
+	return items[:limit], id(items[limit-1])
+}
