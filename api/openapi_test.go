@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"gopkg.in/yaml.v3"
 
+	"github.com/inthreat/taxii-server/internal/admin"
 	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/export"
 	"github.com/inthreat/taxii-server/internal/server"
@@ -103,8 +104,8 @@ func specOperations(t *testing.T) map[string]bool {
 	return ops
 }
 
-// routerOperations walks the real handler: the server's router with the TAXII router
-// mounted in it and /metrics enabled, on a non-default API root.
+// routerOperations walks the real handler: the server's router with the TAXII router,
+// the export routes and the admin API mounted in it and /metrics enabled, on a non-default API root.
 func routerOperations(t *testing.T, root string) map[string]bool {
 	t.Helper()
 	d := config.Default()
@@ -130,7 +131,11 @@ func routerOperations(t *testing.T, root string) map[string]bool {
 	for _, r := range rs {
 		extra = append(extra, server.Route(r))
 	}
-	h := server.New(server.Options{TAXII: api, Routes: extra, Store: readyStore{}, MetricsHandler: http.NotFoundHandler()})
+	adminAPI, err := admin.NewHandler(admin.NewService(secretStore{}, nil, nil, admin.Options{}), nil, admin.APIOptions{MaxBody: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := server.New(server.Options{TAXII: api, Routes: extra, Admin: adminAPI, Store: readyStore{}, MetricsHandler: http.NotFoundHandler()})
 	routes, ok := h.(chi.Routes)
 	if !ok {
 		t.Fatalf("server.New returns %T, not a chi router", h)
@@ -152,8 +157,8 @@ func routerOperations(t *testing.T, root string) map[string]bool {
 func TestOpenAPIMatchesRouter(t *testing.T) {
 	spec := specOperations(t)
 	routed := routerOperations(t, "/custom/taxii/root/")
-	if len(routed) < 5 {
-		t.Fatalf("the router walk found only %v", routed)
+	if len(routed) < 5 || !routed["GET /admin/api/v1/feeds"] {
+		t.Fatalf("the router walk found only %v (the admin API included?)", routed)
 	}
 	for op := range routed {
 		planned, described := spec[op]
