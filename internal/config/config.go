@@ -73,7 +73,7 @@ type Config struct {
 
 	MetricsListen string        `env:"TAXII_METRICS_LISTEN" help:"address of a separate listener serving /metrics, e.g. :9090 or 127.0.0.1:9090; empty: none"`
 	MetricsOnMain bool          `env:"TAXII_METRICS_ON_MAIN" help:"also serve /metrics, unauthenticated, on the main listener"`
-	FeedStatsTTL  time.Duration `env:"TAXII_FEED_STATS_TTL" help:"how long the per-feed object counts of /metrics are cached (one query per feed per refresh)"`
+	FeedStatsTTL  time.Duration `env:"TAXII_FEED_STATS_TTL" help:"how long the per-feed object counts of /metrics and the admin API are cached (one query per feed per refresh)"`
 
 	ExportDefaultLimit   int           `env:"TAXII_EXPORT_DEFAULT_LIMIT" help:"items per page of the feed REST API when the client gives no limit"`
 	ExportMaxLimit       int           `env:"TAXII_EXPORT_MAX_LIMIT" help:"largest page of the feed REST API; a larger limit is capped"`
