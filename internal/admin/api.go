@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -59,7 +60,7 @@ func NewHandler(svc *Service, log *zap.Logger, o APIOptions) (http.Handler, erro
 	}
 	a := &API{svc: svc, log: log, now: o.Now, maxBody: o.MaxBody, realm: o.Realm}
 	r := chi.NewRouter()
-	r.Use(auth.Middleware(auth.Config{Keys: svc.st, Log: log, Fail: a.fail, Now: o.Now}), a.adminOnly)
+	r.Use(auth.Middleware(auth.Config{Keys: svc.st, Log: log, Fail: a.fail, Now: o.Now}), a.adminOnly, jsonOnly(a))
 	for _, rt := range a.routes() {
 		r.Method(rt.method, rt.pattern, rt.handler)
 	}
@@ -80,6 +81,25 @@ type route struct {
 	method  string
 	pattern string
 	handler http.HandlerFunc
+}
+
+// jsonOnly refuses a change (any method but GET and HEAD) not sent as
+// application/json, body or not. A browser holding Basic credentials for the
+// server sends them with any cross-site form or simple request; none of those
+// can carry this content type without a CORS preflight, which is never
+// granted, so a page elsewhere cannot make an admin's browser change anything.
+func jsonOnly(a *API) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+					a.fail(w, r, invalid("", "Send changes with Content-Type: application/json (also when the body is empty)."))
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // adminOnly refuses keys that are not admins (403); authentication ran before.

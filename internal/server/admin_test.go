@@ -155,6 +155,19 @@ func TestAdminAPIAuth(t *testing.T) {
 			if got := s.do(t, s.admin, "GET", "/nothing-here", nil, &e); got != 404 || e.Code != "not_found" {
 				t.Errorf("unknown path: %d %+v, want 404 not_found", got, e)
 			}
+			// A change in a body a cross-site form could send (text/plain, valid JSON) is refused, with Basic
+			// credentials as a browser would replay them: nothing is created.
+			req, _ = http.NewRequest("POST", s.url+"/keys", strings.NewReader(`{"name":"evil","role":"admin","source":"="}`))
+			req.SetBasicAuth("", s.admin)
+			req.Header.Set("Content-Type", "text/plain")
+			if resp, err = http.DefaultClient.Do(req); err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			keys, err := s.st.ListKeys(context.Background())
+			if resp.StatusCode != 400 || err != nil || len(keys) != 2 {
+				t.Errorf("text/plain key creation: %d, %d keys (%v); want 400 and nothing stored", resp.StatusCode, len(keys), err)
+			}
 		})
 	}
 }
