@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap/zaptest"
@@ -131,7 +132,7 @@ func routerOperations(t *testing.T, root string) map[string]bool {
 	for _, r := range rs {
 		extra = append(extra, server.Route(r))
 	}
-	adminAPI, err := admin.NewHandler(admin.NewService(secretStore{}, nil, nil, admin.Options{}), nil, admin.APIOptions{MaxBody: 1})
+	adminAPI, err := admin.NewHandler(admin.NewService(secretStore{}, nil, nil, admin.Options{ListLimit: 1, MaxListLimit: 1, CountMax: 1, CountTimeout: time.Second}), nil, admin.APIOptions{MaxBody: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,10 @@ func NewHandler(svc *Service, log *zap.Logger, o APIOptions) (http.Handler, erro
 	if o.MaxBody < 1 {
 		return nil, fmt.Errorf("admin: max body %d: want >= 1", o.MaxBody)
 	}
+	if so := svc.opts; so.ListLimit < 1 || so.MaxListLimit < so.ListLimit || so.CountMax < 1 || so.CountTimeout <= 0 || so.PreviewObjects < 0 {
+		return nil, fmt.Errorf("admin: list limit %d, max %d, count max %d, count timeout %s, preview %d: want 1 <= limit <= max, count max >= 1, timeout > 0, preview >= 0",
+			so.ListLimit, so.MaxListLimit, so.CountMax, so.CountTimeout, so.PreviewObjects)
+	}
 	if log == nil {
 		log = zap.NewNop()
 	}
