@@ -94,6 +94,10 @@ type Config struct {
 	SourceLease        time.Duration `env:"TAXII_SOURCE_LEASE" help:"how long a replica holds an upstream source between commits; a replica that dies frees it after this"`
 	SourceHTTPTimeout  time.Duration `env:"TAXII_SOURCE_HTTP_TIMEOUT" help:"longest one request to an upstream TAXII server may take, body included"`
 
+	UsageFlushInterval time.Duration `env:"TAXII_USAGE_FLUSH_INTERVAL" help:"how often the per-key usage counted in memory is added to the database"`
+	UsageRetention     time.Duration `env:"TAXII_USAGE_RETENTION" help:"how long hourly usage figures are kept"`
+	UsageMaxEntries    int           `env:"TAXII_USAGE_MAX_ENTRIES" help:"most (key, feed, hour) usage counters held in memory between flushes; past it usage is counted without its key"`
+
 	RateLimit      float64 `env:"TAXII_RATE_LIMIT" help:"TAXII requests per second allowed per API key, per replica (0: no limit)"`
 	RateLimitBurst int     `env:"TAXII_RATE_LIMIT_BURST" help:"requests a key may make at once above TAXII_RATE_LIMIT"`
 }
@@ -127,6 +131,9 @@ const (
 	MaxSourcePollInterval = time.Hour
 	MaxSourceLease        = 24 * time.Hour
 	MaxSourceHTTPTimeout  = time.Hour
+	MaxUsageFlushInterval = time.Hour
+	MaxUsageRetention     = 400 * 24 * time.Hour
+	MaxUsageEntries       = 10_000_000
 )
 
 // Default returns the configuration used when nothing is set.
@@ -179,6 +186,9 @@ func Default() Config {
 		SourcePollInterval: 5 * time.Second,
 		SourceLease:        10 * time.Minute,
 		SourceHTTPTimeout:  5 * time.Minute,
+		UsageFlushInterval: 30 * time.Second,
+		UsageRetention:     30 * 24 * time.Hour,
+		UsageMaxEntries:    100_000,
 	}
 }
 
@@ -334,6 +344,15 @@ func (c *Config) Validate() error {
 	}
 	if c.SourceLease < 2*c.SourceHTTPTimeout || c.SourceLease > MaxSourceLease {
 		bad("TAXII_SOURCE_LEASE: %s must be at least twice TAXII_SOURCE_HTTP_TIMEOUT and at most %s", c.SourceLease, MaxSourceLease)
+	}
+	if c.UsageFlushInterval < time.Second || c.UsageFlushInterval > MaxUsageFlushInterval {
+		bad("TAXII_USAGE_FLUSH_INTERVAL: %s must be between 1s and %s", c.UsageFlushInterval, MaxUsageFlushInterval)
+	}
+	if c.UsageRetention < 24*time.Hour || c.UsageRetention > MaxUsageRetention {
+		bad("TAXII_USAGE_RETENTION: %s must be between 24h and %s", c.UsageRetention, MaxUsageRetention)
+	}
+	if c.UsageMaxEntries < 1 || c.UsageMaxEntries > MaxUsageEntries {
+		bad("TAXII_USAGE_MAX_ENTRIES: %d must be between 1 and %d", c.UsageMaxEntries, MaxUsageEntries)
 	}
 	if c.StatusTTL < time.Minute {
 		bad("TAXII_STATUS_TTL: %s is shorter than a minute", c.StatusTTL)

@@ -18,7 +18,9 @@ func exerciseUsage(t *testing.T, setup setupFunc) {
 	)
 	day := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
 	hour := func(d, h int) time.Time { return day.AddDate(0, 0, d).Add(time.Duration(h) * time.Hour) }
-	poll := func(d, h, min int) time.Time { return hour(d, h).Add(time.Duration(min)*time.Minute + 123456*time.Microsecond) }
+	poll := func(d, h, min int) time.Time {
+		return hour(d, h).Add(time.Duration(min)*time.Minute + 123456*time.Microsecond)
+	}
 	add := func(t *testing.T, s store.Store, rows ...store.UsageRow) {
 		t.Helper()
 		if err := s.AddUsage(t.Context(), rows); err != nil {
