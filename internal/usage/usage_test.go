@@ -64,8 +64,8 @@ func TestRecordAndFlush(t *testing.T) {
 			r.Record(Event{KeyID: keyA, FeedID: feed1, At: noon.Add(time.Minute), Poll: true, AddedAfter: 5, Objects: 10, Bytes: 1000})
 			r.Record(Event{KeyID: keyA, FeedID: feed1, At: noon.Add(2 * time.Minute), Poll: true, AddedAfter: 6, Objects: 1, Bytes: 100})
 			r.Record(Event{KeyID: keyA, FeedID: feed1, At: noon.Add(3 * time.Minute), Bytes: 7}) // not a poll
-			r.Record(Event{KeyID: keyA, At: noon.Add(-time.Minute), Bytes: 3})                 // the hour before, no feed
-			r.Record(Event{FeedID: feed1, At: noon, Bytes: 3})                                  // no key: not counted
+			r.Record(Event{KeyID: keyA, At: noon.Add(-time.Minute), Bytes: 3})                   // the hour before, no feed
+			r.Record(Event{FeedID: feed1, At: noon, Bytes: 3})                                   // no key: not counted
 			if n := r.Entries(); n != 2 {
 				t.Fatalf("entries = %d, want 2 (one per key, feed and hour)", n)
 			}
