@@ -118,7 +118,7 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 	if err != nil {
 		return err
 	}
-	tally, err := keyusage.New(st, keyusage.Options{
+	tally, err := keyusage.New(instrumented, keyusage.Options{
 		MaxEntries: cfg.UsageMaxEntries, FlushEvery: cfg.UsageFlushInterval, Retention: cfg.UsageRetention,
 		FinalFlushTimeout: cfg.ShutdownTimeout,
 	}, log.Named("usage"))
