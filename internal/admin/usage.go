@@ -291,7 +291,7 @@ func (a *API) usageOfKeys(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, j)
 	}
-	a.writeJSON(w, http.StatusOK, map[string]any{"keys": out, "unattributed_30d": unattributed})
+	a.writeJSON(w, http.StatusOK, map[string]any{"items": out, "unattributed_30d": unattributed})
 }
 
 func (a *API) usageOfFeeds(w http.ResponseWriter, r *http.Request) {
@@ -305,7 +305,7 @@ func (a *API) usageOfFeeds(w http.ResponseWriter, r *http.Request) {
 		out = append(out, feedUsageJSON{Feed: usageFeedRef(f.Feed), Last24h: f.Day, Last30d: f.Month,
 			LastPoll: optTime(f.LastPoll), LastAddedAfter: optMicros(f.LastAddedAfter), Keys: f.Keys})
 	}
-	a.writeJSON(w, http.StatusOK, map[string]any{"feeds": out})
+	a.writeJSON(w, http.StatusOK, map[string]any{"items": out})
 }
 
 func (a *API) usageOfKeyDaily(w http.ResponseWriter, r *http.Request) {

@@ -148,7 +148,7 @@ func TestUsageEndpoints(t *testing.T) {
 						Feed struct{ ID, Title string }
 						L30  figures `json:"last_30d"`
 					}
-				}
+				} `json:"items"`
 			}
 			if status := b.get(t, admin.Prefix+"/usage/keys", b.admin, &keys); status != http.StatusOK {
 				t.Fatalf("usage/keys: %d", status)
@@ -184,7 +184,7 @@ func TestUsageEndpoints(t *testing.T) {
 					L24  figures `json:"last_24h"`
 					L30  figures `json:"last_30d"`
 					Keys int
-				}
+				} `json:"items"`
 			}
 			if status := b.get(t, admin.Prefix+"/usage/feeds", b.admin, &feeds); status != http.StatusOK {
 				t.Fatalf("usage/feeds: %d", status)
