@@ -94,6 +94,9 @@ type Config struct {
 	SourceLease        time.Duration `env:"TAXII_SOURCE_LEASE" help:"how long a replica holds an upstream source between commits; a replica that dies frees it after this"`
 	SourceHTTPTimeout  time.Duration `env:"TAXII_SOURCE_HTTP_TIMEOUT" help:"longest one request to an upstream TAXII server may take, body included"`
 
+	UsageFlushInterval  time.Duration `env:"TAXII_USAGE_FLUSH_INTERVAL" help:"how often the per-key usage counted in memory is added to the database"`
+	UsageRetention      time.Duration `env:"TAXII_USAGE_RETENTION" help:"how long hourly usage figures are kept"`
+	UsageMaxEntries     int           `env:"TAXII_USAGE_MAX_ENTRIES" help:"most (key, feed, hour) usage counters held in memory between flushes; past it usage is counted without its key"`
 	AdminMaxBody        int64         `env:"TAXII_ADMIN_MAX_BODY" help:"largest request body of the admin API, in bytes"`
 	AdminListLimit      int           `env:"TAXII_ADMIN_LIST_LIMIT" help:"items per page of an admin API list when the client gives no limit"`
 	AdminMaxListLimit   int           `env:"TAXII_ADMIN_MAX_LIST_LIMIT" help:"largest page of an admin API list; a larger limit is capped"`
@@ -139,6 +142,9 @@ const (
 	MaxSourcePollInterval = time.Hour
 	MaxSourceLease        = 24 * time.Hour
 	MaxSourceHTTPTimeout  = time.Hour
+	MaxUsageFlushInterval = time.Hour
+	MaxUsageRetention     = 400 * 24 * time.Hour
+	MaxUsageEntries       = 10_000_000
 	MaxAdminBody          = 64 << 20
 	MaxAdminListLimit     = 100_000
 	MaxAdminPreview       = 1_000
@@ -200,6 +206,9 @@ func Default() Config {
 		SourcePollInterval: 5 * time.Second,
 		SourceLease:        10 * time.Minute,
 		SourceHTTPTimeout:  5 * time.Minute,
+		UsageFlushInterval: 30 * time.Second,
+		UsageRetention:     30 * 24 * time.Hour,
+		UsageMaxEntries:    100_000,
 
 		AdminMaxBody:        1 << 20,
 		AdminListLimit:      100,
@@ -367,6 +376,15 @@ func (c *Config) Validate() error {
 	}
 	if c.SourceLease < 2*c.SourceHTTPTimeout || c.SourceLease > MaxSourceLease {
 		bad("TAXII_SOURCE_LEASE: %s must be at least twice TAXII_SOURCE_HTTP_TIMEOUT and at most %s", c.SourceLease, MaxSourceLease)
+	}
+	if c.UsageFlushInterval < time.Second || c.UsageFlushInterval > MaxUsageFlushInterval {
+		bad("TAXII_USAGE_FLUSH_INTERVAL: %s must be between 1s and %s", c.UsageFlushInterval, MaxUsageFlushInterval)
+	}
+	if c.UsageRetention < 24*time.Hour || c.UsageRetention > MaxUsageRetention {
+		bad("TAXII_USAGE_RETENTION: %s must be between 24h and %s", c.UsageRetention, MaxUsageRetention)
+	}
+	if c.UsageMaxEntries < 1 || c.UsageMaxEntries > MaxUsageEntries {
+		bad("TAXII_USAGE_MAX_ENTRIES: %d must be between 1 and %d", c.UsageMaxEntries, MaxUsageEntries)
 	}
 	if c.StatusTTL < time.Minute {
 		bad("TAXII_STATUS_TTL: %s is shorter than a minute", c.StatusTTL)

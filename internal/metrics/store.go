@@ -158,3 +158,13 @@ func (s *instrumented) ListState(ctx context.Context, feed store.FeedFilter, kin
 	defer func(start time.Time) { s.observe("list_state", start, err) }(time.Now())
 	return s.Store.ListState(ctx, feed, kind, now)
 }
+
+func (s *instrumented) AddUsage(ctx context.Context, rows []store.UsageRow) (err error) {
+	defer func(start time.Time) { s.observe("add_usage", start, err) }(time.Now())
+	return s.Store.AddUsage(ctx, rows)
+}
+
+func (s *instrumented) DeleteUsageBefore(ctx context.Context, before time.Time) (_ int64, err error) {
+	defer func(start time.Time) { s.observe("delete_usage", start, err) }(time.Now())
+	return s.Store.DeleteUsageBefore(ctx, before)
+}

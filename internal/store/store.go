@@ -36,6 +36,7 @@ type Store interface {
 	Maintenance
 	Sources
 	Audit
+	Usage
 	// Migrate applies pending migrations; safe to run twice and from several processes.
 	Migrate(ctx context.Context) error
 	// CheckSchema returns ErrSchemaMismatch unless the schema is exactly the one this binary knows.

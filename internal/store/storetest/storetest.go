@@ -48,6 +48,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Statuses", func(t *testing.T) { exerciseStatuses(t, setup) })
 	t.Run("Settings", func(t *testing.T) { exerciseSettings(t, setup) })
 	t.Run("Maintenance", func(t *testing.T) { exerciseMaintenance(t, setup) })
+	t.Run("Usage", func(t *testing.T) { exerciseUsage(t, setup) })
 }
 
 type setupFunc func(t *testing.T) (store.Store, context.Context)
