@@ -2,14 +2,15 @@ package ingest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 
+	"github.com/inthreat/taxii-server/internal/admit"
 	"github.com/inthreat/taxii-server/internal/store"
 )
 
@@ -18,9 +19,10 @@ import (
 // checked, and the size of each batch written to the store.
 const BatchBytes = 4 << 20
 
-// spoolMemory is how much of a request's checked objects stays in memory;
-// the rest goes to an unlinked temporary file, so a large request costs disk,
-// not memory (the operating system's page cache serves it back).
+// spoolMemory is how much of one request's checked objects may stay in
+// memory (the server-wide budget given to Stage permitting); the rest goes to
+// an unlinked temporary file, so a large request costs disk, not memory (the
+// operating system's page cache serves it back).
 const spoolMemory = 4 << 20
 
 // Staged is one request on its way to the store: its batches are checked as
@@ -28,18 +30,24 @@ const spoolMemory = 4 << 20
 // temporary file) until Store writes them all in one transaction. A request's
 // memory is so its outcomes and one batch, not its body, and it is still
 // stored whole or not at all. Not safe for concurrent use; Close releases it.
+//
+// The spool is a sequence of segments, one per batch: a 4-byte little-endian
+// length, then the count of objects and the objects (appendObject).
 type Staged struct {
 	in       *Ingester
+	budget   *admit.Bytes // server-wide memory of spools; nil: none
 	outcomes []Outcome
-	at       []int32 // index in outcomes of each spooled object, in spool order
-	mem      []byte  // the spool while it is small
+	at       []int32  // index in outcomes of each spooled object, in spool order
+	segs     [][]byte // the segments in memory, before any in the file
+	held     int64    // bytes of segs taken from budget
 	file     *os.File
 	fw       *bufio.Writer
-	scratch  []byte // one segment being encoded
+	scratch  []byte // a segment being encoded, once the spool is a file
 }
 
-// Stage starts a request.
-func (in *Ingester) Stage() *Staged { return &Staged{in: in} }
+// Stage starts a request. Segments stay in memory while budget (shared by
+// every request in flight) and spoolMemory allow; nil budget: spoolMemory only.
+func (in *Ingester) Stage(budget *admit.Bytes) *Staged { return &Staged{in: in, budget: budget} }
 
 // Add checks items, the next elements of the request, and spools the objects
 // to store. An error (of the spool's file) fails the request.
@@ -50,25 +58,29 @@ func (s *Staged) Add(items []Item) error {
 	if len(b.objs) == 0 {
 		return nil
 	}
-	seg := binary.AppendUvarint(s.scratch[:0], uint64(len(b.objs)))
+	seg := append(s.scratch[:0], 0, 0, 0, 0)
+	seg = binary.AppendUvarint(seg, uint64(len(b.objs)))
 	for j, o := range b.objs {
 		seg = appendObject(seg, o)
 		s.at = append(s.at, int32(base+b.at[j]))
 	}
-	s.scratch = seg
-	head := binary.AppendUvarint(nil, uint64(len(seg)))
-	if s.file == nil && len(s.mem)+len(head)+len(seg) > spoolMemory {
+	if len(seg)-4 > math.MaxUint32 {
+		return errors.New("ingest: spool: batch too large")
+	}
+	binary.LittleEndian.PutUint32(seg, uint32(len(seg)-4))
+	if s.file == nil {
+		n := int64(cap(seg))
+		if s.held+n <= spoolMemory && (s.budget == nil || s.budget.TryAcquire(n)) {
+			s.held += n
+			s.segs = append(s.segs, seg)
+			s.scratch = nil // the segment is the spool's now
+			return nil
+		}
 		if err := s.spill(); err != nil {
 			return err
 		}
 	}
-	if s.file == nil {
-		s.mem = append(append(s.mem, head...), seg...)
-		return nil
-	}
-	if _, err := s.fw.Write(head); err != nil {
-		return fmt.Errorf("ingest: spool: %w", err)
-	}
+	s.scratch = seg
 	if _, err := s.fw.Write(seg); err != nil {
 		return fmt.Errorf("ingest: spool: %w", err)
 	}
@@ -93,11 +105,18 @@ func (s *Staged) Store(ctx context.Context) ([]Outcome, error) {
 		if _, err := s.file.Seek(0, io.SeekStart); err != nil {
 			return nil, fmt.Errorf("ingest: spool: %w", err)
 		}
-		r = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(s.mem), s.file), 64<<10)
-	} else {
-		r = bufio.NewReaderSize(bytes.NewReader(s.mem), 64<<10)
+		r = bufio.NewReaderSize(s.file, 64<<10)
 	}
+	segs := s.segs
 	stored, err := s.in.st.AddObjectBatches(ctx, func() ([]store.Object, error) {
+		if len(segs) > 0 {
+			seg := segs[0]
+			segs = segs[1:]
+			return s.decodeSegment(seg[4:])
+		}
+		if r == nil {
+			return nil, nil
+		}
 		return s.readSegment(r)
 	})
 	if err == nil && len(stored) != len(s.at) {
@@ -112,13 +131,16 @@ func (s *Staged) Store(ctx context.Context) ([]Outcome, error) {
 	return s.outcomes, nil
 }
 
-// Close drops the spool.
+// Close drops the spool and gives its memory back to the budget.
 func (s *Staged) Close() {
 	if s.file != nil {
 		_ = s.file.Close()
 		s.file, s.fw = nil, nil
 	}
-	s.mem, s.scratch = nil, nil
+	if s.budget != nil {
+		s.budget.Release(s.held)
+	}
+	s.segs, s.held, s.scratch = nil, 0, nil
 }
 
 // spill moves the spool to a temporary file, removed at once so that nothing
@@ -133,22 +155,30 @@ func (s *Staged) spill() error {
 	return nil
 }
 
-// readSegment reads the next batch of the spool; none at its end.
+// readSegment reads the next segment of the file; none at its end.
 func (s *Staged) readSegment(r *bufio.Reader) ([]store.Object, error) {
-	n, err := binary.ReadUvarint(r)
-	if errors.Is(err, io.EOF) {
+	var head [4]byte
+	if _, err := io.ReadFull(r, head[:]); errors.Is(err, io.EOF) {
 		return nil, nil
-	}
-	if err != nil {
+	} else if err != nil {
 		return nil, fmt.Errorf("ingest: spool: %w", err)
 	}
 	// A fresh buffer per batch: the objects' Raw point into it.
-	seg := make([]byte, n)
+	seg := make([]byte, binary.LittleEndian.Uint32(head[:]))
 	if _, err := io.ReadFull(r, seg); err != nil {
 		return nil, fmt.Errorf("ingest: spool: %w", err)
 	}
+	return s.decodeSegment(seg)
+}
+
+// decodeSegment decodes the objects of seg, which their Raw point into.
+func (s *Staged) decodeSegment(seg []byte) ([]store.Object, error) {
 	d := segmentDecoder{b: seg}
-	objs := make([]store.Object, d.uvarint())
+	n := d.uvarint()
+	if n > uint64(len(seg)) {
+		return nil, errors.New("ingest: spool: corrupt segment")
+	}
+	objs := make([]store.Object, n)
 	for i := range objs {
 		objs[i] = d.object()
 		objs[i].Source, objs[i].Confined = s.in.opts.Source, s.in.opts.Confined

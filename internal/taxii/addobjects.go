@@ -89,7 +89,7 @@ func (h *handler) addObjects(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	staged := in.Stage()
+	staged := in.Stage(h.addSpool)
 	defer staged.Close()
 	if err := h.readEnvelope(http.MaxBytesReader(w, r.Body, h.opts.MaxContentLength), staged.Add); err != nil {
 		h.fail(w, r, err)
