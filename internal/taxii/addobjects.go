@@ -35,7 +35,7 @@ import (
 // What is refused as a whole (nothing stored), and what per object:
 //   - 503 with Retry-After: the bodies of the Add Objects requests in flight
 //     already take MaxAddBytes (a body without Content-Length counts as
-//     max_content_length); this bounds the server's memory.
+//     max_content_length); this bounds the server's memory and spool files.
 //   - 415: a Content-Type other than application/taxii+json[;version=2.1].
 //   - 413: a body over max_content_length (by Content-Length before reading it,
 //     otherwise once that many bytes were read), or more than MaxObjectsPerAdd
