@@ -58,13 +58,20 @@ func (s *Staged) Add(items []Item) error {
 	if len(b.objs) == 0 {
 		return nil
 	}
+	if s.scratch == nil {
+		est := 16
+		for _, o := range b.objs {
+			est += len(o.Raw) + len(o.ID) + 96 + 64*len(o.Observables)
+		}
+		s.scratch = make([]byte, 0, est) // most batches fit: one allocation, held at its size
+	}
 	seg := append(s.scratch[:0], 0, 0, 0, 0)
 	seg = binary.AppendUvarint(seg, uint64(len(b.objs)))
 	for j, o := range b.objs {
 		seg = appendObject(seg, o)
 		s.at = append(s.at, int32(base+b.at[j]))
 	}
-	if len(seg)-4 > math.MaxUint32 {
+	if uint64(len(seg)-4) > math.MaxUint32 {
 		return errors.New("ingest: spool: batch too large")
 	}
 	binary.LittleEndian.PutUint32(seg, uint32(len(seg)-4))
