@@ -22,11 +22,7 @@ import (
 // waits: the body is streamed through the envelope decoder, every object is
 // validated, the valid ones the collection's filter shows are stored in one
 // transaction, and the status resource is stored; only then is 202 answered, with
-// status "complete". Objects are checked in batches as the body arrives and wait
-// on a spool (a temporary file past a few MB) until the body has been read
-// whole, then go to the store in batches of one transaction: the request's
-// memory is its outcomes and one batch, not its body, and no database
-// connection or write lock waits on a slow client. A 202 therefore never covers an object that could still be
+// status "complete". A 202 therefore never covers an object that could still be
 // lost. An error answer means nothing of the request was stored, with one
 // exception: if the status cannot be stored after the objects were, the answer
 // is a 500 although the objects are in. Either way a retry of the same envelope
@@ -51,6 +47,12 @@ import (
 //     store refuses: for a key that is not an admin, an object of which a stored
 //     version came from another source ("object X belongs to another source").
 //     The other objects of the request are stored all the same.
+//
+// Objects are checked in batches as the body arrives and wait on a spool (past a
+// few MB, a temporary file) until the body has been read whole; then they go to
+// the store in batches of one transaction. A request's memory is so its
+// outcomes and one batch, not its body, and no database connection or write
+// lock waits on a slow client.
 //
 // Every version stored records the key's source (internal/ingest does the work).
 //
