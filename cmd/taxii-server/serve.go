@@ -215,6 +215,7 @@ func taxiiOptions(cfg config.Config) taxii.Options {
 		PageWriteTimeout:   cfg.PageWriteTimeout,
 		MaxRequestsPerKey:  cfg.MaxRequestsPerKey,
 		MaxAddBytes:        cfg.MaxAddBytes,
+		AddSpoolMemory:     cfg.AddSpoolMemory,
 		MaxStatusReads:     cfg.MaxStatusReads,
 	}
 }

@@ -88,6 +88,7 @@ type Config struct {
 	PageBufferMemory     int64         `env:"TAXII_PAGE_BUFFER_MEMORY" help:"bytes of memory for pages being written to clients, server-wide; the rest goes to temporary files"`
 	PageWriteTimeout     time.Duration `env:"TAXII_PAGE_WRITE_TIMEOUT" help:"longest a client may take to accept one 64 KiB part of a page before the response is cut"`
 	MaxAddBytes          int64         `env:"TAXII_MAX_ADD_BYTES" help:"bytes of add-objects request bodies in progress, server-wide (a body without Content-Length counts as TAXII_MAX_CONTENT_LENGTH); past it 503"`
+	AddSpoolMemory       int64         `env:"TAXII_ADD_SPOOL_MEMORY" help:"bytes of memory for the checked objects of add-objects requests waiting to be stored, server-wide; the rest goes to temporary files"`
 	MaxStatusReads       int           `env:"TAXII_MAX_STATUS_READS" help:"status resources read at once; further reads wait their turn"`
 
 	SourcePollInterval time.Duration `env:"TAXII_SOURCE_POLL_INTERVAL" help:"how often serve looks for upstream sources due to be pulled"`
@@ -138,6 +139,7 @@ const (
 	MaxPageBufferMemory   = 16 << 30
 	MaxPageWriteTimeout   = time.Hour
 	MaxAddBytesLimit      = 16 << 30
+	MaxAddSpoolMemory     = 16 << 30
 	MaxStatusReadsLimit   = 1_000
 	MaxSourcePollInterval = time.Hour
 	MaxSourceLease        = 24 * time.Hour
@@ -202,6 +204,7 @@ func Default() Config {
 		PageBufferMemory:   256 << 20,
 		PageWriteTimeout:   time.Minute,
 		MaxAddBytes:        256 << 20,
+		AddSpoolMemory:     64 << 20,
 		MaxStatusReads:     4,
 		SourcePollInterval: 5 * time.Second,
 		SourceLease:        10 * time.Minute,
@@ -509,6 +512,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxAddBytes < c.MaxContentLength || c.MaxAddBytes > MaxAddBytesLimit {
 		bad("TAXII_MAX_ADD_BYTES: %d must be between TAXII_MAX_CONTENT_LENGTH (%d) and %d bytes", c.MaxAddBytes, c.MaxContentLength, int64(MaxAddBytesLimit))
+	}
+	if c.AddSpoolMemory < 0 || c.AddSpoolMemory > MaxAddSpoolMemory {
+		bad("TAXII_ADD_SPOOL_MEMORY: %d must be between 0 and %d bytes", c.AddSpoolMemory, int64(MaxAddSpoolMemory))
 	}
 	if c.MaxStatusReads < 1 || c.MaxStatusReads > MaxStatusReadsLimit {
 		bad("TAXII_MAX_STATUS_READS: %d must be between 1 and %d", c.MaxStatusReads, MaxStatusReadsLimit)

@@ -210,6 +210,14 @@ type Objects interface {
 	// refuses (AddOutcome.Refused) does not stop the others; an error means
 	// nothing was stored. Outcomes are in input order.
 	AddObjects(ctx context.Context, objs []Object) ([]AddOutcome, error)
+	// AddObjectBatches is AddObjects over the batches next returns, until an
+	// empty one, in one transaction: all batches are stored or none (an error
+	// from next, returned as is, rolls back the batches before it too). A
+	// version stored by an earlier batch counts as stored before. Outcomes are
+	// in input order across batches. The store keeps nothing of a batch once it
+	// calls next again, so a writer can store a request larger than its memory
+	// without giving up all-or-nothing.
+	AddObjectBatches(ctx context.Context, next func() ([]Object, error)) ([]AddOutcome, error)
 
 	// ScanObjects runs q in one consistent snapshot, in date_added order. It calls
 	// begin once with the page summary before any row, then each for every row of

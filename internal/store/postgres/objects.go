@@ -123,6 +123,58 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 // transaction (before the clock is locked), so that what it writes commits
 // with the objects or not at all; its error rolls everything back.
 func (s *Store) addObjects(ctx context.Context, objs []store.Object, inTx func(tx pgx.Tx) error) ([]store.AddOutcome, error) {
+	var out []store.AddOutcome
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if inTx != nil {
+			if err := inTx(tx); err != nil {
+				return err
+			}
+		}
+		var err error
+		out, err = s.addBatch(ctx, tx, objs)
+		return err
+	})
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	return out, nil
+}
+
+// AddObjectBatches implements store.Objects. Each batch locks the clock (a
+// no-op after the first) and moves it on, so the batches take increasing
+// date_added as one call would; the lock is held until commit.
+func (s *Store) AddObjectBatches(ctx context.Context, next func() ([]store.Object, error)) ([]store.AddOutcome, error) {
+	var out []store.AddOutcome
+	var nextErr error
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for {
+			objs, err := next()
+			if err != nil {
+				nextErr = err
+				return err
+			}
+			if len(objs) == 0 {
+				return nil
+			}
+			o, err := s.addBatch(ctx, tx, objs)
+			if err != nil {
+				return err
+			}
+			out = append(out, o...)
+		}
+	})
+	switch {
+	case nextErr != nil:
+		return nil, nextErr // the caller's own error, as it was
+	case err != nil:
+		return nil, interpretError(err)
+	}
+	return out, nil
+}
+
+// addBatch stores objs in tx, the clock locked until commit. Objects of
+// earlier batches of tx count as stored before.
+func (s *Store) addBatch(ctx context.Context, tx pgx.Tx, objs []store.Object) ([]store.AddOutcome, error) {
 	out := make([]store.AddOutcome, len(objs))
 	keys := make([]string, len(objs))
 	var confined []string // ids of confined objects
@@ -139,12 +191,7 @@ func (s *Store) addObjects(ctx context.Context, objs []store.Object, inTx func(t
 	}
 
 	first := make(map[versionRef]int, len(objs)) // first input index of each version
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if inTx != nil {
-			if err := inTx(tx); err != nil {
-				return err
-			}
-		}
+	err := func() error {
 		if len(objs) == 0 {
 			return nil
 		}
@@ -287,9 +334,9 @@ func (s *Store) addObjects(ctx context.Context, objs []store.Object, inTx func(t
 		}
 		_, err = tx.Exec(ctx, setClock, base+int64(n)-1)
 		return err
-	})
+	}()
 	if err != nil {
-		return nil, interpretError(err)
+		return nil, err
 	}
 	// Repeats of a version within the request share the first one's outcome, as not added.
 	for i, o := range objs {
