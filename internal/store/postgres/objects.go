@@ -76,6 +76,13 @@ const listSources = `SELECT source, sum(n)::bigint FROM (
 	SELECT source, 0 FROM api_keys WHERE revoked_at IS NULL
 ) s GROUP BY source ORDER BY source`
 
+// deleteObjects deletes the versions that match a condition (%s) with their
+// feeds' membership entries, and counts them: a page reads its keys from the
+// entries alone, so each must have its row.
+const deleteObjects = `WITH gone AS (DELETE FROM objects WHERE %s RETURNING date_added),
+members AS (DELETE FROM feed_members WHERE obj IN (SELECT date_added FROM gone))
+SELECT count(*) FROM gone`
+
 type versionRef struct{ id, key string }
 
 // insertChunkBytes bounds the object JSON one insert statement carries.
@@ -568,11 +575,9 @@ func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id stri
 				return err
 			}
 		}
-		tag, err := tx.Exec(ctx, "DELETE FROM objects WHERE "+where, args...)
-		if err != nil {
+		if err := tx.QueryRow(ctx, fmt.Sprintf(deleteObjects, where), args...).Scan(&n); err != nil {
 			return err
 		}
-		n = int(tag.RowsAffected())
 		if n == 0 {
 			return nil
 		}
