@@ -19,6 +19,14 @@ type keyJSON struct {
 	RevokedAt  *time.Time `json:"revoked_at"`
 	// PreviousSecretValidUntil is when the secret a rotation replaced stops working; null when none is valid.
 	PreviousSecretValidUntil *time.Time `json:"previous_secret_valid_until"`
+	// Usage is set in lists: what the key asked over the last 24 h and 30 d (internal/usage).
+	Usage *keyListUsage `json:"usage,omitempty"`
+}
+
+type keyListUsage struct {
+	Last24h  UsageFigures `json:"last_24h"`
+	Last30d  UsageFigures `json:"last_30d"`
+	LastPoll *time.Time   `json:"last_poll"`
 }
 
 func keyOut(v KeyView) keyJSON {
@@ -43,9 +51,21 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	keys, next := page(keys, func(k KeyView) string { return k.ID }, after, limit)
+	usage, _, err := a.svc.KeysUsage(r.Context())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	byID := make(map[string]KeyUsage, len(usage))
+	for _, u := range usage {
+		byID[u.Key.ID] = u
+	}
 	out := make([]keyJSON, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, keyOut(k))
+		j := keyOut(k)
+		u := byID[k.ID]
+		j.Usage = &keyListUsage{Last24h: u.Day, Last30d: u.Month, LastPoll: optTime(u.LastPoll)}
+		out = append(out, j)
 	}
 	a.writeJSON(w, http.StatusOK, listPage{Items: out, Next: next})
 }

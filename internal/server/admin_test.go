@@ -352,6 +352,26 @@ func TestAdminAPIKeys(t *testing.T) {
 			if page.Items[2].Key != "" || page.Items[2].LastUsedAt == nil {
 				t.Errorf("listed key: %+v, want no secret and a last use", page.Items[2])
 			}
+			// The list carries each key's usage (internal/usage figures in the store).
+			hour := time.Now().UTC().Truncate(time.Hour)
+			if err := s.st.AddUsage(context.Background(), []store.UsageRow{{Hour: hour, KeyID: k.ID, FeedID: f.ID, Requests: 3, Polls: 2, Objects: 40, Bytes: 5000, LastPoll: hour}}); err != nil {
+				t.Fatal(err)
+			}
+			var withUsage struct {
+				Items []struct {
+					ID    string `json:"id"`
+					Usage *struct {
+						Last24h struct{ Requests, Objects, Bytes int64 } `json:"last_24h"`
+						Last30d struct{ Requests, Objects, Bytes int64 } `json:"last_30d"`
+					} `json:"usage"`
+				} `json:"items"`
+			}
+			if got := s.do(t, s.admin, "GET", "/keys?limit=3", nil, &withUsage); got != 200 || len(withUsage.Items) != 3 || withUsage.Items[2].Usage == nil {
+				t.Fatalf("list with usage: %d %+v", got, withUsage)
+			}
+			if u := withUsage.Items[2].Usage; u.Last24h.Requests != 3 || u.Last24h.Objects != 40 || u.Last30d.Bytes != 5000 {
+				t.Errorf("usage of the key: %+v, want 3 requests, 40 objects, 5000 bytes", u)
+			}
 			if got := s.do(t, s.admin, "GET", "/keys", nil, &page); got != 200 || len(page.Items) != 2 || page.Next == "" {
 				t.Errorf("default limit 2: %+v", page)
 			}
