@@ -56,12 +56,12 @@ func TestImportInterruptedSaysWhatWasCommitted(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("import returned %v", err)
 	}
-	if got := stdout.String(); !strings.Contains(got, "interrupted: imported 2000, unchanged 0, rejected 0 (committed before the interrupt)") {
+	if got := stdout.String(); !strings.Contains(got, "interrupted: imported 2000, unchanged 0, conflicting 0, rejected 0 (committed before the interrupt)") {
 		t.Fatalf("stdout %q", got)
 	}
 	// Those 2000 are really stored: importing them again changes nothing.
 	out := b.must(lines(0, importBatch), "import", "-")
-	if out != "imported 0, unchanged 2000, rejected 0\n" {
+	if out != "imported 0, unchanged 2000, conflicting 0, rejected 0\n" {
 		t.Fatalf("re-import: %q", out)
 	}
 }
@@ -83,13 +83,13 @@ func TestImportPerFileSummaries(t *testing.T) {
 	var stdout, stderr strings.Builder
 	err := run(context.Background(), []string{"import", newer, old},
 		&cli{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: b.getenv, environ: b.environ, progressEvery: time.Nanosecond})
-	if !errors.Is(err, errReported) || stdout.String() != "imported 4010, unchanged 0, rejected 3\n" {
+	if !errors.Is(err, errReported) || stdout.String() != "imported 4010, unchanged 0, conflicting 0, rejected 3\n" {
 		t.Fatalf("err %v stdout %q stderr %s", err, stdout.String(), stderr.String())
 	}
 	e := stderr.String()
 	for _, want := range []string{
-		newer + ": imported 4010, unchanged 0, rejected 0\n",
-		old + ": imported 0, unchanged 0, rejected 3\n",
+		newer + ": imported 4010, unchanged 0, conflicting 0, rejected 0\n",
+		old + ": imported 0, unchanged 0, conflicting 0, rejected 3\n",
 		"rejected " + old + ": 3 objects are STIX 2.0",
 		"% of the file",
 	} {

@@ -96,6 +96,10 @@ type Config struct {
 
 	RateLimit      float64 `env:"TAXII_RATE_LIMIT" help:"TAXII requests per second allowed per API key, per replica (0: no limit)"`
 	RateLimitBurst int     `env:"TAXII_RATE_LIMIT_BURST" help:"requests a key may make at once above TAXII_RATE_LIMIT"`
+
+	ImportListMax      int           `env:"TAXII_IMPORT_LIST_MAX" help:"rejected or conflicting objects an import lists one by one (per file, per admin import job); the rest are counted"`
+	ImportMaxBytes     int64         `env:"TAXII_IMPORT_MAX_BYTES" help:"largest body of an admin API import, in bytes (streamed, never held in memory)"`
+	ImportJobRetention time.Duration `env:"TAXII_IMPORT_JOB_RETENTION" help:"how long finished admin import jobs stay readable"`
 }
 
 // Maxima: a setting above these is refused, so a typo cannot open the server wide.
@@ -127,6 +131,9 @@ const (
 	MaxSourcePollInterval = time.Hour
 	MaxSourceLease        = 24 * time.Hour
 	MaxSourceHTTPTimeout  = time.Hour
+	MaxImportListMax      = 100_000
+	MaxImportBytes        = 1 << 40
+	MaxImportJobRetention = 365 * 24 * time.Hour
 )
 
 // Default returns the configuration used when nothing is set.
@@ -179,6 +186,9 @@ func Default() Config {
 		SourcePollInterval: 5 * time.Second,
 		SourceLease:        10 * time.Minute,
 		SourceHTTPTimeout:  5 * time.Minute,
+		ImportListMax:      100,
+		ImportMaxBytes:     10 << 30,
+		ImportJobRetention: 7 * 24 * time.Hour,
 	}
 }
 
@@ -334,6 +344,15 @@ func (c *Config) Validate() error {
 	}
 	if c.SourceLease < 2*c.SourceHTTPTimeout || c.SourceLease > MaxSourceLease {
 		bad("TAXII_SOURCE_LEASE: %s must be at least twice TAXII_SOURCE_HTTP_TIMEOUT and at most %s", c.SourceLease, MaxSourceLease)
+	}
+	if c.ImportListMax < 0 || c.ImportListMax > MaxImportListMax {
+		bad("TAXII_IMPORT_LIST_MAX: %d must be between 0 and %d", c.ImportListMax, MaxImportListMax)
+	}
+	if c.ImportMaxBytes < 1024 || c.ImportMaxBytes > MaxImportBytes {
+		bad("TAXII_IMPORT_MAX_BYTES: %d must be between 1024 and %d", c.ImportMaxBytes, int64(MaxImportBytes))
+	}
+	if c.ImportJobRetention < time.Minute || c.ImportJobRetention > MaxImportJobRetention {
+		bad("TAXII_IMPORT_JOB_RETENTION: %s must be between 1m and %s", c.ImportJobRetention, MaxImportJobRetention)
 	}
 	if c.StatusTTL < time.Minute {
 		bad("TAXII_STATUS_TTL: %s is shorter than a minute", c.StatusTTL)
