@@ -115,7 +115,7 @@ type importer struct {
 	in       *ingest.Ingester
 	c        *cli
 	limits   stix.Limits
-	listMax  int         // most rejections and conflicts listed per file
+	listMax  int          // most rejections and conflicts listed per file
 	counts   ingest.Tally // the whole run
 	started  time.Time
 	terminal bool          // stderr is a terminal: progress on one line, every second
@@ -126,8 +126,8 @@ type importer struct {
 	// admin import job keeps them), and how far it has been read, for percent and ETA.
 	file0 *ingest.Report
 	read  *countingReader
-	size    int64 // -1 when unknown (standard input)
-	begun   time.Time
+	size  int64 // -1 when unknown (standard input)
+	begun time.Time
 }
 
 // countingReader counts the bytes read through it.
