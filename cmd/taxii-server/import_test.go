@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,5 +100,50 @@ func TestImportPerFileSummaries(t *testing.T) {
 	}
 	if n := strings.Count(e, "STIX 2.0"); n != 1 {
 		t.Errorf("%d lines about STIX 2.0, want 1:\n%s", n, e)
+	}
+}
+
+// Conflicts (issue 16): on both stores, a version imported again with the same
+// content (another layout) is unchanged and with other content conflicting;
+// conflicts are listed by position up to TAXII_IMPORT_LIST_MAX, then counted,
+// the first content stays, and they do not fail the run.
+func TestImportConflicts(t *testing.T) {
+	for name, newBinary := range binaries(t) {
+		t.Run(name, func(t *testing.T) {
+			b := newBinary(t)
+			b.env["TAXII_IMPORT_LIST_MAX"] = "2"
+			b.must(lines(0, 5), "import", "-")
+			var again strings.Builder
+			for i := range 5 {
+				obj := indicator(7, i)
+				if i == 2 {
+					obj = strings.ReplaceAll(obj, `","`, `", "`) // the same JSON value
+				} else {
+					obj = strings.Replace(obj, `.example.com'`, `.example.org'`, 1)
+				}
+				again.WriteString(obj + "\n")
+			}
+			stdout, stderr, err := b.run(context.Background(), again.String(), "import", "-")
+			if err != nil || stdout != "imported 0, unchanged 1, conflicting 4, rejected 0\n" {
+				t.Fatalf("err %v stdout %q stderr %s", err, stdout, stderr)
+			}
+			id := func(n int) string { return fmt.Sprintf("indicator--%08d-0007-4000-8000-000000000000", n) }
+			want := "conflicting <stdin>: object 1 " + id(0) + ": version 2026-01-01T00:00:00.000Z is already stored with other content; the first version is kept\n" +
+				"conflicting <stdin>: object 2 " + id(1) + ": version 2026-01-01T00:00:00.000Z is already stored with other content; the first version is kept\n" +
+				"<stdin>: 2 more rejected or conflicting objects not listed\n"
+			var listed strings.Builder // without progress lines, should the machine be slow
+			for _, l := range strings.SplitAfter(stderr, "\n") {
+				if !strings.HasPrefix(l, "import: ") {
+					listed.WriteString(l)
+				}
+			}
+			if stderr = listed.String(); stderr != want {
+				t.Errorf("stderr:\n%s\nwant:\n%s", stderr, want)
+			}
+			// The first content is what is stored: importing it again changes nothing.
+			if out := b.must(lines(0, 5), "import", "-"); out != "imported 0, unchanged 5, conflicting 0, rejected 0\n" {
+				t.Errorf("the first content again: %q", out)
+			}
+		})
 	}
 }
