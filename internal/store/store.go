@@ -37,6 +37,7 @@ type Store interface {
 	Settings
 	Maintenance
 	Sources
+	ImportJobs
 	// Migrate applies pending migrations; safe to run twice and from several processes.
 	Migrate(ctx context.Context) error
 	// CheckSchema returns ErrSchemaMismatch unless the schema is exactly the one this binary knows.
