@@ -14,5 +14,8 @@ func (a *API) routes() []route {
 		{http.MethodGet, "/keys", a.listKeys},                // never a secret
 		{http.MethodPost, "/keys", a.createKey},              // 201; the secret is in this answer only
 		{http.MethodPost, "/keys/{key}/revoke", a.revokeKey}, // by id, or by an unambiguous name
+		{http.MethodPost, "/imports", a.startImport},         // 202, the job once the body is stored
+		{http.MethodGet, "/imports", a.listImports},          // newest first, running ones too
+		{http.MethodGet, "/imports/{import}", a.getImport},   // counts, polled while it runs
 	}
 }
