@@ -119,7 +119,7 @@ func TestSourceCommands(t *testing.T) {
 			if s := state("vendor"); s != "due" {
 				t.Fatalf("new source is %s, want due:\n%s", s, list)
 			}
-			if !strings.Contains(list, "SOURCE") || !strings.Contains(list, "0/0/0/0/0") {
+			if !strings.Contains(list, "SOURCE") || !strings.Contains(list, "0/0/0/0/0/0") {
 				t.Fatalf("source list:\n%s", list)
 			}
 			b.must("", "source", "pause", "vendor")
