@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,11 +33,12 @@ type analyzer interface {
 
 func runImport(ctx context.Context, args []string, c *cli) error {
 	var collection, source string
-	var strict bool
+	var strict, asJSON bool
 	st, fs, cfg, _, err := commandStore(ctx, "import", args, c, func(fs *flag.FlagSet) {
 		fs.StringVar(&collection, "collection", "", "feed id or alias: reject objects the feed would not show")
 		fs.BoolVar(&strict, "strict", false, "refuse custom properties that do not start with x_")
 		fs.StringVar(&source, "source", "import", "source recorded on every stored version (see source list)")
+		fs.BoolVar(&asJSON, "json", false, "print the summary as one JSON object (totals, and each file's counts and listed objects)")
 	})
 	if err != nil {
 		return err
@@ -77,7 +79,12 @@ func runImport(ctx context.Context, args []string, c *cli) error {
 		if err := imp.file(ctx, name); err != nil {
 			if ctx.Err() != nil {
 				// What was stored before the interrupt stays stored: say how much.
-				fmt.Fprintf(c.stdout, "interrupted: %s (committed before the interrupt)\n", imp.counts)
+				if asJSON {
+					imp.fileSummary(name, false)
+					imp.printJSON(true)
+				} else {
+					fmt.Fprintf(c.stdout, "interrupted: %s (committed before the interrupt)\n", imp.counts)
+				}
 				return ctx.Err()
 			}
 			var storeErr storeError
@@ -99,7 +106,11 @@ func runImport(ctx context.Context, args []string, c *cli) error {
 			fmt.Fprintf(c.stderr, "import: refreshing planner statistics: %v\n", err)
 		}
 	}
-	fmt.Fprintln(c.stdout, n)
+	if asJSON {
+		imp.printJSON(false)
+	} else {
+		fmt.Fprintln(c.stdout, n)
+	}
 	if n.Rejected > 0 || len(fileErrs) > 0 {
 		return errReported
 	}
@@ -125,6 +136,7 @@ type importer struct {
 	// The current file: its counts and listed lines (ingest's report, as an
 	// admin import job keeps them), and how far it has been read, for percent and ETA.
 	file0 *ingest.Report
+	files []importedFile // every file done, for --json
 	read  *countingReader
 	size  int64 // -1 when unknown (standard input)
 	begun time.Time
@@ -212,9 +224,12 @@ func (imp *importer) store(ctx context.Context, index []int, b *ingest.Batch) er
 // fileSummary closes one file: its STIX 2.0 line, how many lines were not
 // listed, and its counts when the run has several files.
 func (imp *importer) fileSummary(name string, several bool) {
-	for _, line := range imp.file0.Closing() {
+	closing := imp.file0.Closing()
+	for _, line := range closing {
 		fmt.Fprintln(imp.c.stderr, line)
 	}
+	imp.files = append(imp.files, importedFile{File: displayName(name), Tally: imp.file0.Tally,
+		Lines: append(append([]string{}, imp.file0.Lines...), closing...)})
 	if several {
 		fmt.Fprintf(imp.c.stderr, "%s: %s\n", displayName(name), imp.file0.Tally)
 	}
@@ -253,4 +268,26 @@ func (imp *importer) showProgress(final bool) {
 		}
 	}
 	fmt.Fprintln(imp.c.stderr, line)
+}
+
+// importedFile is one file's part of the --json summary.
+type importedFile struct {
+	File string `json:"file"`
+	ingest.Tally
+	Lines []string `json:"lines"` // rejected and conflicting objects as stderr lists them
+}
+
+// printJSON writes the --json summary: the same counts as the text one.
+func (imp *importer) printJSON(interrupted bool) {
+	out := struct {
+		ingest.Tally
+		Interrupted bool           `json:"interrupted,omitempty"` // counts are what was committed before
+		Files       []importedFile `json:"files"`
+	}{imp.counts, interrupted, imp.files}
+	if out.Files == nil {
+		out.Files = []importedFile{}
+	}
+	enc := json.NewEncoder(imp.c.stdout)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(out)
 }

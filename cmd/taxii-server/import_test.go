@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -143,6 +144,22 @@ func TestImportConflicts(t *testing.T) {
 			// The first content is what is stored: importing it again changes nothing.
 			if out := b.must(lines(0, 5), "import", "-"); out != "imported 0, unchanged 5, conflicting 0, rejected 0\n" {
 				t.Errorf("the first content again: %q", out)
+			}
+			// --json: the same counts, and each file's listed lines.
+			var sum struct {
+				Imported, Unchanged, Conflicting, Rejected int
+				Files                                      []struct {
+					File        string
+					Conflicting int
+					Lines       []string
+				}
+			}
+			if err := json.Unmarshal([]byte(b.must(again.String(), "import", "--json", "-")), &sum); err != nil {
+				t.Fatal(err)
+			}
+			if sum.Unchanged != 1 || sum.Conflicting != 4 || len(sum.Files) != 1 || sum.Files[0].File != "<stdin>" ||
+				sum.Files[0].Conflicting != 4 || len(sum.Files[0].Lines) != 3 || sum.Files[0].Lines[2] != "<stdin>: 2 more rejected or conflicting objects not listed" {
+				t.Errorf("--json: %+v", sum)
 			}
 		})
 	}
