@@ -1,8 +1,8 @@
 // Package ingest turns decoded STIX objects into stored versions, with an
 // outcome and a reason for every object. Every write path goes through it (the
-// import command and TAXII Add Objects; an admin import or an upstream poller
-// would too), so validation, feed filters, provenance and the store's per-object
-// refusals mean the same everywhere.
+// import command, TAXII Add Objects, admin imports, upstream pulls), so
+// validation, feed filters, provenance, the store's per-object refusals and
+// what counts as a conflict mean the same everywhere.
 package ingest
 
 import (

@@ -56,3 +56,28 @@ func TestValidateDigest(t *testing.T) {
 		t.Errorf("an invalid object: %+v", res[1])
 	}
 }
+
+// BenchmarkDigestIndicator is the share of BenchmarkValidateIndicator (which
+// includes it) that the content digest takes: the walk of the parsed tree and
+// SHA-256, without the parse.
+func BenchmarkDigestIndicator(b *testing.B) {
+	v := benchValidator(b)
+	docs := make([]any, 256)
+	for i := range docs {
+		raw := realisticIndicator(i)
+		doc, jerr := parseJSONNames(raw, v.lim, v.schemas.names)
+		if jerr != nil {
+			b.Fatal(jerr.msg)
+		}
+		docs[i] = doc
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime(b)
+	i := 0
+	for b.Loop() {
+		digestOf(docs[i%len(docs)])
+		i++
+	}
+	reportRates(b, b.N, cpu0)
+}

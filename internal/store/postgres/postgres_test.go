@@ -153,3 +153,7 @@ func TestLegacyDigests(t *testing.T) {
 		}
 	})
 }
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Benchmark(b, func(tb testing.TB) store.Store { return pgtest.New(tb) })
+}
