@@ -49,9 +49,9 @@ func NewHandler(svc *Service, log *zap.Logger, o APIOptions) (http.Handler, erro
 	if o.MaxBody < 1 {
 		return nil, fmt.Errorf("admin: max body %d: want >= 1", o.MaxBody)
 	}
-	if so := svc.opts; so.ListLimit < 1 || so.MaxListLimit < so.ListLimit || so.CountMax < 1 || so.CountTimeout <= 0 || so.PreviewObjects < 0 {
-		return nil, fmt.Errorf("admin: list limit %d, max %d, count max %d, count timeout %s, preview %d: want 1 <= limit <= max, count max >= 1, timeout > 0, preview >= 0",
-			so.ListLimit, so.MaxListLimit, so.CountMax, so.CountTimeout, so.PreviewObjects)
+	if so := svc.opts; so.ListLimit < 1 || so.MaxListLimit < so.ListLimit || so.PreviewObjects < 0 {
+		return nil, fmt.Errorf("admin: list limit %d, max %d, preview %d: want 1 <= limit <= max, preview >= 0",
+			so.ListLimit, so.MaxListLimit, so.PreviewObjects)
 	}
 	if log == nil {
 		log = zap.NewNop()
@@ -87,17 +87,18 @@ type route struct {
 	handler http.HandlerFunc
 }
 
-// jsonOnly refuses a change (any method but GET and HEAD) not sent as
-// application/json, body or not. A browser holding Basic credentials for the
-// server sends them with any cross-site form or simple request; none of those
-// can carry this content type without a CORS preflight, which is never
-// granted, so a page elsewhere cannot make an admin's browser change anything.
+// jsonOnly refuses a change (any method but GET and HEAD) without a Content-Type
+// or with one a cross-site form may send. A browser holding Basic credentials
+// for the server sends them with any cross-site form or simple request; any
+// other type (application/json, application/x-ndjson) needs a CORS preflight,
+// which is never granted, so a page elsewhere cannot make an admin's browser
+// change anything.
 func jsonOnly(a *API) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method != http.MethodGet && r.Method != http.MethodHead {
-				if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-					a.fail(w, r, invalid("", "Send changes with Content-Type: application/json (also when the body is empty)."))
+				if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || corsSafelisted[mt] {
+					a.fail(w, r, invalid("", "Send changes with Content-Type: application/json (application/x-ndjson for imports), also when the body is empty."))
 					return
 				}
 			}
@@ -105,6 +106,9 @@ func jsonOnly(a *API) func(http.Handler) http.Handler {
 		})
 	}
 }
+
+// corsSafelisted are the content types a cross-site request may carry without a preflight.
+var corsSafelisted = map[string]bool{"text/plain": true, "application/x-www-form-urlencoded": true, "multipart/form-data": true}
 
 // adminOnly refuses keys that are not admins (403); authentication ran before.
 func (a *API) adminOnly(next http.Handler) http.Handler {

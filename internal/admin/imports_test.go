@@ -72,6 +72,7 @@ func (s *importServer) send(t *testing.T, method, path string, body io.Reader, s
 	}
 	req.ContentLength = size // -1: chunked
 	req.Header.Set("Authorization", "Bearer "+s.key)
+	req.Header.Set("Content-Type", "application/x-ndjson") // changes must not carry a type a cross-site form may send
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -102,6 +102,9 @@ func (s *Service) FilterFrom(ctx context.Context, values map[string]string) (sto
 // CountFilter counts the objects a filter not yet saved would show, within
 // Options.CountTimeout and up to Options.CountMax (capped reports reaching it).
 func (s *Service) CountFilter(ctx context.Context, values map[string]string) (n int64, capped bool, err error) {
+	if s.opts.CountMax < 1 || s.opts.CountTimeout <= 0 {
+		return 0, false, fmt.Errorf("admin: count of filters not configured (max %d, timeout %s)", s.opts.CountMax, s.opts.CountTimeout)
+	}
 	f, err := s.FilterFrom(ctx, values)
 	if err != nil {
 		return 0, false, err
