@@ -1,0 +1,296 @@
+package console
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/inthreat/taxii-server/internal/feed"
+	"github.com/inthreat/taxii-server/internal/store"
+)
+
+// tlpLevels are the TLP choices of the feed form, as feed.Set names them.
+var tlpLevels = []string{"clear", "green", "amber", "amber+strict", "red", "none"}
+
+// feedRow is a feed in the list, with what a Sentinel user copies.
+type feedRow struct {
+	Feed      store.Feed
+	Describe  string
+	Count     int64
+	Newest    int64
+	IsDefault bool
+}
+
+type feedListData struct {
+	Feeds   []feedRow
+	APIRoot string
+}
+
+// apiRootURL is the API root URL Sentinel's TAXII connector asks for.
+func (c *console) apiRootURL(r *http.Request) string { return c.baseURL(r) + c.o.APIRootPath }
+
+func (c *console) feedList(w http.ResponseWriter, r *http.Request) {
+	feeds, err := c.o.Store.ListFeeds(r.Context())
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	d := feedListData{APIRoot: c.apiRootURL(r)}
+	for _, f := range feeds {
+		n, newest, err := c.o.Store.FeedStats(r.Context(), f.Filter)
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		d.Feeds = append(d.Feeds, feedRow{Feed: f, Describe: feed.Describe(f.Filter), Count: n, Newest: newest, IsDefault: feed.IsDefault(f.ID)})
+	}
+	c.render(w, r, http.StatusOK, "feeds", page{Title: "Feeds", Nav: "feeds", Data: d})
+}
+
+// feedFormData fills the create and edit forms.
+type feedFormData struct {
+	New       bool
+	ID        string
+	IsDefault bool
+	Input     feedInput
+	Flags     []feed.Flag
+	TLPLevels []string
+	APIRoot   string
+	Count     int64
+	Newest    int64
+}
+
+func (d feedFormData) Checked(level string) bool {
+	for _, l := range strings.Split(d.Input.Filter["tlp"], ",") {
+		if l == level {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *console) feedForm(w http.ResponseWriter, r *http.Request, status int, d feedFormData, errs fieldErrors, flash string) {
+	d.Flags, d.TLPLevels, d.APIRoot = feed.Flags, tlpLevels, c.apiRootURL(r)
+	title := "New feed"
+	if !d.New {
+		title = "Feed: " + d.Input.Title
+	}
+	c.render(w, r, status, "feed", page{Title: title, Nav: "feeds", Data: d, Errors: errs, Flash: flash})
+}
+
+func (c *console) feedNew(w http.ResponseWriter, r *http.Request) {
+	c.feedForm(w, r, http.StatusOK, feedFormData{New: true, Input: feedInput{Filter: map[string]string{}}}, nil, "")
+}
+
+// inputOf reads a submitted feed form. Every filter is in the form, so an empty
+// field clears its condition; an unchecked box is false.
+func inputOf(r *http.Request) feedInput {
+	in := feedInput{
+		Title: r.PostFormValue("title"), Description: r.PostFormValue("description"), Alias: r.PostFormValue("alias"),
+		Writable: r.PostFormValue("writable") != "", Filter: map[string]string{},
+	}
+	for _, fl := range feed.Flags {
+		switch {
+		case fl.Bool:
+			in.Filter[fl.Name] = strconv.FormatBool(r.PostFormValue(fl.Name) != "")
+		case fl.Name == "tlp":
+			in.Filter[fl.Name] = strings.Join(r.PostForm[fl.Name], ",")
+		default:
+			in.Filter[fl.Name] = r.PostFormValue(fl.Name)
+		}
+	}
+	return in
+}
+
+// inputFrom is a stored feed as form values.
+func inputFrom(f store.Feed) feedInput {
+	ff := f.Filter
+	var tlp []string
+	for _, l := range ff.TLP {
+		tlp = append(tlp, strings.ToLower(feed.TLPName(l)))
+	}
+	conf := ""
+	if ff.MinConfidence > 0 {
+		conf = strconv.Itoa(ff.MinConfidence)
+	}
+	return feedInput{
+		Title: f.Title, Description: f.Description, Alias: f.Alias, Writable: f.Writable,
+		Filter: map[string]string{
+			"types": strings.Join(ff.Types, ", "), "exclude-types": strings.Join(ff.ExcludeTypes, ", "),
+			"tlp": strings.Join(tlp, ","), "sources": strings.Join(ff.Sources, ", "),
+			"created-by": strings.Join(ff.CreatedBy, ", "), "min-confidence": conf,
+			"labels": strings.Join(ff.Labels, ", "), "exclude-revoked": strconv.FormatBool(ff.ExcludeRevoked),
+			"exclude-expired": strconv.FormatBool(ff.ExcludeExpired), "with-context": strconv.FormatBool(ff.WithContext),
+		},
+	}
+}
+
+func (c *console) feedCreate(w http.ResponseWriter, r *http.Request) {
+	in := inputOf(r)
+	f := store.Feed{ID: uuid.NewString(), CreatedAt: c.o.Now().UTC()}
+	err := applyFeed(r.Context(), c.o.Store, in, &f)
+	if err == nil {
+		err = c.o.Store.CreateFeed(r.Context(), f)
+		if errors.Is(err, store.ErrConflict) {
+			err = conflictAlias(f.Alias)
+		}
+	}
+	if err != nil {
+		c.feedFormError(w, r, feedFormData{New: true, Input: in}, err)
+		return
+	}
+	http.Redirect(w, r, Path+"/feeds/"+f.ID+"?saved=created", http.StatusSeeOther)
+}
+
+// feedFormError shows a refused form again, the error next to its field; a store
+// failure is a 500.
+func (c *console) feedFormError(w http.ResponseWriter, r *http.Request, d feedFormData, err error) {
+	var fe formError
+	if !errors.As(err, &fe) {
+		c.fail(w, r, err)
+		return
+	}
+	c.feedForm(w, r, http.StatusUnprocessableEntity, d, fieldOf(err), "")
+}
+
+func (c *console) loadFeed(w http.ResponseWriter, r *http.Request) (store.Feed, bool) {
+	f, err := c.o.Store.GetFeed(r.Context(), chi.URLParam(r, "feed"))
+	if errors.Is(err, store.ErrNotFound) {
+		c.errorPage(w, r, http.StatusNotFound, "There is no such feed.")
+		return f, false
+	}
+	if err != nil {
+		c.fail(w, r, err)
+		return f, false
+	}
+	return f, true
+}
+
+func (c *console) feedEdit(w http.ResponseWriter, r *http.Request) {
+	f, ok := c.loadFeed(w, r)
+	if !ok {
+		return
+	}
+	n, newest, err := c.o.Store.FeedStats(r.Context(), f.Filter)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	flash := map[string]string{"created": "Feed created.", "updated": "Feed saved."}[r.URL.Query().Get("saved")]
+	c.feedForm(w, r, http.StatusOK, feedFormData{ID: f.ID, IsDefault: feed.IsDefault(f.ID), Input: inputFrom(f), Count: n, Newest: newest}, nil, flash)
+}
+
+func (c *console) feedUpdate(w http.ResponseWriter, r *http.Request) {
+	old, ok := c.loadFeed(w, r)
+	if !ok {
+		return
+	}
+	in := inputOf(r)
+	f := old
+	f.Filter = store.FeedFilter{}
+	err := applyFeed(r.Context(), c.o.Store, in, &f)
+	if err == nil {
+		if err = feed.CheckUpdate(old, f); err != nil {
+			err = formError{"", err.Error()}
+		}
+	}
+	if err == nil {
+		err = c.o.Store.UpdateFeed(r.Context(), f)
+		if errors.Is(err, store.ErrConflict) {
+			err = conflictAlias(f.Alias)
+		}
+	}
+	if err != nil {
+		c.feedFormError(w, r, feedFormData{ID: old.ID, IsDefault: feed.IsDefault(old.ID), Input: in}, err)
+		return
+	}
+	http.Redirect(w, r, Path+"/feeds/"+f.ID+"?saved=updated", http.StatusSeeOther)
+}
+
+func (c *console) feedDelete(w http.ResponseWriter, r *http.Request) {
+	f, ok := c.loadFeed(w, r)
+	if !ok {
+		return
+	}
+	if err := feed.CheckDelete(f); err != nil {
+		c.errorPage(w, r, http.StatusConflict, err.Error())
+		return
+	}
+	if err := c.o.Store.DeleteFeed(r.Context(), f.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		c.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, Path+"/feeds", http.StatusSeeOther)
+}
+
+// countAnswer is the live count of the feed form, as JSON.
+type countAnswer struct {
+	Count    int64  `json:"count"`
+	Newest   string `json:"newest,omitempty"`
+	Describe string `json:"describe,omitempty"`
+	Error    string `json:"error,omitempty"`
+	Field    string `json:"field,omitempty"`
+}
+
+// feedCount counts the objects a filter (the form's fields as query parameters) shows.
+func (c *console) feedCount(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	in := feedInput{Title: "count", Filter: map[string]string{}}
+	for _, fl := range feed.Flags {
+		switch {
+		case fl.Bool:
+			in.Filter[fl.Name] = strconv.FormatBool(q.Get(fl.Name) != "")
+		case fl.Name == "tlp":
+			in.Filter[fl.Name] = strings.Join(q[fl.Name], ",")
+		default:
+			in.Filter[fl.Name] = q.Get(fl.Name)
+		}
+	}
+	var f store.Feed
+	var a countAnswer
+	if err := applyFeed(r.Context(), c.o.Store, in, &f); err != nil {
+		var fe formError
+		if !errors.As(err, &fe) {
+			c.fail(w, r, err)
+			return
+		}
+		a.Field, a.Error = fe.field, fe.msg
+		writeJSON(w, http.StatusOK, a)
+		return
+	}
+	n, newest, err := c.countFilter(r, f.Filter)
+	if errors.Is(err, store.ErrNeedsIndex) {
+		a.Describe = feed.Describe(f.Filter)
+		a.Error = "These conditions are counted from the feed's index: the count shows once the feed is saved."
+		writeJSON(w, http.StatusOK, a)
+		return
+	}
+	if err != nil {
+		c.o.Log.Warn("console: live count", zap.Error(err))
+		a.Error = "The count is not available: " + err.Error()
+		writeJSON(w, http.StatusOK, a)
+		return
+	}
+	a.Count, a.Describe = n, feed.Describe(f.Filter)
+	if newest > 0 {
+		a.Newest = store.FormatDateAdded(newest)
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+// countFilter counts what an unsaved filter shows.
+func (c *console) countFilter(r *http.Request, f store.FeedFilter) (int64, int64, error) {
+	return c.o.Store.FeedStats(r.Context(), f)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
