@@ -234,7 +234,14 @@ func (c *console) loginForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *console) renderLogin(w http.ResponseWriter, r *http.Request, status int, keyErr string) {
+	// The nonce of a login cookie already there is kept: a form re-shown after a
+	// wrong key, or open in another tab, stays valid.
 	n := nonce()
+	if ck, err := r.Cookie(loginCookie); err == nil && len(ck.Value) == len(n) {
+		if _, err := hex.DecodeString(ck.Value); err == nil {
+			n = ck.Value
+		}
+	}
 	c.setCookie(w, r, loginCookie, n, c.o.Now().Add(time.Hour))
 	c.render(w, r, status, "login", page{Title: "Log in", CSRF: c.sessions.loginToken(n), Errors: fieldErrors{"key": keyErr}})
 }

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/inthreat/taxii-server/internal/config"
+	"github.com/inthreat/taxii-server/internal/console"
+	"github.com/inthreat/taxii-server/internal/server"
+	"github.com/inthreat/taxii-server/internal/stix"
+	"github.com/inthreat/taxii-server/internal/store"
+)
+
+// consoleHandler is the web console (TAXII_CONSOLE), or nil when it is off.
+func consoleHandler(ctx context.Context, cfg config.Config, st store.Store, log *zap.Logger) (http.Handler, error) {
+	if !cfg.Console {
+		return nil, nil
+	}
+	secret, err := console.SessionSecret(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	return console.New(console.Options{
+		Store:         st,
+		Log:           log.Named("console"),
+		Secret:        secret,
+		SessionTTL:    cfg.ConsoleSessionTTL,
+		APIRootPath:   cfg.APIRootPath,
+		PublicBaseURL: cfg.PublicBaseURL,
+		LoginAllowed:  server.AddressLimiter(cfg.ConsoleLoginAttempts, nil),
+		// Compiled at the first console import, not at every start.
+		Validator: sync.OnceValues(func() (*stix.Validator, error) {
+			return stix.NewValidator(stix.Options{Strict: cfg.StrictValidation, Limits: objectLimits(cfg)})
+		}),
+		ObjectLimits: objectLimits(cfg),
+	})
+}
