@@ -220,10 +220,17 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do("live count",
 		chromedp.SendKeys(chromedp.CSS("#f-types"), "indicator"),
 		chromedp.Poll[chromedp.Void](`document.getElementById("live-count").textContent.includes("Matching objects now: 1")`, chromedp.WithPollingTimeout(10*time.Second)))
-	b.do("create feed",
+	b.do("live count of filters served from an index",
 		chromedp.SendKeys(chromedp.CSS("#f-labels"), "malicious-activity"),
 		chromedp.Click(chromedp.CSS("#tlp-none")),
 		chromedp.Click(chromedp.CSS("#f-exclude-revoked")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("live-count").textContent.includes("Matching objects now: 1") &&
+			document.getElementById("live-count").textContent.includes("labelled malicious-activity")`, chromedp.WithPollingTimeout(10*time.Second)))
+	b.do("no match: the indicator has no confidence",
+		chromedp.SendKeys(chromedp.CSS("#f-min-confidence"), "50"),
+		chromedp.Poll[chromedp.Void](`document.getElementById("live-count").textContent.includes("Matching objects now: 0")`, chromedp.WithPollingTimeout(10*time.Second)))
+	b.eval(`(document.getElementById("f-min-confidence").value = "", true)`)
+	b.do("create feed",
 		chromedp.Click(chromedp.CSS("#feed-form button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("#collection-id")))
 	b.shot("feed", false)
@@ -329,4 +336,6 @@ func TestConsoleInBrowser(t *testing.T) {
 }
 
 // jsString quotes s for a JavaScript expression.
-func jsString(s string) string { return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"` }
+func jsString(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}

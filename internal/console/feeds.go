@@ -11,6 +11,8 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"github.com/inthreat/taxii-server/internal/obs"
+
 	"github.com/inthreat/taxii-server/internal/feed"
 	"github.com/inthreat/taxii-server/internal/store"
 )
@@ -264,16 +266,11 @@ func (c *console) feedCount(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, a)
 		return
 	}
-	n, newest, err := c.countFilter(r, f.Filter)
-	if errors.Is(err, store.ErrNeedsIndex) {
-		a.Describe = feed.Describe(f.Filter)
-		a.Error = "These conditions are counted from the feed's index: the count shows once the feed is saved."
-		writeJSON(w, http.StatusOK, a)
-		return
-	}
+	// The filter is not stored: the store evaluates it over every latest version.
+	n, newest, err := c.o.Store.FeedStats(r.Context(), f.Filter)
 	if err != nil {
-		c.o.Log.Warn("console: live count", zap.Error(err))
-		a.Error = "The count is not available: " + err.Error()
+		c.o.Log.Warn("console: live count", zap.String("request_id", obs.RequestID(r.Context())), zap.Error(err))
+		a.Error = "The count is not available right now."
 		writeJSON(w, http.StatusOK, a)
 		return
 	}
@@ -282,11 +279,6 @@ func (c *console) feedCount(w http.ResponseWriter, r *http.Request) {
 		a.Newest = store.FormatDateAdded(newest)
 	}
 	writeJSON(w, http.StatusOK, a)
-}
-
-// countFilter counts what an unsaved filter shows.
-func (c *console) countFilter(r *http.Request, f store.FeedFilter) (int64, int64, error) {
-	return c.o.Store.FeedStats(r.Context(), f)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
