@@ -10,12 +10,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap/zaptest"
 	"gopkg.in/yaml.v3"
 
 	"github.com/inthreat/taxii-server/internal/config"
+	"github.com/inthreat/taxii-server/internal/console"
 	"github.com/inthreat/taxii-server/internal/export"
 	"github.com/inthreat/taxii-server/internal/server"
 	"github.com/inthreat/taxii-server/internal/stix"
@@ -104,7 +106,7 @@ func specOperations(t *testing.T) map[string]bool {
 }
 
 // routerOperations walks the real handler: the server's router with the TAXII router
-// mounted in it and /metrics enabled, on a non-default API root.
+// and the web console mounted in it and /metrics enabled, on a non-default API root.
 func routerOperations(t *testing.T, root string) map[string]bool {
 	t.Helper()
 	d := config.Default()
@@ -130,7 +132,11 @@ func routerOperations(t *testing.T, root string) map[string]bool {
 	for _, r := range rs {
 		extra = append(extra, server.Route(r))
 	}
-	h := server.New(server.Options{TAXII: api, Routes: extra, Store: readyStore{}, MetricsHandler: http.NotFoundHandler()})
+	c, err := console.New(console.Options{Secret: bytes.Repeat([]byte{7}, 32), SessionTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := server.New(server.Options{TAXII: api, Routes: extra, Store: readyStore{}, MetricsHandler: http.NotFoundHandler(), Console: c})
 	routes, ok := h.(chi.Routes)
 	if !ok {
 		t.Fatalf("server.New returns %T, not a chi router", h)

@@ -101,7 +101,8 @@ func (c *console) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(securityHeaders)
 	static, _ := fs.Sub(staticFS, "static")
-	r.Handle("/static/*", http.StripPrefix(Path+"/static/", http.FileServerFS(static)))
+	files := http.StripPrefix(Path+"/static/", http.FileServerFS(static))
+	r.Get("/static/{file}", files.ServeHTTP)
 	r.Get("/login", c.loginForm)
 	r.Post("/login", c.login)
 	r.Group(func(r chi.Router) {

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -266,8 +267,13 @@ func (c *console) feedCount(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, a)
 		return
 	}
-	// The filter is not stored: the store evaluates it over every latest version.
-	n, newest, err := c.o.Store.FeedStats(r.Context(), f.Filter)
+	n, newest, err := c.countFilter(r, f.Filter)
+	if errors.Is(err, store.ErrNeedsIndex) {
+		a.Describe = feed.Describe(f.Filter)
+		a.Error = "These conditions are counted once the feed is saved."
+		writeJSON(w, http.StatusOK, a)
+		return
+	}
 	if err != nil {
 		c.o.Log.Warn("console: live count", zap.String("request_id", obs.RequestID(r.Context())), zap.Error(err))
 		a.Error = "The count is not available right now."
@@ -279,6 +285,24 @@ func (c *console) feedCount(w http.ResponseWriter, r *http.Request) {
 		a.Newest = store.FormatDateAdded(newest)
 	}
 	writeJSON(w, http.StatusOK, a)
+}
+
+// maxLiveCount bounds the live count: past it the form says "at least".
+const maxLiveCount = 1_000_000
+
+// filterCounter is the store's count of a filter that is not stored (admin's
+// CountFilter); stores without it count only filters without index conditions.
+type filterCounter interface {
+	CountFilter(ctx context.Context, filter store.FeedFilter, max int64) (int64, error)
+}
+
+// countFilter counts what an unsaved filter shows.
+func (c *console) countFilter(r *http.Request, f store.FeedFilter) (int64, int64, error) {
+	if fc, ok := c.o.Store.(filterCounter); ok && f.Indexed() {
+		n, err := fc.CountFilter(r.Context(), f, maxLiveCount)
+		return n, 0, err
+	}
+	return c.o.Store.FeedStats(r.Context(), f)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -292,9 +292,7 @@ type Feeds interface {
 	DeleteFeed(ctx context.Context, id string) error
 	// FeedStats counts the versions the feed's filter shows (is_latest, as a
 	// poller without match[version] sees them) and the newest date_added among
-	// them (0 when none). A filter that needs a membership index (Indexed) and
-	// comes from no stored feed, such as a form's preview, is evaluated with the
-	// same membership rule over every latest version: correct, but a scan.
+	// them (0 when none).
 	FeedStats(ctx context.Context, filter FeedFilter) (count int64, newest int64, err error)
 	// ObjectTypes lists the distinct types stored, sorted.
 	ObjectTypes(ctx context.Context) ([]string, error)

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -33,16 +32,6 @@ ON CONFLICT DO NOTHING`
 const rebuildMembers = `INSERT INTO feed_members (feed_id, obj)
 SELECT f.id, o.date_added FROM feeds f CROSS JOIN objects o
 WHERE f.id = $1::uuid AND f.indexed AND ` + memberPredicate
-
-// previewStats counts what a filter that is not stored shows: the one membership
-// predicate over a feed row made of the filter's values ($1..$11 as filterArgs),
-// and expiry at $12.
-const previewStats = `WITH f AS (SELECT $1::text[] AS types, $2::text[] AS exclude_types, $3::smallint[] AS tlp,
-	$4::text[] AS sources, $5::text[] AS created_by, $6::int AS min_confidence, $7::text[] AS labels,
-	$8::boolean AS exclude_revoked, $9::boolean AS exclude_expired, $10::boolean AS with_context, $11::boolean AS indexed)
-SELECT count(*), coalesce(max(o.date_added), 0) FROM objects o CROSS JOIN f
-WHERE o.is_latest AND ` + memberPredicate + `
-	AND (NOT f.exclude_expired OR o.valid_until IS NULL OR o.valid_until > $12::bigint)`
 
 // filterCols are the filter-field columns of the rows of one insert.
 type filterCols struct {
@@ -129,12 +118,6 @@ func (s *Store) ObjectTypes(ctx context.Context) ([]string, error) {
 
 // FeedStats implements store.Feeds.
 func (s *Store) FeedStats(ctx context.Context, filter store.FeedFilter) (int64, int64, error) {
-	if filter.Indexed() && filter.Index == "" {
-		var count, newest int64
-		args := append(filterArgs(filter), time.Now().UnixMicro())
-		err := s.pool.QueryRow(ctx, previewStats, args...).Scan(&count, &newest)
-		return count, newest, interpretError(err)
-	}
 	var args []any
 	where, err := conditions(filter, store.Query{}, &args, false)
 	if err != nil {

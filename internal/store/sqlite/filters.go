@@ -39,15 +39,6 @@ WHERE f.id = ? AND f.indexed AND ` + memberPredicate + ` ORDER BY o.date_added`
 
 	deleteMembers = `DELETE FROM feed_members WHERE feed_id = ?`
 
-	// previewStats counts what a filter that is not stored shows: the one
-	// membership predicate over a feed row made of the filter's values (?1..?11
-	// as filterArgs), and expiry at ?12.
-	previewStats = `WITH f AS (SELECT ?1 AS types, ?2 AS exclude_types, ?3 AS tlp, ?4 AS sources, ?5 AS created_by,
-	?6 AS min_confidence, ?7 AS labels, ?8 AS exclude_revoked, ?9 AS exclude_expired, ?10 AS with_context, ?11 AS indexed)
-SELECT count(*), coalesce(max(o.date_added), 0) FROM objects o CROSS JOIN f
-WHERE o.is_latest = 1 AND ` + memberPredicate + `
-	AND (NOT f.exclude_expired OR o.valid_until IS NULL OR o.valid_until > ?12)`
-
 	selectMarkingTLP = `SELECT id, level FROM marking_tlp WHERE id IN (SELECT value FROM json_each(?))`
 	insertMarkingTLP = `INSERT OR IGNORE INTO marking_tlp (id, level) VALUES (?, ?)`
 )
@@ -149,15 +140,6 @@ func (s *Store) ObjectTypes(ctx context.Context) ([]string, error) {
 
 // FeedStats implements store.Feeds.
 func (s *Store) FeedStats(ctx context.Context, filter store.FeedFilter) (int64, int64, error) {
-	if filter.Indexed() && filter.Index == "" {
-		args, err := filterArgs(filter)
-		if err != nil {
-			return 0, 0, err
-		}
-		var count, newest int64
-		err = s.r.QueryRowContext(ctx, previewStats, append(args, s.now().UnixMicro())...).Scan(&count, &newest)
-		return count, newest, interpretError(err)
-	}
 	where, args, err := queryConditions(store.Query{Feed: filter}, s.now().UnixMicro(), false)
 	if err != nil {
 		return 0, 0, err

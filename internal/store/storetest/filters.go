@@ -188,10 +188,6 @@ func exerciseFeedFilters(t *testing.T, setup setupFunc) {
 			if got := feedShows(t, ctx, s, objs, c.filter); !slices.Equal(got, want) {
 				t.Errorf("feed shows %v, want %v", got, want)
 			}
-			// The same filter not saved (a form's preview) counts the same objects.
-			if n, _, err := s.FeedStats(ctx, c.filter); err != nil || n != int64(len(want)) {
-				t.Errorf("FeedStats of the unsaved filter = %d, %v; want %d", n, err, len(want))
-			}
 		})
 	}
 
