@@ -34,7 +34,7 @@ document.addEventListener("DOMContentLoaded", function () {
         .then(function (a) {
           out.hidden = false;
           if (a.error) {
-            out.textContent = (a.field ? a.field + ": " : "") + a.error;
+            out.textContent = (a.field ? a.field + ": " : "") + a.error + (a.describe ? " — " + a.describe : "");
           } else {
             out.textContent = "Matching objects now: " + a.count + (a.newest ? " (newest added " + a.newest + ")" : "") + " — " + a.describe;
           }
