@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"gopkg.in/yaml.v3"
 
+	"github.com/inthreat/taxii-server/internal/admin"
 	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/console"
 	"github.com/inthreat/taxii-server/internal/export"
@@ -132,7 +133,7 @@ func routerOperations(t *testing.T, root string) map[string]bool {
 	for _, r := range rs {
 		extra = append(extra, server.Route(r))
 	}
-	c, err := console.New(console.Options{Secret: bytes.Repeat([]byte{7}, 32), SessionTTL: time.Hour})
+	c, err := console.New(console.Options{Admin: admin.NewService(secretStore{}, nil, nil, admin.Options{}), Secret: bytes.Repeat([]byte{7}, 32), SessionTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

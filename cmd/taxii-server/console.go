@@ -7,24 +7,25 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/inthreat/taxii-server/internal/admin"
 	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/console"
 	"github.com/inthreat/taxii-server/internal/server"
 	"github.com/inthreat/taxii-server/internal/stix"
-	"github.com/inthreat/taxii-server/internal/store"
 )
 
 // consoleHandler is the web console (TAXII_CONSOLE), or nil when it is off.
-func consoleHandler(ctx context.Context, cfg config.Config, st store.Store, log *zap.Logger) (http.Handler, error) {
+// It manages feeds and keys through svc, the admin API's one code path.
+func consoleHandler(ctx context.Context, cfg config.Config, svc *admin.Service, log *zap.Logger) (http.Handler, error) {
 	if !cfg.Console {
 		return nil, nil
 	}
-	secret, err := console.SessionSecret(ctx, st)
+	secret, err := console.SessionSecret(ctx, svc.Store())
 	if err != nil {
 		return nil, err
 	}
 	return console.New(console.Options{
-		Store:         st,
+		Admin:         svc,
 		Log:           log.Named("console"),
 		Secret:        secret,
 		SessionTTL:    cfg.ConsoleSessionTTL,

@@ -118,7 +118,8 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 	if err != nil {
 		return err
 	}
-	adminAPI, err := admin.NewHandler(admin.NewService(instrumented, log.Named("admin"), time.Now, adminOptions(cfg)), log, adminAPIOptions(cfg))
+	svc := admin.NewService(instrumented, log.Named("admin"), time.Now, adminOptions(cfg))
+	adminAPI, err := admin.NewHandler(svc, log, adminAPIOptions(cfg))
 	if err != nil {
 		return err
 	}
@@ -136,7 +137,7 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 	if cfg.MetricsOnMain {
 		opts.MetricsHandler = metrics.Handler(reg)
 	}
-	if opts.Console, err = consoleHandler(ctx, cfg, instrumented, log); err != nil {
+	if opts.Console, err = consoleHandler(ctx, cfg, svc, log); err != nil {
 		return err
 	}
 

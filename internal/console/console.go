@@ -20,6 +20,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 
+	"github.com/inthreat/taxii-server/internal/admin"
 	"github.com/inthreat/taxii-server/internal/auth"
 	"github.com/inthreat/taxii-server/internal/obs"
 	"github.com/inthreat/taxii-server/internal/stix"
@@ -37,7 +38,8 @@ var staticFS embed.FS
 
 // Options configure the console. Limits come from internal/config.
 type Options struct {
-	Store store.Store
+	// Admin manages feeds and keys: the rules of the CLI and the admin API.
+	Admin *admin.Service
 	Log   *zap.Logger
 	// Secret signs session cookies and CSRF tokens; at least 32 bytes, the same
 	// on every replica (SessionSecret derives it from the store's cursor secret).
@@ -70,12 +72,16 @@ func SessionSecret(ctx context.Context, st store.Settings) ([]byte, error) {
 
 type console struct {
 	o        Options
+	st       store.Store // reads; every change goes through o.Admin
 	pages    map[string]*template.Template
 	sessions *sessions
 }
 
 // New returns the console's handler, to be mounted at Path.
 func New(o Options) (http.Handler, error) {
+	if o.Admin == nil {
+		return nil, errors.New("console: no admin service")
+	}
 	if len(o.Secret) < 32 {
 		return nil, errors.New("console: secret shorter than 32 bytes")
 	}
@@ -92,7 +98,7 @@ func New(o Options) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &console{o: o, pages: pages, sessions: newSessions(o.Secret, o.SessionTTL, o.Now)}
+	c := &console{o: o, st: o.Admin.Store(), pages: pages, sessions: newSessions(o.Secret, o.SessionTTL, o.Now)}
 	return c.routes(), nil
 }
 

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/google/uuid"
 	"go.uber.org/zap"
 
 	"github.com/inthreat/taxii-server/internal/obs"
@@ -39,14 +38,14 @@ type feedListData struct {
 func (c *console) apiRootURL(r *http.Request) string { return c.baseURL(r) + c.o.APIRootPath }
 
 func (c *console) feedList(w http.ResponseWriter, r *http.Request) {
-	feeds, err := c.o.Store.ListFeeds(r.Context())
+	feeds, err := c.st.ListFeeds(r.Context())
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
 	d := feedListData{APIRoot: c.apiRootURL(r)}
 	for _, f := range feeds {
-		n, newest, err := c.o.Store.FeedStats(r.Context(), f.Filter)
+		n, newest, err := c.st.FeedStats(r.Context(), f.Filter)
 		if err != nil {
 			c.fail(w, r, err)
 			return
@@ -136,14 +135,7 @@ func inputFrom(f store.Feed) feedInput {
 
 func (c *console) feedCreate(w http.ResponseWriter, r *http.Request) {
 	in := inputOf(r)
-	f := store.Feed{ID: uuid.NewString(), CreatedAt: c.o.Now().UTC()}
-	err := applyFeed(r.Context(), c.o.Store, in, &f)
-	if err == nil {
-		err = c.o.Store.CreateFeed(r.Context(), f)
-		if errors.Is(err, store.ErrConflict) {
-			err = conflictAlias(f.Alias)
-		}
-	}
+	f, err := c.o.Admin.CreateFeed(r.Context(), actor(r), in.change(false))
 	if err != nil {
 		c.feedFormError(w, r, feedFormData{New: true, Input: in}, err)
 		return
@@ -154,8 +146,7 @@ func (c *console) feedCreate(w http.ResponseWriter, r *http.Request) {
 // feedFormError shows a refused form again, the error next to its field; a store
 // failure is a 500.
 func (c *console) feedFormError(w http.ResponseWriter, r *http.Request, d feedFormData, err error) {
-	var fe formError
-	if !errors.As(err, &fe) {
+	if !refused(err) {
 		c.fail(w, r, err)
 		return
 	}
@@ -163,7 +154,7 @@ func (c *console) feedFormError(w http.ResponseWriter, r *http.Request, d feedFo
 }
 
 func (c *console) loadFeed(w http.ResponseWriter, r *http.Request) (store.Feed, bool) {
-	f, err := c.o.Store.GetFeed(r.Context(), chi.URLParam(r, "feed"))
+	f, err := c.st.GetFeed(r.Context(), chi.URLParam(r, "feed"))
 	if errors.Is(err, store.ErrNotFound) {
 		c.errorPage(w, r, http.StatusNotFound, "There is no such feed.")
 		return f, false
@@ -180,7 +171,7 @@ func (c *console) feedEdit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	n, newest, err := c.o.Store.FeedStats(r.Context(), f.Filter)
+	n, newest, err := c.st.FeedStats(r.Context(), f.Filter)
 	if err != nil {
 		c.fail(w, r, err)
 		return
@@ -195,22 +186,13 @@ func (c *console) feedUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in := inputOf(r)
-	f := old
-	f.Filter = store.FeedFilter{}
-	err := applyFeed(r.Context(), c.o.Store, in, &f)
-	if err == nil {
-		if err = feed.CheckUpdate(old, f); err != nil {
-			err = formError{"", err.Error()}
-		}
-	}
-	if err == nil {
-		err = c.o.Store.UpdateFeed(r.Context(), f)
-		if errors.Is(err, store.ErrConflict) {
-			err = conflictAlias(f.Alias)
-		}
-	}
+	isDefault := feed.IsDefault(old.ID)
+	f, err := c.o.Admin.UpdateFeed(r.Context(), actor(r), old.ID, in.change(isDefault))
 	if err != nil {
-		c.feedFormError(w, r, feedFormData{ID: old.ID, IsDefault: feed.IsDefault(old.ID), Input: in}, err)
+		if isDefault {
+			in.Filter = inputFrom(old).Filter
+		}
+		c.feedFormError(w, r, feedFormData{ID: old.ID, IsDefault: isDefault, Input: in}, err)
 		return
 	}
 	http.Redirect(w, r, Path+"/feeds/"+f.ID+"?saved=updated", http.StatusSeeOther)
@@ -221,11 +203,11 @@ func (c *console) feedDelete(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := feed.CheckDelete(f); err != nil {
-		c.errorPage(w, r, http.StatusConflict, err.Error())
-		return
-	}
-	if err := c.o.Store.DeleteFeed(r.Context(), f.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := c.o.Admin.DeleteFeed(r.Context(), actor(r), f.ID); err != nil {
+		if refused(err) {
+			c.errorPage(w, r, http.StatusConflict, fieldOf(err)[""])
+			return
+		}
 		c.fail(w, r, err)
 		return
 	}
@@ -244,29 +226,31 @@ type countAnswer struct {
 // feedCount counts the objects a filter (the form's fields as query parameters) shows.
 func (c *console) feedCount(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	in := feedInput{Title: "count", Filter: map[string]string{}}
+	values := map[string]string{}
 	for _, fl := range feed.Flags {
 		switch {
 		case fl.Bool:
-			in.Filter[fl.Name] = strconv.FormatBool(q.Get(fl.Name) != "")
+			values[fl.Name] = strconv.FormatBool(q.Get(fl.Name) != "")
 		case fl.Name == "tlp":
-			in.Filter[fl.Name] = strings.Join(q[fl.Name], ",")
+			values[fl.Name] = strings.Join(q[fl.Name], ",")
 		default:
-			in.Filter[fl.Name] = q.Get(fl.Name)
+			values[fl.Name] = q.Get(fl.Name)
 		}
 	}
-	var f store.Feed
 	var a countAnswer
-	if err := applyFeed(r.Context(), c.o.Store, in, &f); err != nil {
-		var fe formError
-		if !errors.As(err, &fe) {
+	filter, err := filterOf(r.Context(), c.st, values)
+	if err != nil {
+		if !refused(err) {
 			c.fail(w, r, err)
 			return
 		}
-		a.Field, a.Error = fe.field, fe.msg
+		for field, msg := range fieldOf(err) {
+			a.Field, a.Error = field, msg
+		}
 		writeJSON(w, http.StatusOK, a)
 		return
 	}
+	f := store.Feed{Filter: filter}
 	n, newest, err := c.countFilter(r, f.Filter)
 	if errors.Is(err, store.ErrNeedsIndex) {
 		a.Describe = feed.Describe(f.Filter)
@@ -298,11 +282,11 @@ type filterCounter interface {
 
 // countFilter counts what an unsaved filter shows.
 func (c *console) countFilter(r *http.Request, f store.FeedFilter) (int64, int64, error) {
-	if fc, ok := c.o.Store.(filterCounter); ok && f.Indexed() {
+	if fc, ok := c.st.(filterCounter); ok && f.Indexed() {
 		n, err := fc.CountFilter(r.Context(), f, maxLiveCount)
 		return n, 0, err
 	}
-	return c.o.Store.FeedStats(r.Context(), f)
+	return c.st.FeedStats(r.Context(), f)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

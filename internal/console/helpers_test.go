@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/inthreat/taxii-server/internal/admin"
 	"github.com/inthreat/taxii-server/internal/auth"
 	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/console"
@@ -101,8 +102,13 @@ func setup(t *testing.T, o options) *env {
 	if attempts == 0 {
 		attempts = d.ConsoleLoginAttempts
 	}
+	svc := admin.NewService(st, log.Named("admin"), nil, admin.Options{
+		ListLimit: d.AdminListLimit, MaxListLimit: d.AdminMaxListLimit, PreviewObjects: d.AdminPreviewObjects,
+		CountTimeout: d.AdminCountTimeout, RotateGrace: d.KeyRotateGrace, MaxRotateGrace: d.KeyRotateMaxGrace,
+		AuditRetention: d.AuditRetention, AuditMaxRows: d.AuditMaxRows,
+	})
 	c, err := console.New(console.Options{
-		Store: st, Log: log.Named("console"), Secret: secret, SessionTTL: d.ConsoleSessionTTL,
+		Admin: svc, Log: log.Named("console"), Secret: secret, SessionTTL: d.ConsoleSessionTTL,
 		APIRootPath: d.APIRootPath, LoginAllowed: server.AddressLimiter(attempts, nil),
 		Validator:    sync.OnceValues(func() (*stix.Validator, error) { return v, nil }),
 		ObjectLimits: limits(),

@@ -39,7 +39,7 @@ type importResult struct {
 }
 
 func (c *console) importPage(w http.ResponseWriter, r *http.Request, status int, d importData, errs fieldErrors) {
-	feeds, err := c.o.Store.ListFeeds(r.Context())
+	feeds, err := c.st.ListFeeds(r.Context())
 	if err != nil {
 		c.fail(w, r, err)
 		return
@@ -143,7 +143,7 @@ func (c *console) ingestFile(r *http.Request, file io.Reader, d importData) (*im
 	}
 	var filter *store.FeedFilter
 	if d.Feed != "" {
-		f, err := c.o.Store.GetFeed(r.Context(), d.Feed)
+		f, err := c.st.GetFeed(r.Context(), d.Feed)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, fieldErrors{"feed": "There is no such feed."}, nil
 		}
@@ -156,7 +156,7 @@ func (c *console) ingestFile(r *http.Request, file io.Reader, d importData) (*im
 	if err != nil {
 		return nil, nil, err
 	}
-	in, err := ingest.New(c.o.Store, v, ingest.Options{Source: d.Source, Filter: filter})
+	in, err := ingest.New(c.st, v, ingest.Options{Source: d.Source, Filter: filter})
 	if err != nil {
 		return nil, fieldErrors{"source": err.Error()}, nil
 	}

@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
-	"go.uber.org/zap"
 
+	"github.com/inthreat/taxii-server/internal/admin"
 	"github.com/inthreat/taxii-server/internal/store"
 )
 
@@ -30,12 +30,12 @@ type keysData struct {
 }
 
 func (c *console) keysPage(w http.ResponseWriter, r *http.Request, status int, d keysData, errs fieldErrors, flash string) {
-	keys, err := c.o.Store.ListKeys(r.Context())
+	keys, err := c.st.ListKeys(r.Context())
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	feeds, err := c.o.Store.ListFeeds(r.Context())
+	feeds, err := c.st.ListFeeds(r.Context())
 	if err != nil {
 		c.fail(w, r, err)
 		return
@@ -71,27 +71,23 @@ func (c *console) keyList(w http.ResponseWriter, r *http.Request) {
 // one response (not cached: Cache-Control no-store) and nowhere else.
 func (c *console) keyCreate(w http.ResponseWriter, r *http.Request) {
 	in := keyInput{Name: r.PostFormValue("name"), Role: r.PostFormValue("role"), Feeds: r.PostForm["feeds"], Source: r.PostFormValue("source")}
-	plain, k, err := createKey(r.Context(), c.o.Store, in, c.o.Now())
+	plain, k, err := c.o.Admin.CreateKey(r.Context(), actor(r), admin.KeyInput{Name: in.Name, Role: in.Role, Feeds: in.Feeds, Source: in.Source})
 	if err != nil {
-		var fe formError
-		if !errors.As(err, &fe) {
+		if !refused(err) {
 			c.fail(w, r, err)
 			return
 		}
 		c.keysPage(w, r, http.StatusUnprocessableEntity, keysData{Input: in}, fieldOf(err), "")
 		return
 	}
-	c.o.Log.Info("console: created a key", zap.String("key_id", k.ID), zap.String("by", caller(r).KeyID))
 	c.keysPage(w, r, http.StatusCreated, keysData{Input: keyInput{Role: string(store.RoleReadOnly)}, Created: plain, CreatedName: k.Name}, nil, "")
 }
 
 func (c *console) keyRevoke(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "key")
-	err := c.o.Store.RevokeKey(r.Context(), id)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if _, err := c.o.Admin.RevokeKey(r.Context(), actor(r), id); err != nil && !errors.Is(err, store.ErrNotFound) {
 		c.fail(w, r, err)
 		return
 	}
-	c.o.Log.Info("console: revoked a key", zap.String("key_id", id), zap.String("by", caller(r).KeyID))
 	http.Redirect(w, r, Path+"/keys?revoked=1", http.StatusSeeOther)
 }

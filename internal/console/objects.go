@@ -54,11 +54,11 @@ func (c *console) objectSearch(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if isObjectID(q) {
 		d.Kind = "id"
-		err = c.o.Store.ScanObjects(r.Context(), store.Query{IDs: []string{q}, Limit: 1, NoRaw: true}, func(store.Page) error { return nil }, each)
+		err = c.st.ScanObjects(r.Context(), store.Query{IDs: []string{q}, Limit: 1, NoRaw: true}, func(store.Page) error { return nil }, each)
 	} else {
 		d.Kind = "observable"
 		typ, norm := observables.Normalise("", q)
-		err = c.o.Store.FindByObservable(r.Context(), store.FeedFilter{}, typ, norm, searchLimit, each)
+		err = c.st.FindByObservable(r.Context(), store.FeedFilter{}, typ, norm, searchLimit, each)
 	}
 	if err != nil {
 		c.fail(w, r, err)
@@ -83,7 +83,7 @@ func (c *console) objectVersions(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "object")
 	d := versionsData{ID: id}
 	q := store.Query{IDs: []string{id}, Versions: store.VersionMatch{All: true}, Limit: searchLimit}
-	err := c.o.Store.ScanObjects(r.Context(), q, func(store.Page) error { return nil }, func(row store.Row) error {
+	err := c.st.ScanObjects(r.Context(), q, func(store.Page) error { return nil }, func(row store.Row) error {
 		var b bytes.Buffer
 		if json.Indent(&b, row.Raw, "", "  ") != nil {
 			b.Reset()

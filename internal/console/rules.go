@@ -3,17 +3,27 @@ package console
 import (
 	"context"
 	"errors"
-	"fmt"
+	"net/http"
 	"slices"
 	"strings"
-	"time"
 
-	"github.com/inthreat/taxii-server/internal/auth"
+	"github.com/inthreat/taxii-server/internal/admin"
 	"github.com/inthreat/taxii-server/internal/feed"
+	"github.com/inthreat/taxii-server/internal/obs"
 	"github.com/inthreat/taxii-server/internal/store"
 )
 
-// formError is a refusal of one form field ("" for the whole form).
+// Every change goes through admin.Service, the one code path of feed and key
+// rules that the CLI and the admin API use; this file only adapts forms to it.
+
+// actor is the admin behind a request, for the audit log.
+func actor(r *http.Request) admin.Actor {
+	c := caller(r)
+	return admin.Actor{KeyID: c.KeyID, Name: c.Name, Address: obs.FromContext(r.Context()).Client()}
+}
+
+// formError is a refusal of one form field ("" for the whole form) that the
+// console makes itself.
 type formError struct {
 	field string
 	msg   string
@@ -21,22 +31,26 @@ type formError struct {
 
 func (e formError) Error() string { return e.msg }
 
-// refusal turns a refusal of package feed ("--types: ...") into one of the field it names.
-func refusal(err error) formError {
-	msg := err.Error()
-	if rest, ok := strings.CutPrefix(msg, "--"); ok {
-		if name, text, ok := strings.Cut(rest, ": "); ok {
-			return formError{name, text}
-		}
-	}
-	return formError{"", msg}
+// refused reports whether err is a refusal of the input, shown on the form,
+// rather than a failure.
+func refused(err error) bool {
+	var ae *admin.Error
+	var fe formError
+	return errors.As(err, &ae) || errors.As(err, &fe)
 }
 
-// fieldOf is where a form shows err: next to its field for a refusal.
+// fieldOf is where a form shows a refusal: next to the field it names. The
+// service's messages speak in the CLI's flags ("--tlp: ..."); the form drops the flag.
 func fieldOf(err error) fieldErrors {
 	var fe formError
 	if errors.As(err, &fe) {
 		return fieldErrors{fe.field: fe.msg}
+	}
+	var ae *admin.Error
+	if errors.As(err, &ae) {
+		msg := strings.TrimPrefix(ae.Message, "--"+ae.Field+": ")
+		msg = strings.TrimPrefix(msg, "--")
+		return fieldErrors{ae.Field: msg}
 	}
 	return fieldErrors{"": err.Error()}
 }
@@ -49,73 +63,51 @@ type feedInput struct {
 	Filter                    map[string]string
 }
 
-// applyFeed sets in f what in says, with the rules of package feed (every filter
-// through feed.Set, then feed.Validate against the stored types).
-func applyFeed(ctx context.Context, st store.Feeds, in feedInput, f *store.Feed) error {
-	f.Title, f.Description, f.Alias, f.Writable = strings.TrimSpace(in.Title), strings.TrimSpace(in.Description), strings.TrimSpace(in.Alias), in.Writable
-	if f.Title == "" {
-		return formError{"title", "A feed needs a title."}
+// change is the form as the service takes it. keepFilter leaves the filter as it
+// is (the default feed's form has none to send).
+func (in feedInput) change(keepFilter bool) admin.FeedChange {
+	c := admin.FeedChange{Title: &in.Title, Description: &in.Description, Alias: &in.Alias, Writable: &in.Writable}
+	if !keepFilter {
+		c.Filter = in.Filter
 	}
-	if f.Alias != "" && (strings.ContainsAny(f.Alias, "/?#% ") || len(f.Alias) > 200) {
-		return formError{"alias", "An alias must be a URL path segment (no / ? # % or spaces)."}
-	}
+	return c
+}
+
+// filterOf is the filter of a form not saved, for the live count: every value
+// through feed.Set, then feed.Validate against the stored types, as the service
+// does before saving.
+func filterOf(ctx context.Context, st store.Feeds, values map[string]string) (store.FeedFilter, error) {
+	var f store.FeedFilter
 	for _, fl := range feed.Flags {
-		if err := feed.Set(&f.Filter, fl.Name, in.Filter[fl.Name]); err != nil {
-			return refusal(err)
+		if err := feed.Set(&f, fl.Name, values[fl.Name]); err != nil {
+			return f, flagError(fl.Name, err)
 		}
 	}
 	var stored []string
-	for _, t := range slices.Concat(f.Filter.Types, f.Filter.ExcludeTypes) {
-		if !slices.Contains(feed.STIXTypes, t) && !strings.HasPrefix(t, "x-") {
-			var err error
-			if stored, err = st.ObjectTypes(ctx); err != nil {
-				return err
-			}
-			break
+	if slices.ContainsFunc(slices.Concat(f.Types, f.ExcludeTypes), func(t string) bool {
+		return !slices.Contains(feed.STIXTypes, t) && !strings.HasPrefix(t, "x-")
+	}) {
+		var err error
+		if stored, err = st.ObjectTypes(ctx); err != nil {
+			return f, err
 		}
 	}
-	if err := feed.Validate(f.Filter, stored); err != nil {
-		return refusal(err)
+	if err := feed.Validate(f, stored); err != nil {
+		field := "types"
+		if strings.HasPrefix(err.Error(), "--exclude-types") {
+			field = "exclude-types"
+		}
+		return f, flagError(field, err)
 	}
-	return nil
+	return f, nil
 }
 
-func conflictAlias(alias string) error {
-	return formError{"alias", fmt.Sprintf("The alias %q is already another feed's.", alias)}
+func flagError(field string, err error) formError {
+	return formError{field, strings.TrimPrefix(err.Error(), "--"+field+": ")}
 }
 
 // keyInput is a key form as submitted.
 type keyInput struct {
 	Name, Role, Source string
 	Feeds              []string // feed ids
-}
-
-// createKey stores a new key made by auth.Generate and returns its plaintext.
-func createKey(ctx context.Context, st store.Store, in keyInput, now time.Time) (string, store.APIKey, error) {
-	if strings.TrimSpace(in.Name) == "" {
-		return "", store.APIKey{}, formError{"name", "A key needs a name."}
-	}
-	if !store.Role(in.Role).Valid() {
-		return "", store.APIKey{}, formError{"role", "Choose read-only, read-write or admin."}
-	}
-	var ids []string
-	for _, id := range in.Feeds {
-		f, err := st.GetFeed(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return "", store.APIKey{}, formError{"feeds", fmt.Sprintf("There is no feed %q.", id)}
-		}
-		if err != nil {
-			return "", store.APIKey{}, err
-		}
-		ids = append(ids, f.ID)
-	}
-	plain, k, err := auth.Generate(strings.TrimSpace(in.Name), store.Role(in.Role), ids, now.UTC())
-	if err != nil {
-		return "", store.APIKey{}, err
-	}
-	k.Source = strings.TrimSpace(in.Source)
-	if err := st.CreateKey(ctx, k); err != nil {
-		return "", store.APIKey{}, err
-	}
-	return plain, k, nil
 }

@@ -168,7 +168,7 @@ func (c *console) requireSession(next http.Handler) http.Handler {
 		var k store.APIKey
 		if ok {
 			var err error
-			k, err = c.o.Store.GetKey(r.Context(), ss.keyID)
+			k, err = c.st.GetKey(r.Context(), ss.keyID)
 			switch {
 			case errors.Is(err, store.ErrNotFound):
 				ok = false
@@ -265,7 +265,7 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	plain := strings.TrimSpace(r.PostFormValue("key"))
-	k, err := auth.Check(r.Context(), c.o.Store, plain)
+	k, err := auth.Check(r.Context(), c.st, plain)
 	switch {
 	case errors.Is(err, auth.ErrUnauthenticated):
 		c.o.Log.Warn("console: login refused", zap.String("client", client), zap.String("reason", keyReason(err)))

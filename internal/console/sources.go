@@ -20,12 +20,12 @@ type sourcesData struct {
 // sourceList shows where stored content came from, and the upstream pulls
 // (never their credentials).
 func (c *console) sourceList(w http.ResponseWriter, r *http.Request) {
-	srcs, err := c.o.Store.ListSources(r.Context())
+	srcs, err := c.st.ListSources(r.Context())
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	ups, err := c.o.Store.ListUpstreams(r.Context())
+	ups, err := c.st.ListUpstreams(r.Context())
 	if err != nil {
 		c.fail(w, r, err)
 		return

@@ -85,7 +85,7 @@ type usageData struct {
 }
 
 func (c *console) usagePage(w http.ResponseWriter, r *http.Request) {
-	keys, err := c.o.Store.ListKeys(r.Context())
+	keys, err := c.st.ListKeys(r.Context())
 	if err != nil {
 		c.fail(w, r, err)
 		return
