@@ -1,9 +1,12 @@
 package console_test
 
 import (
+	"bytes"
+	"mime/multipart"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -217,5 +220,69 @@ func TestRevokedKeyEndsItsSession(t *testing.T) {
 	}
 	if resp, _ := c.get("/console/feeds"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("a session of a revoked key: %s", resp.Status)
+	}
+}
+
+// multipartBody is an import form: fields in order, then the file.
+func multipartBody(t *testing.T, fields [][2]string, file string) (*bytes.Buffer, string) {
+	t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	for _, f := range fields {
+		if err := mw.WriteField(f[0], f[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fw, err := mw.CreateFormFile("file", "bundle.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = fw.Write([]byte(file))
+	_ = mw.Close()
+	return &b, mw.FormDataContentType()
+}
+
+func TestImportFormWithoutJavaScript(t *testing.T) {
+	e := setup(t, options{})
+	c := e.client(t)
+	token := c.login(e.admin)
+	bundle := `{"type":"bundle","id":"bundle--6a0c2e3c-8f6a-4b1e-9d44-0c5a1e7b2f01","objects":[` +
+		`{"type":"malware","spec_version":"2.1","id":"malware--1a0c2e3c-8f6a-4b1e-9d44-0c5a1e7b2f01","created":"2026-02-01T00:00:00.000Z","modified":"2026-02-01T00:00:00.000Z","name":"x","is_family":false}]}`
+	post := func(fields [][2]string) (*http.Response, string) {
+		body, ct := multipartBody(t, fields, bundle)
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/console/import", body)
+		req.Header.Set("Content-Type", ct)
+		return c.do(req)
+	}
+	// The token must come first: without it, or wrong, nothing of the file is read.
+	for name, fields := range map[string][][2]string{
+		"no token":          {{"source", "upload"}},
+		"wrong token":       {{"csrf", "nope"}, {"source", "upload"}},
+		"token after field": {{"source", "upload"}, {"csrf", token}},
+	} {
+		if resp, _ := post(fields); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s: %s", name, resp.Status)
+		}
+	}
+	srcs, _ := e.st.ListSources(t.Context())
+	for _, s := range srcs {
+		if s.Source == "upload" {
+			t.Fatal("a refused import stored objects")
+		}
+	}
+	resp, body := post([][2]string{{"csrf", token}, {"source", "upload"}})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "imported 1, unchanged 0, rejected 0") {
+		t.Fatalf("import: %s\n%s", resp.Status, body)
+	}
+	srcs, _ = e.st.ListSources(t.Context())
+	if !slices.ContainsFunc(srcs, func(s store.SourceCount) bool { return s.Source == "upload" && s.Objects == 1 }) {
+		t.Fatalf("sources after import: %v", srcs)
+	}
+	// A feed limits what an import takes: the malware is not in an indicator feed.
+	resp, _ = c.post("/console/feeds", url.Values{"csrf": {token}, "title": {"iocs"}, "types": {"indicator"}})
+	id := strings.TrimSuffix(strings.TrimPrefix(resp.Header.Get("Location"), "/console/feeds/"), "?saved=created")
+	resp, body = post([][2]string{{"csrf", token}, {"source", "upload"}, {"feed", id}})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "imported 0, unchanged 0, rejected 1") {
+		t.Fatalf("import into an indicator feed: %s\n%s", resp.Status, body)
 	}
 }
