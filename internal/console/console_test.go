@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/inthreat/taxii-server/internal/store"
 )
@@ -284,5 +285,32 @@ func TestImportFormWithoutJavaScript(t *testing.T) {
 	resp, body = post([][2]string{{"csrf", token}, {"source", "upload"}, {"feed", id}})
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "imported 0, unchanged 0, rejected 1") {
 		t.Fatalf("import into an indicator feed: %s\n%s", resp.Status, body)
+	}
+}
+
+func TestUsageHighlightsConsumersThatStoppedPolling(t *testing.T) {
+	e := setup(t, options{})
+	keys, _ := e.st.ListKeys(t.Context())
+	for _, k := range keys {
+		if k.Name == "reader" {
+			if err := e.st.TouchKey(t.Context(), k.ID, time.Now().Add(-72*time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c := e.client(t)
+	c.login(e.admin)
+	resp, body := c.get("/console/usage")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("usage: %s", resp.Status)
+	}
+	if !strings.Contains(body, `<tr class="stale" data-key="reader">`) || !strings.Contains(body, "1 consumer(s) stopped polling") {
+		t.Fatalf("the reader that stopped polling is not highlighted:\n%s", body)
+	}
+	if strings.Contains(body, `class="stale" data-key="console-admin"`) {
+		t.Fatal("the admin key, in use now, is highlighted")
+	}
+	if !strings.Contains(body, `<svg class="chart" role="img"`) {
+		t.Fatal("no chart")
 	}
 }
