@@ -114,6 +114,16 @@ func (b *tab) eval(expr string) bool {
 	return ok
 }
 
+// fill sets a field's value as typing would end, firing its input event: one
+// round trip, where typing sends an event per character.
+func (b *tab) fill(sel, value string) {
+	b.t.Helper()
+	if !b.eval(`(function(){ const el = document.querySelector(` + jsString(sel) + `); if (!el) return false;
+		el.focus(); el.value = ` + jsString(value) + `; el.dispatchEvent(new Event("input", {bubbles: true})); return true })()`) {
+		b.t.Fatalf("no field %s", sel)
+	}
+}
+
 func (b *tab) open(path string) {
 	b.t.Helper()
 	b.do("open "+path, chromedp.Navigate(b.e.srv.URL+path), chromedp.WaitReady(chromedp.CSS("main h1")))
@@ -193,8 +203,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Log in.
 	b.open("/console/login")
 	b.shot("login", false)
+	b.fill("#key", e.admin)
 	b.do("log in",
-		chromedp.SendKeys(chromedp.CSS("#key"), e.admin),
 		chromedp.Click(chromedp.CSS("main form button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("#api-root")))
 	b.shot("feeds", false)
@@ -202,9 +212,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	// A refused feed form: the error next to its field, nothing stored.
 	b.open("/console/feeds/new")
 	b.shot("feed-new", false)
+	b.fill("#f-title", "Sentinel IOCs")
+	b.fill("#f-types", "indicatr")
 	b.do("refused feed",
-		chromedp.SendKeys(chromedp.CSS("#f-title"), "Sentinel IOCs"),
-		chromedp.SendKeys(chromedp.CSS("#f-types"), "indicatr"),
 		chromedp.Click(chromedp.CSS("#feed-form button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("#e-types")))
 	if msg := b.text("#e-types"); !strings.Contains(msg, "did you mean") {
@@ -216,12 +226,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	// The corrected form, with a live count, then filters.
-	b.eval(`(document.getElementById("f-types").value = "", true)`)
+	b.fill("#f-types", "indicator")
 	b.do("live count",
-		chromedp.SendKeys(chromedp.CSS("#f-types"), "indicator"),
 		chromedp.Poll[chromedp.Void](`document.getElementById("live-count").textContent.includes("Matching objects now: 1")`, chromedp.WithPollingTimeout(10*time.Second)))
+	b.fill("#f-labels", "malicious-activity")
 	b.do("filters served from an index",
-		chromedp.SendKeys(chromedp.CSS("#f-labels"), "malicious-activity"),
 		chromedp.Click(chromedp.CSS("#tlp-none")),
 		chromedp.Click(chromedp.CSS("#f-exclude-revoked")),
 		chromedp.Poll[chromedp.Void](`document.getElementById("live-count").textContent.includes("labelled malicious-activity") ||
@@ -245,8 +254,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	// A key, shown once.
 	b.open("/console/keys")
 	b.shot("keys", false)
+	b.fill("#f-name", "sentinel")
 	b.do("create key",
-		chromedp.SendKeys(chromedp.CSS("#f-name"), "sentinel"),
 		chromedp.Click(chromedp.CSS(`input[name=feeds][value="`+feedID+`"]`)),
 		chromedp.Click(chromedp.CSS("main form.card button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("#created-key")))
@@ -289,8 +298,8 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// Search the intelligence by observable value, then the object's versions.
 	b.open("/console/objects")
+	b.fill("#q", "EVIL.example.com")
 	b.do("search",
-		chromedp.SendKeys(chromedp.CSS("#q"), "EVIL.example.com"),
 		chromedp.Click(chromedp.CSS("form.search button")),
 		chromedp.WaitVisible(chromedp.CSS(`a[href$="indicator--1a0c2e3c-8f6a-4b1e-9d44-0c5a1e7b2f01"]`)))
 	b.shot("search", false)
