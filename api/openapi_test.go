@@ -106,8 +106,8 @@ func specOperations(t *testing.T) map[string]bool {
 	return ops
 }
 
-// routerOperations walks the real handler: the server's router with the TAXII router
-// and the web console mounted in it and /metrics enabled, on a non-default API root.
+// routerOperations walks the real handler: the server's router with the TAXII router,
+// the export routes, the admin API and the web console mounted in it and /metrics enabled, on a non-default API root.
 func routerOperations(t *testing.T, root string) map[string]bool {
 	t.Helper()
 	d := config.Default()
@@ -133,11 +133,16 @@ func routerOperations(t *testing.T, root string) map[string]bool {
 	for _, r := range rs {
 		extra = append(extra, server.Route(r))
 	}
-	c, err := console.New(console.Options{Admin: admin.NewService(secretStore{}, nil, nil, admin.Options{}), Secret: bytes.Repeat([]byte{7}, 32), SessionTTL: time.Hour})
+	svc := admin.NewService(secretStore{}, nil, nil, admin.Options{ListLimit: 1, MaxListLimit: 1, CountMax: 1, CountTimeout: time.Second})
+	adminAPI, err := admin.NewHandler(svc, nil, admin.APIOptions{MaxBody: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := server.New(server.Options{TAXII: api, Routes: extra, Store: readyStore{}, MetricsHandler: http.NotFoundHandler(), Console: c})
+	c, err := console.New(console.Options{Admin: svc, Secret: bytes.Repeat([]byte{7}, 32), SessionTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := server.New(server.Options{TAXII: api, Routes: extra, Admin: adminAPI, Console: c, Store: readyStore{}, MetricsHandler: http.NotFoundHandler()})
 	routes, ok := h.(chi.Routes)
 	if !ok {
 		t.Fatalf("server.New returns %T, not a chi router", h)
@@ -159,8 +164,8 @@ func routerOperations(t *testing.T, root string) map[string]bool {
 func TestOpenAPIMatchesRouter(t *testing.T) {
 	spec := specOperations(t)
 	routed := routerOperations(t, "/custom/taxii/root/")
-	if len(routed) < 5 {
-		t.Fatalf("the router walk found only %v", routed)
+	if len(routed) < 5 || !routed["GET /admin/api/v1/feeds"] {
+		t.Fatalf("the router walk found only %v (the admin API included?)", routed)
 	}
 	for op := range routed {
 		planned, described := spec[op]

@@ -118,8 +118,8 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 	if err != nil {
 		return err
 	}
-	svc := admin.NewService(instrumented, log.Named("admin"), time.Now, adminOptions(cfg))
-	adminAPI, err := admin.NewHandler(svc, log, adminAPIOptions(cfg))
+	adminSvc := admin.NewService(instrumented, log.Named("admin"), time.Now, adminOptions(cfg))
+	adminAPI, err := admin.NewHandler(adminSvc, log, adminAPIOptions(cfg))
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 	if cfg.MetricsOnMain {
 		opts.MetricsHandler = metrics.Handler(reg)
 	}
-	if opts.Console, err = consoleHandler(ctx, cfg, svc, log); err != nil {
+	if opts.Console, err = consoleHandler(ctx, cfg, adminSvc, log); err != nil {
 		return err
 	}
 
@@ -161,6 +161,7 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 		}
 	}
 	go server.ExpireStatuses(ctx, st, cfg.StatusPurgeEvery, cfg.StatusPurgeBatch, log)
+	go adminSvc.TrimAuditEvery(ctx, cfg.AuditPurgeEvery)
 	pullers, err := sourceRunner(cfg, st, reg, log)
 	if err != nil {
 		return err

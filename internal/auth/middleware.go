@@ -78,7 +78,7 @@ func (cfg Config) authenticate(r *http.Request, failed *failures) (*Caller, erro
 	if err := failed.get(plain, now); err != nil {
 		return nil, err
 	}
-	k, err := lookup(r.Context(), cfg.Keys, id, secret)
+	k, err := lookup(r.Context(), cfg.Keys, id, secret, now)
 	if err != nil {
 		if errors.Is(err, ErrUnauthenticated) {
 			failed.put(plain, err, now)
@@ -97,23 +97,23 @@ func (cfg Config) authenticate(r *http.Request, failed *failures) (*Caller, erro
 // Check returns the active key that plain is, for a login form (the web console):
 // an error wrapping ErrUnauthenticated when plain is malformed, unknown, wrong or
 // revoked; another error when the store fails.
-func Check(ctx context.Context, keys KeyStore, plain string) (store.APIKey, error) {
+func Check(ctx context.Context, keys KeyStore, plain string, now time.Time) (store.APIKey, error) {
 	id, secret, err := ParseKey(plain)
 	if err != nil {
 		return store.APIKey{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
-	return lookup(ctx, keys, id, secret)
+	return lookup(ctx, keys, id, secret, now)
 }
 
 // lookup is the one check of a parsed key against the store.
-func lookup(ctx context.Context, keys KeyStore, id string, secret []byte) (store.APIKey, error) {
+func lookup(ctx context.Context, keys KeyStore, id string, secret []byte, now time.Time) (store.APIKey, error) {
 	k, err := keys.GetKey(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		err = fmt.Errorf("%w: no key %s", ErrUnauthenticated, id)
 	case err != nil:
 		return store.APIKey{}, fmt.Errorf("auth: get key %s: %w", id, err)
-	case !Matches(k, secret):
+	case !Opens(k, secret, now):
 		err = fmt.Errorf("%w: wrong secret for key %s", ErrUnauthenticated, id)
 	case !k.RevokedAt.IsZero():
 		err = fmt.Errorf("%w: key %s was revoked at %s", ErrUnauthenticated, id, k.RevokedAt.UTC().Format(time.RFC3339))

@@ -73,7 +73,7 @@ type Config struct {
 
 	MetricsListen string        `env:"TAXII_METRICS_LISTEN" help:"address of a separate listener serving /metrics, e.g. :9090 or 127.0.0.1:9090; empty: none"`
 	MetricsOnMain bool          `env:"TAXII_METRICS_ON_MAIN" help:"also serve /metrics, unauthenticated, on the main listener"`
-	FeedStatsTTL  time.Duration `env:"TAXII_FEED_STATS_TTL" help:"how long the per-feed object counts of /metrics are cached (one query per feed per refresh)"`
+	FeedStatsTTL  time.Duration `env:"TAXII_FEED_STATS_TTL" help:"how long the per-feed object counts of /metrics and the admin API are cached (one query per feed per refresh)"`
 
 	ExportDefaultLimit   int           `env:"TAXII_EXPORT_DEFAULT_LIMIT" help:"items per page of the feed REST API when the client gives no limit"`
 	ExportMaxLimit       int           `env:"TAXII_EXPORT_MAX_LIMIT" help:"largest page of the feed REST API; a larger limit is capped"`
@@ -99,6 +99,7 @@ type Config struct {
 	AdminMaxListLimit   int           `env:"TAXII_ADMIN_MAX_LIST_LIMIT" help:"largest page of an admin API list; a larger limit is capped"`
 	AdminPreviewObjects int           `env:"TAXII_ADMIN_PREVIEW_OBJECTS" help:"most objects the admin API shows in a feed's preview"`
 	AdminCountTimeout   time.Duration `env:"TAXII_ADMIN_COUNT_TIMEOUT" help:"longest the admin API's count of a filter not yet saved may run; past it the answer is 503"`
+	AdminCountMax       int64         `env:"TAXII_ADMIN_COUNT_MAX" help:"most objects the admin API's count of a filter not yet saved reads; the answer then says at least this many"`
 	KeyRotateGrace      time.Duration `env:"TAXII_KEY_ROTATE_GRACE" help:"how long a rotated key's old secret stays valid when the rotation names no grace"`
 	KeyRotateMaxGrace   time.Duration `env:"TAXII_KEY_ROTATE_MAX_GRACE" help:"longest grace a key rotation may ask for"`
 	AuditRetention      time.Duration `env:"TAXII_AUDIT_RETENTION" help:"how long entries of the admin audit log are kept"`
@@ -146,6 +147,7 @@ const (
 	MaxAdminListLimit     = 100_000
 	MaxAdminPreview       = 1_000
 	MaxAdminCountTimeout  = 5 * time.Minute
+	MaxAdminCountMax      = 1_000_000_000
 	MaxKeyRotateGrace     = 90 * 24 * time.Hour
 	MaxAuditRetention     = 10 * 365 * 24 * time.Hour
 	MaxAuditRows          = 100_000_000
@@ -210,6 +212,7 @@ func Default() Config {
 		AdminMaxListLimit:   1000,
 		AdminPreviewObjects: 10,
 		AdminCountTimeout:   5 * time.Second,
+		AdminCountMax:       1_000_000,
 		KeyRotateGrace:      24 * time.Hour,
 		KeyRotateMaxGrace:   7 * 24 * time.Hour,
 		AuditRetention:      365 * 24 * time.Hour,
@@ -456,6 +459,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AdminCountTimeout < 10*time.Millisecond || c.AdminCountTimeout > MaxAdminCountTimeout {
 		bad("TAXII_ADMIN_COUNT_TIMEOUT: %s must be between 10ms and %s", c.AdminCountTimeout, MaxAdminCountTimeout)
+	}
+	if c.AdminCountMax < 1 || c.AdminCountMax > MaxAdminCountMax {
+		bad("TAXII_ADMIN_COUNT_MAX: %d must be between 1 and %d", c.AdminCountMax, MaxAdminCountMax)
 	}
 	if c.KeyRotateMaxGrace < 0 || c.KeyRotateMaxGrace > MaxKeyRotateGrace {
 		bad("TAXII_KEY_ROTATE_MAX_GRACE: %s must be between 0 and %s", c.KeyRotateMaxGrace, MaxKeyRotateGrace)

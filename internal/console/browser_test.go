@@ -230,11 +230,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do("live count",
 		chromedp.Poll[chromedp.Void](`document.getElementById("live-count").textContent.includes("Matching objects now: 1")`, chromedp.WithPollingTimeout(10*time.Second)))
 	b.fill("#f-labels", "malicious-activity")
-	b.do("filters served from an index",
+	b.do("live count of filters served from an index",
 		chromedp.Click(chromedp.CSS("#tlp-none")),
 		chromedp.Click(chromedp.CSS("#f-exclude-revoked")),
-		chromedp.Poll[chromedp.Void](`document.getElementById("live-count").textContent.includes("labelled malicious-activity") ||
-			document.getElementById("live-count").textContent.includes("Matching objects now: 1")`, chromedp.WithPollingTimeout(10*time.Second)))
+		chromedp.Poll[chromedp.Void](`document.getElementById("live-count").textContent.includes("Matching objects now: 1") &&
+			document.getElementById("live-count").textContent.includes("labelled malicious-activity")`, chromedp.WithPollingTimeout(10*time.Second)))
+	b.fill("#f-min-confidence", "50")
+	b.do("no match: the indicator has no confidence",
+		chromedp.Poll[chromedp.Void](`document.getElementById("live-count").textContent.includes("Matching objects now: 0")`, chromedp.WithPollingTimeout(10*time.Second)))
+	b.fill("#f-min-confidence", "")
 	b.do("create feed",
 		chromedp.Click(chromedp.CSS("#feed-form button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("#collection-id")))

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -9,9 +8,6 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
-	"go.uber.org/zap"
-
-	"github.com/inthreat/taxii-server/internal/obs"
 
 	"github.com/inthreat/taxii-server/internal/feed"
 	"github.com/inthreat/taxii-server/internal/store"
@@ -45,12 +41,12 @@ func (c *console) feedList(w http.ResponseWriter, r *http.Request) {
 	}
 	d := feedListData{APIRoot: c.apiRootURL(r)}
 	for _, f := range feeds {
-		n, newest, err := c.st.FeedStats(r.Context(), f.Filter)
+		st, err := c.o.Admin.FeedStats(r.Context(), f)
 		if err != nil {
 			c.fail(w, r, err)
 			return
 		}
-		d.Feeds = append(d.Feeds, feedRow{Feed: f, Describe: feed.Describe(f.Filter), Count: n, Newest: newest, IsDefault: feed.IsDefault(f.ID)})
+		d.Feeds = append(d.Feeds, feedRow{Feed: f, Describe: feed.Describe(f.Filter), Count: st.Objects, Newest: st.Newest, IsDefault: feed.IsDefault(f.ID)})
 	}
 	c.render(w, r, http.StatusOK, "feeds", page{Title: "Feeds", Nav: "feeds", Data: d})
 }
@@ -171,11 +167,12 @@ func (c *console) feedEdit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	n, newest, err := c.st.FeedStats(r.Context(), f.Filter)
+	st, err := c.o.Admin.FeedStats(r.Context(), f)
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
+	n, newest := st.Objects, st.Newest
 	flash := map[string]string{"created": "Feed created.", "updated": "Feed saved."}[r.URL.Query().Get("saved")]
 	c.feedForm(w, r, http.StatusOK, feedFormData{ID: f.ID, IsDefault: feed.IsDefault(f.ID), Input: inputFrom(f), Count: n, Newest: newest}, nil, flash)
 }
@@ -217,7 +214,7 @@ func (c *console) feedDelete(w http.ResponseWriter, r *http.Request) {
 // countAnswer is the live count of the feed form, as JSON.
 type countAnswer struct {
 	Count    int64  `json:"count"`
-	Newest   string `json:"newest,omitempty"`
+	AtLeast  bool   `json:"at_least,omitempty"` // the count stopped at the service's cap
 	Describe string `json:"describe,omitempty"`
 	Error    string `json:"error,omitempty"`
 	Field    string `json:"field,omitempty"`
@@ -238,55 +235,26 @@ func (c *console) feedCount(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var a countAnswer
-	filter, err := filterOf(r.Context(), c.st, values)
-	if err != nil {
-		if !refused(err) {
-			c.fail(w, r, err)
-			return
-		}
+	filter, err := c.o.Admin.FilterFrom(r.Context(), values)
+	if err == nil {
+		a.Describe = feed.Describe(filter)
+		var capped bool
+		a.Count, capped, err = c.o.Admin.CountFilter(r.Context(), values)
+		a.AtLeast = capped
+	}
+	switch {
+	case err == nil:
+	case refused(err):
 		for field, msg := range fieldOf(err) {
 			a.Field, a.Error = field, msg
 		}
-		writeJSON(w, http.StatusOK, a)
+	case errors.Is(err, store.ErrBusy):
+		a.Error = "The count took too long; it shows once the feed is saved."
+	default:
+		c.fail(w, r, err)
 		return
-	}
-	f := store.Feed{Filter: filter}
-	n, newest, err := c.countFilter(r, f.Filter)
-	if errors.Is(err, store.ErrNeedsIndex) {
-		a.Describe = feed.Describe(f.Filter)
-		a.Error = "These conditions are counted once the feed is saved."
-		writeJSON(w, http.StatusOK, a)
-		return
-	}
-	if err != nil {
-		c.o.Log.Warn("console: live count", zap.String("request_id", obs.RequestID(r.Context())), zap.Error(err))
-		a.Error = "The count is not available right now."
-		writeJSON(w, http.StatusOK, a)
-		return
-	}
-	a.Count, a.Describe = n, feed.Describe(f.Filter)
-	if newest > 0 {
-		a.Newest = store.FormatDateAdded(newest)
 	}
 	writeJSON(w, http.StatusOK, a)
-}
-
-// maxLiveCount bounds the live count: past it the form says "at least".
-const maxLiveCount = 1_000_000
-
-// filterCounter is the store's count of a filter that is not stored (admin's
-// CountFilter); stores without it count only filters without index conditions.
-type filterCounter interface {
-	CountFilter(ctx context.Context, filter store.FeedFilter, max int64) (int64, error)
-}
-
-// countFilter counts what an unsaved filter shows.
-func (c *console) countFilter(r *http.Request, f store.FeedFilter) (int64, int64, error) {
-	if fc, ok := c.st.(filterCounter); ok && f.Indexed() {
-		n, err := fc.CountFilter(r.Context(), f, maxLiveCount)
-		return n, 0, err
-	}
-	return c.st.FeedStats(r.Context(), f)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -104,7 +104,7 @@ func setup(t *testing.T, o options) *env {
 	}
 	svc := admin.NewService(st, log.Named("admin"), nil, admin.Options{
 		ListLimit: d.AdminListLimit, MaxListLimit: d.AdminMaxListLimit, PreviewObjects: d.AdminPreviewObjects,
-		CountTimeout: d.AdminCountTimeout, RotateGrace: d.KeyRotateGrace, MaxRotateGrace: d.KeyRotateMaxGrace,
+		CountTimeout: d.AdminCountTimeout, CountMax: d.AdminCountMax, StatsTTL: d.FeedStatsTTL, RotateGrace: d.KeyRotateGrace, MaxRotateGrace: d.KeyRotateMaxGrace,
 		AuditRetention: d.AuditRetention, AuditMaxRows: d.AuditMaxRows,
 	})
 	c, err := console.New(console.Options{

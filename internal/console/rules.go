@@ -1,16 +1,12 @@
 package console
 
 import (
-	"context"
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/inthreat/taxii-server/internal/admin"
-	"github.com/inthreat/taxii-server/internal/feed"
 	"github.com/inthreat/taxii-server/internal/obs"
-	"github.com/inthreat/taxii-server/internal/store"
 )
 
 // Every change goes through admin.Service, the one code path of feed and key
@@ -71,39 +67,6 @@ func (in feedInput) change(keepFilter bool) admin.FeedChange {
 		c.Filter = in.Filter
 	}
 	return c
-}
-
-// filterOf is the filter of a form not saved, for the live count: every value
-// through feed.Set, then feed.Validate against the stored types, as the service
-// does before saving.
-func filterOf(ctx context.Context, st store.Feeds, values map[string]string) (store.FeedFilter, error) {
-	var f store.FeedFilter
-	for _, fl := range feed.Flags {
-		if err := feed.Set(&f, fl.Name, values[fl.Name]); err != nil {
-			return f, flagError(fl.Name, err)
-		}
-	}
-	var stored []string
-	if slices.ContainsFunc(slices.Concat(f.Types, f.ExcludeTypes), func(t string) bool {
-		return !slices.Contains(feed.STIXTypes, t) && !strings.HasPrefix(t, "x-")
-	}) {
-		var err error
-		if stored, err = st.ObjectTypes(ctx); err != nil {
-			return f, err
-		}
-	}
-	if err := feed.Validate(f, stored); err != nil {
-		field := "types"
-		if strings.HasPrefix(err.Error(), "--exclude-types") {
-			field = "exclude-types"
-		}
-		return f, flagError(field, err)
-	}
-	return f, nil
-}
-
-func flagError(field string, err error) formError {
-	return formError{field, strings.TrimPrefix(err.Error(), "--"+field+": ")}
 }
 
 // keyInput is a key form as submitted.

@@ -265,7 +265,7 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	plain := strings.TrimSpace(r.PostFormValue("key"))
-	k, err := auth.Check(r.Context(), c.st, plain)
+	k, err := auth.Check(r.Context(), c.st, plain, c.o.Now())
 	switch {
 	case errors.Is(err, auth.ErrUnauthenticated):
 		c.o.Log.Warn("console: login refused", zap.String("client", client), zap.String("reason", keyReason(err)))

@@ -36,7 +36,7 @@ document.addEventListener("DOMContentLoaded", function () {
           if (a.error) {
             out.textContent = (a.field ? a.field + ": " : "") + a.error + (a.describe ? " — " + a.describe : "");
           } else {
-            out.textContent = "Matching objects now: " + a.count + (a.newest ? " (newest added " + a.newest + ")" : "") + " — " + a.describe;
+            out.textContent = "Matching objects now: " + (a.at_least ? "at least " : "") + a.count + " — " + a.describe;
           }
         })
         .catch(function () { out.hidden = true; });

@@ -188,6 +188,13 @@ func exerciseFeedFilters(t *testing.T, setup setupFunc) {
 			if got := feedShows(t, ctx, s, objs, c.filter); !slices.Equal(got, want) {
 				t.Errorf("feed shows %v, want %v", got, want)
 			}
+			// The count of a filter not saved as a feed agrees with what the feed shows, up to its cap.
+			if n, err := s.CountFilter(ctx, c.filter, 1000); err != nil || n != int64(len(want)) {
+				t.Errorf("CountFilter = %d, %v; want %d", n, err, len(want))
+			}
+			if n, err := s.CountFilter(ctx, c.filter, 2); err != nil || n != int64(min(2, len(want))) {
+				t.Errorf("CountFilter capped at 2 = %d, %v; want %d", n, err, min(2, len(want)))
+			}
 		})
 	}
 
