@@ -59,7 +59,7 @@ func Middleware(cfg Config) func(http.Handler) http.Handler {
 				cfg.Fail(w, r, err)
 				return
 			}
-			obs.FromContext(r.Context()).SetKey(c.Name)
+			obs.FromContext(r.Context()).SetKey(c.KeyID, c.Name)
 			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), c)))
 		})
 	}

@@ -88,12 +88,16 @@ type Config struct {
 	PageBufferMemory     int64         `env:"TAXII_PAGE_BUFFER_MEMORY" help:"bytes of memory for pages being written to clients, server-wide; the rest goes to temporary files"`
 	PageWriteTimeout     time.Duration `env:"TAXII_PAGE_WRITE_TIMEOUT" help:"longest a client may take to accept one 64 KiB part of a page before the response is cut"`
 	MaxAddBytes          int64         `env:"TAXII_MAX_ADD_BYTES" help:"bytes of add-objects request bodies in progress, server-wide (a body without Content-Length counts as TAXII_MAX_CONTENT_LENGTH); past it 503"`
+	AddSpoolMemory       int64         `env:"TAXII_ADD_SPOOL_MEMORY" help:"bytes of memory for the checked objects of add-objects requests waiting to be stored, server-wide; the rest goes to temporary files"`
 	MaxStatusReads       int           `env:"TAXII_MAX_STATUS_READS" help:"status resources read at once; further reads wait their turn"`
 
 	SourcePollInterval time.Duration `env:"TAXII_SOURCE_POLL_INTERVAL" help:"how often serve looks for upstream sources due to be pulled"`
 	SourceLease        time.Duration `env:"TAXII_SOURCE_LEASE" help:"how long a replica holds an upstream source between commits; a replica that dies frees it after this"`
 	SourceHTTPTimeout  time.Duration `env:"TAXII_SOURCE_HTTP_TIMEOUT" help:"longest one request to an upstream TAXII server may take, body included"`
 
+	UsageFlushInterval  time.Duration `env:"TAXII_USAGE_FLUSH_INTERVAL" help:"how often the per-key usage counted in memory is added to the database"`
+	UsageRetention      time.Duration `env:"TAXII_USAGE_RETENTION" help:"how long hourly usage figures are kept"`
+	UsageMaxEntries     int           `env:"TAXII_USAGE_MAX_ENTRIES" help:"most (key, feed, hour) usage counters held in memory between flushes; past it usage is counted without its key"`
 	AdminMaxBody        int64         `env:"TAXII_ADMIN_MAX_BODY" help:"largest request body of the admin API, in bytes"`
 	AdminListLimit      int           `env:"TAXII_ADMIN_LIST_LIMIT" help:"items per page of an admin API list when the client gives no limit"`
 	AdminMaxListLimit   int           `env:"TAXII_ADMIN_MAX_LIST_LIMIT" help:"largest page of an admin API list; a larger limit is capped"`
@@ -108,6 +112,10 @@ type Config struct {
 
 	RateLimit      float64 `env:"TAXII_RATE_LIMIT" help:"TAXII requests per second allowed per API key, per replica (0: no limit)"`
 	RateLimitBurst int     `env:"TAXII_RATE_LIMIT_BURST" help:"requests a key may make at once above TAXII_RATE_LIMIT"`
+
+	ImportListMax      int           `env:"TAXII_IMPORT_LIST_MAX" help:"rejected or conflicting objects an import lists one by one (per file, per admin import job); the rest are counted"`
+	ImportMaxBytes     int64         `env:"TAXII_IMPORT_MAX_BYTES" help:"largest body of an admin API import, in bytes (streamed, never held in memory)"`
+	ImportJobRetention time.Duration `env:"TAXII_IMPORT_JOB_RETENTION" help:"how long finished admin import jobs stay readable"`
 
 	Console              bool          `env:"TAXII_CONSOLE" help:"serve the web console at /console/ (log in with an admin API key)"`
 	ConsoleSessionTTL    time.Duration `env:"TAXII_CONSOLE_SESSION_TTL" help:"how long a web console login lasts before the admin key must be entered again"`
@@ -139,10 +147,17 @@ const (
 	MaxPageBufferMemory   = 16 << 30
 	MaxPageWriteTimeout   = time.Hour
 	MaxAddBytesLimit      = 16 << 30
+	MaxAddSpoolMemory     = 16 << 30
 	MaxStatusReadsLimit   = 1_000
 	MaxSourcePollInterval = time.Hour
 	MaxSourceLease        = 24 * time.Hour
 	MaxSourceHTTPTimeout  = time.Hour
+	MaxUsageFlushInterval = time.Hour
+	MaxUsageRetention     = 400 * 24 * time.Hour
+	MaxUsageEntries       = 10_000_000
+	MaxImportListMax      = 100_000
+	MaxImportBytes        = 1 << 40
+	MaxImportJobRetention = 365 * 24 * time.Hour
 	MaxAdminBody          = 64 << 20
 	MaxAdminListLimit     = 100_000
 	MaxAdminPreview       = 1_000
@@ -202,10 +217,17 @@ func Default() Config {
 		PageBufferMemory:   256 << 20,
 		PageWriteTimeout:   time.Minute,
 		MaxAddBytes:        256 << 20,
+		AddSpoolMemory:     64 << 20,
 		MaxStatusReads:     4,
 		SourcePollInterval: 5 * time.Second,
 		SourceLease:        10 * time.Minute,
 		SourceHTTPTimeout:  5 * time.Minute,
+		UsageFlushInterval: 30 * time.Second,
+		UsageRetention:     30 * 24 * time.Hour,
+		UsageMaxEntries:    100_000,
+		ImportListMax:      100,
+		ImportMaxBytes:     10 << 30,
+		ImportJobRetention: 7 * 24 * time.Hour,
 
 		AdminMaxBody:        1 << 20,
 		AdminListLimit:      100,
@@ -378,6 +400,24 @@ func (c *Config) Validate() error {
 	if c.SourceLease < 2*c.SourceHTTPTimeout || c.SourceLease > MaxSourceLease {
 		bad("TAXII_SOURCE_LEASE: %s must be at least twice TAXII_SOURCE_HTTP_TIMEOUT and at most %s", c.SourceLease, MaxSourceLease)
 	}
+	if c.UsageFlushInterval < time.Second || c.UsageFlushInterval > MaxUsageFlushInterval {
+		bad("TAXII_USAGE_FLUSH_INTERVAL: %s must be between 1s and %s", c.UsageFlushInterval, MaxUsageFlushInterval)
+	}
+	if c.UsageRetention < 24*time.Hour || c.UsageRetention > MaxUsageRetention {
+		bad("TAXII_USAGE_RETENTION: %s must be between 24h and %s", c.UsageRetention, MaxUsageRetention)
+	}
+	if c.UsageMaxEntries < 1 || c.UsageMaxEntries > MaxUsageEntries {
+		bad("TAXII_USAGE_MAX_ENTRIES: %d must be between 1 and %d", c.UsageMaxEntries, MaxUsageEntries)
+	}
+	if c.ImportListMax < 0 || c.ImportListMax > MaxImportListMax {
+		bad("TAXII_IMPORT_LIST_MAX: %d must be between 0 and %d", c.ImportListMax, MaxImportListMax)
+	}
+	if c.ImportMaxBytes < 1024 || c.ImportMaxBytes > MaxImportBytes {
+		bad("TAXII_IMPORT_MAX_BYTES: %d must be between 1024 and %d", c.ImportMaxBytes, int64(MaxImportBytes))
+	}
+	if c.ImportJobRetention < time.Minute || c.ImportJobRetention > MaxImportJobRetention {
+		bad("TAXII_IMPORT_JOB_RETENTION: %s must be between 1m and %s", c.ImportJobRetention, MaxImportJobRetention)
+	}
 	if c.StatusTTL < time.Minute {
 		bad("TAXII_STATUS_TTL: %s is shorter than a minute", c.StatusTTL)
 	}
@@ -501,6 +541,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxAddBytes < c.MaxContentLength || c.MaxAddBytes > MaxAddBytesLimit {
 		bad("TAXII_MAX_ADD_BYTES: %d must be between TAXII_MAX_CONTENT_LENGTH (%d) and %d bytes", c.MaxAddBytes, c.MaxContentLength, int64(MaxAddBytesLimit))
+	}
+	if c.AddSpoolMemory < 0 || c.AddSpoolMemory > MaxAddSpoolMemory {
+		bad("TAXII_ADD_SPOOL_MEMORY: %d must be between 0 and %d bytes", c.AddSpoolMemory, int64(MaxAddSpoolMemory))
 	}
 	if c.MaxStatusReads < 1 || c.MaxStatusReads > MaxStatusReadsLimit {
 		bad("TAXII_MAX_STATUS_READS: %d must be between 1 and %d", c.MaxStatusReads, MaxStatusReadsLimit)

@@ -194,7 +194,7 @@ func (c *console) requireSession(next http.Handler) http.Handler {
 			c.errorPage(w, r, http.StatusForbidden, "This form has expired or did not come from this console: reload the page and try again.")
 			return
 		}
-		obs.FromContext(r.Context()).SetKey(k.Name)
+		obs.FromContext(r.Context()).SetKey(k.ID, k.Name)
 		ctx := auth.NewContext(r.Context(), &auth.Caller{KeyID: k.ID, Name: k.Name, Role: k.Role, Feeds: k.Feeds, Source: store.KeySource(k)})
 		next.ServeHTTP(w, r.WithContext(withSession(ctx, ss)))
 	})
@@ -282,7 +282,7 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 	value, ss := c.sessions.issue(k.ID)
 	c.setCookie(w, r, loginCookie, "", time.Time{})
 	c.setCookie(w, r, sessionCookie, value, ss.expires)
-	obs.FromContext(r.Context()).SetKey(k.Name)
+	obs.FromContext(r.Context()).SetKey(k.ID, k.Name)
 	c.o.Log.Info("console: logged in", zap.String("key_id", k.ID), zap.String("key_name", k.Name), zap.String("client", client))
 	http.Redirect(w, r, Path+"/feeds", http.StatusSeeOther)
 }

@@ -51,6 +51,7 @@ type Options struct {
 	PageWriteTimeout  time.Duration // longest one write of a page may wait on the client
 	MaxRequestsPerKey int           // requests in flight per API key; past it 429
 	MaxAddBytes       int64         // bytes of Add Objects bodies in flight, server-wide; past it 503
+	AddSpoolMemory    int64         // bytes of checked objects waiting to be stored held in memory, server-wide; the rest spills to temp files
 	MaxStatusReads    int           // status resources read at once; others wait their turn
 }
 
@@ -89,6 +90,9 @@ func (o Options) validate() error {
 	if o.PageBufferMemory < 1 || o.PageWriteTimeout <= 0 || o.MaxRequestsPerKey < 1 || o.MaxStatusReads < 1 {
 		return fmt.Errorf("taxii: admission limits (page buffer memory, page write timeout, requests per key, status reads) must be positive")
 	}
+	if o.AddSpoolMemory < 0 {
+		return fmt.Errorf("taxii: add spool memory %d < 0", o.AddSpoolMemory)
+	}
 	if o.MaxAddBytes < o.MaxContentLength {
 		return fmt.Errorf("taxii: max add bytes %d < max content length %d: the largest request could never be admitted", o.MaxAddBytes, o.MaxContentLength)
 	}
@@ -119,6 +123,7 @@ type handler struct {
 
 	pages       *admit.Bytes  // memory of pages being written
 	adds        *admit.Bytes  // bytes of Add Objects bodies in flight
+	addSpool    *admit.Bytes  // bytes of Add Objects spools held in memory
 	perKey      *admit.PerKey // requests in flight per key
 	statusReads chan struct{} // one token per status read in progress
 }
@@ -157,7 +162,8 @@ func NewHandler(opts Options, st store.Store, log *zap.Logger) (http.Handler, er
 	}
 	h := &handler{opts: opts, root: root, st: st, log: log, cursors: codec,
 		pages: admit.NewBytes(opts.PageBufferMemory), adds: admit.NewBytes(opts.MaxAddBytes),
-		perKey: admit.NewPerKey(opts.MaxRequestsPerKey), statusReads: make(chan struct{}, opts.MaxStatusReads)}
+		addSpool: admit.NewBytes(opts.AddSpoolMemory),
+		perKey:   admit.NewPerKey(opts.MaxRequestsPerKey), statusReads: make(chan struct{}, opts.MaxStatusReads)}
 	// Compiling the STIX schemas takes a tenth of a second: a server that is
 	// never written to (and every read-only test) does not pay for it.
 	h.validator = sync.OnceValues(func() (*stix.Validator, error) {

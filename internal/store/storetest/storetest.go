@@ -31,6 +31,8 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 
 	t.Run("Schema", func(t *testing.T) { exerciseSchema(t, setup) })
 	t.Run("AddObjects", func(t *testing.T) { exerciseAddObjects(t, setup) })
+	t.Run("Conflicts", func(t *testing.T) { exerciseConflicts(t, setup) })
+	t.Run("ImportJobs", func(t *testing.T) { exerciseImportJobs(t, setup) })
 	t.Run("ScanObjects", func(t *testing.T) { exerciseScanObjects(t, setup) })
 	t.Run("VersionFlags", func(t *testing.T) { exerciseVersionFlags(t, setup) })
 	t.Run("DeleteObject", func(t *testing.T) { exerciseDeleteObject(t, setup) })
@@ -48,6 +50,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Statuses", func(t *testing.T) { exerciseStatuses(t, setup) })
 	t.Run("Settings", func(t *testing.T) { exerciseSettings(t, setup) })
 	t.Run("Maintenance", func(t *testing.T) { exerciseMaintenance(t, setup) })
+	t.Run("Usage", func(t *testing.T) { exerciseUsage(t, setup) })
 }
 
 type setupFunc func(t *testing.T) (store.Store, context.Context)
