@@ -278,11 +278,23 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("poll: %d %s", status, body)
 	}
 
-	// The poll on the usage page.
+	// The poll on the usage page, once the aggregator has flushed.
+	if err := e.tally.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	b.open("/console/usage")
 	b.shot("usage", false)
+	if polls := b.text(`tr[data-key="sentinel"] td.polls`); polls != "1" {
+		t.Fatalf("the usage page shows %s polls by sentinel, want 1", polls)
+	}
+	if feeds := b.text(`tr[data-key="sentinel"] td:nth-child(4)`); feeds != "Sentinel IOCs" {
+		t.Fatalf("the usage page shows sentinel polled %q", feeds)
+	}
 	if last := b.text(`tr[data-key="sentinel"] td:last-child`); last == "never" {
-		t.Fatal("the usage page does not show the poll")
+		t.Fatal("the usage page does not show the last poll")
+	}
+	if !b.eval(`document.querySelectorAll('tr[data-key="sentinel"] svg rect[height]:not([height="0"])').length === 1`) {
+		t.Fatal("the chart has no bar for today's poll")
 	}
 
 	// Import a file, with progress.

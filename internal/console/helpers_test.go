@@ -29,6 +29,7 @@ import (
 	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/internal/store/sqlite/sqlitetest"
 	"github.com/inthreat/taxii-server/internal/taxii"
+	"github.com/inthreat/taxii-server/internal/usage"
 )
 
 // indicatorID is the one object the test store starts with.
@@ -42,6 +43,8 @@ type env struct {
 	// reader is a read-only key, refused by the console.
 	reader string
 	logs   *observer.ObservedLogs
+	// tally counts usage as serve's does; Flush it to see requests on the usage page.
+	tally *usage.Recorder
 }
 
 type options struct {
@@ -116,7 +119,11 @@ func setup(t *testing.T, o options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewServer(server.New(server.Options{TAXII: api, Store: st, Log: log, Console: c, TrustedProxies: o.proxies}))
+	e.tally, err = usage.New(st, usage.Options{MaxEntries: d.UsageMaxEntries, FlushEvery: d.UsageFlushInterval, Retention: d.UsageRetention, FinalFlushTimeout: d.ShutdownTimeout}, log.Named("usage"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(server.New(server.Options{TAXII: api, Store: st, Log: log, Console: c, Usage: e.tally, TrustedProxies: o.proxies}))
 	t.Cleanup(e.srv.Close)
 	return e
 }

@@ -3,6 +3,7 @@ package console
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/inthreat/taxii-server/internal/store"
@@ -79,31 +80,69 @@ func chartDaysEnding(now time.Time) []time.Time {
 }
 
 type usageData struct {
-	Keys    []keyUsage
-	Stale   int
-	Partial bool // only last use is known: no per-day counts
+	Keys  []keyUsage
+	Stale int
 }
 
+// usagePage reads the hourly usage the aggregator (internal/usage) stores:
+// totals per key and feed over the chart's days, and each key's polls per day.
 func (c *console) usagePage(w http.ResponseWriter, r *http.Request) {
-	keys, err := c.st.ListKeys(r.Context())
+	ctx := r.Context()
+	keys, err := c.st.ListKeys(ctx)
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
+	feeds, err := c.st.ListFeeds(ctx)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	titles := map[string]string{}
+	for _, f := range feeds {
+		titles[strings.ToLower(f.ID)] = f.Title
+	}
 	now := c.o.Now()
 	days := chartDaysEnding(now)
-	d := usageData{Partial: true}
+	since := days[0]
+	totals, err := c.st.UsageTotals(ctx, since, store.UsageByKeyFeed)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	byKey := map[string][]store.UsageTotal{}
+	for _, t := range totals {
+		byKey[t.KeyID] = append(byKey[t.KeyID], t)
+	}
+	var d usageData
 	for _, k := range keys {
 		if !k.RevokedAt.IsZero() {
 			continue
 		}
 		u := keyUsage{Key: k, LastPoll: k.LastUsedAt}
+		for _, t := range byKey[k.ID] {
+			u.Polls += t.Polls
+			if t.LastPoll.After(u.LastPoll) {
+				u.LastPoll = t.LastPoll
+			}
+			if t.FeedID != "" && t.Polls > 0 {
+				title, ok := titles[strings.ToLower(t.FeedID)]
+				if !ok {
+					title = t.FeedID + " (deleted)"
+				}
+				u.Feeds = append(u.Feeds, title)
+			}
+		}
+		daily, err := c.st.UsageDaily(ctx, k.ID, since)
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
 		counts := make([]int64, len(days))
-		if !k.LastUsedAt.IsZero() {
-			// Without per-day figures, the day of the last use is all that is known.
-			for i, day := range days {
-				if !k.LastUsedAt.Before(day) && k.LastUsedAt.Before(day.AddDate(0, 0, 1)) {
-					counts[i] = 1
+		for _, day := range daily {
+			for i, d0 := range days {
+				if d0.Equal(day.Day.UTC()) {
+					counts[i] = day.Polls
 				}
 			}
 		}
