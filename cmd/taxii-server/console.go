@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"net/http"
-	"sync"
 
 	"go.uber.org/zap"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/console"
 	"github.com/inthreat/taxii-server/internal/server"
-	"github.com/inthreat/taxii-server/internal/stix"
 )
 
 // consoleHandler is the web console (TAXII_CONSOLE), or nil when it is off.
@@ -32,10 +30,5 @@ func consoleHandler(ctx context.Context, cfg config.Config, svc *admin.Service, 
 		APIRootPath:   cfg.APIRootPath,
 		PublicBaseURL: cfg.PublicBaseURL,
 		LoginAllowed:  server.AddressLimiter(cfg.ConsoleLoginAttempts, nil),
-		// Compiled at the first console import, not at every start.
-		Validator: sync.OnceValues(func() (*stix.Validator, error) {
-			return stix.NewValidator(stix.Options{Strict: cfg.StrictValidation, Limits: objectLimits(cfg)})
-		}),
-		ObjectLimits: objectLimits(cfg),
 	})
 }

@@ -309,7 +309,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do("import",
 		chromedp.SetUploadFiles(chromedp.CSS("#f-file"), []string{file}),
 		chromedp.Click(chromedp.CSS("#import-form button[type=submit]")),
-		chromedp.Poll[chromedp.Void](`document.getElementById("import-status").textContent.includes("imported 1, unchanged 0, rejected 1")`, chromedp.WithPollingTimeout(15*time.Second)))
+		chromedp.Poll[chromedp.Void](`document.getElementById("import-status").textContent.includes("imported 1, unchanged 0, conflicting 0, rejected 1")`, chromedp.WithPollingTimeout(15*time.Second)))
 	b.shot("import", false)
 
 	// Search the intelligence by observable value, then the object's versions.

@@ -23,7 +23,6 @@ import (
 	"github.com/inthreat/taxii-server/internal/admin"
 	"github.com/inthreat/taxii-server/internal/auth"
 	"github.com/inthreat/taxii-server/internal/obs"
-	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 )
 
@@ -51,9 +50,6 @@ type Options struct {
 	// LoginAllowed rate-limits login attempts per client address
 	// (server.AddressLimiter); nil: no limit.
 	LoginAllowed func(client string) (bool, time.Duration)
-	// Validator checks imported objects; compiled on first use.
-	Validator    func() (*stix.Validator, error)
-	ObjectLimits stix.Limits
 	Now          func() time.Time // nil: time.Now
 }
 

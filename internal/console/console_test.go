@@ -272,7 +272,7 @@ func TestImportFormWithoutJavaScript(t *testing.T) {
 		}
 	}
 	resp, body := post([][2]string{{"csrf", token}, {"source", "upload"}})
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "imported 1, unchanged 0, rejected 0") {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "imported 1, unchanged 0, conflicting 0, rejected 0") {
 		t.Fatalf("import: %s\n%s", resp.Status, body)
 	}
 	srcs, _ = e.st.ListSources(t.Context())
@@ -283,7 +283,7 @@ func TestImportFormWithoutJavaScript(t *testing.T) {
 	resp, _ = c.post("/console/feeds", url.Values{"csrf": {token}, "title": {"iocs"}, "types": {"indicator"}})
 	id := strings.TrimSuffix(strings.TrimPrefix(resp.Header.Get("Location"), "/console/feeds/"), "?saved=created")
 	resp, body = post([][2]string{{"csrf", token}, {"source", "upload"}, {"feed", id}})
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "imported 0, unchanged 0, rejected 1") {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "imported 0, unchanged 0, conflicting 0, rejected 1") {
 		t.Fatalf("import into an indicator feed: %s\n%s", resp.Status, body)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
@@ -109,12 +108,11 @@ func setup(t *testing.T, o options) *env {
 		ListLimit: d.AdminListLimit, MaxListLimit: d.AdminMaxListLimit, PreviewObjects: d.AdminPreviewObjects,
 		CountTimeout: d.AdminCountTimeout, CountMax: d.AdminCountMax, StatsTTL: d.FeedStatsTTL, RotateGrace: d.KeyRotateGrace, MaxRotateGrace: d.KeyRotateMaxGrace,
 		AuditRetention: d.AuditRetention, AuditMaxRows: d.AuditMaxRows,
+		Imports: admin.ImportOptions{Limits: limits(), ListMax: d.ImportListMax, MaxBytes: d.ImportMaxBytes, Retention: d.ImportJobRetention},
 	})
 	c, err := console.New(console.Options{
 		Admin: svc, Log: log.Named("console"), Secret: secret, SessionTTL: d.ConsoleSessionTTL,
 		APIRootPath: d.APIRootPath, LoginAllowed: server.AddressLimiter(attempts, nil),
-		Validator:    sync.OnceValues(func() (*stix.Validator, error) { return v, nil }),
-		ObjectLimits: limits(),
 	})
 	if err != nil {
 		t.Fatal(err)

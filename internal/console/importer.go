@@ -2,7 +2,6 @@ package console
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -10,16 +9,10 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/inthreat/taxii-server/internal/admin"
 	"github.com/inthreat/taxii-server/internal/ingest"
-	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 )
-
-// importBatch is how many objects go to the store in one transaction, as the CLI's import.
-const importBatch = 2000
-
-// maxShownRejections bounds the rejection reasons an import summary lists.
-const maxShownRejections = 20
 
 type importData struct {
 	Feeds  []store.Feed
@@ -29,13 +22,15 @@ type importData struct {
 }
 
 type importResult struct {
-	File       string   `json:"file"`
-	Imported   int      `json:"imported"`
-	Unchanged  int      `json:"unchanged"`
-	Rejected   int      `json:"rejected"`
-	Rejections []string `json:"rejections,omitempty"`
-	Error      string   `json:"error,omitempty"` // the rest of the file could not be read
-	Summary    string   `json:"summary"`
+	File        string   `json:"file"`
+	Imported    int      `json:"imported"`
+	Unchanged   int      `json:"unchanged"`
+	Conflicting int      `json:"conflicting"`
+	Rejected    int      `json:"rejected"`
+	Rejections  []string `json:"rejections,omitempty"` // the job's lines: rejected and conflicting objects
+	Unlisted    int64    `json:"unlisted,omitempty"`   // past the lines' bound
+	Error       string   `json:"error,omitempty"`      // why the job failed; what came before was imported
+	Summary     string   `json:"summary"`
 }
 
 func (c *console) importPage(w http.ResponseWriter, r *http.Request, status int, d importData, errs fieldErrors) {
@@ -64,8 +59,9 @@ func (c *console) importForm(w http.ResponseWriter, r *http.Request) {
 }
 
 // importUpload streams the uploaded file into the store as it arrives: the
-// multipart body is read part by part (no temporary file), decoded element by
-// element, and stored in batches, as the CLI's import does. The form's fields
+// multipart body is read part by part (no temporary file) straight into an
+// import job of admin.Service, which decodes and stores it in batches as the
+// CLI's import does. The form's fields
 // come before the file, so the CSRF token (when not in the header) is checked
 // before a byte of the file is read.
 func (c *console) importUpload(w http.ResponseWriter, r *http.Request) {
@@ -108,6 +104,10 @@ func (c *console) importUpload(w http.ResponseWriter, r *http.Request) {
 			if part.FileName() == "" {
 				continue
 			}
+			if d.Source == "" {
+				c.importPage(w, r, http.StatusUnprocessableEntity, d, fieldErrors{"source": "Name the source recorded on what is imported."})
+				return
+			}
 			res, ferr, err := c.ingestFile(r, part, d)
 			if err != nil {
 				c.fail(w, r, err)
@@ -135,99 +135,23 @@ func readField(p *multipart.Part) (string, error) {
 	return string(b), err
 }
 
-// ingestFile decodes and stores one uploaded file. Refusals of the form come back
+// ingestFile imports one uploaded file as an import job of admin.Service, the
+// admin API's path (ingest, job record, audit). Refusals of the form come back
 // as field errors; a store failure as err.
-func (c *console) ingestFile(r *http.Request, file io.Reader, d importData) (*importResult, fieldErrors, error) {
-	if d.Source == "" {
-		return nil, fieldErrors{"source": "Name the source recorded on what is imported."}, nil
-	}
-	var filter *store.FeedFilter
-	if d.Feed != "" {
-		f, err := c.st.GetFeed(r.Context(), d.Feed)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, fieldErrors{"feed": "There is no such feed."}, nil
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		filter = &f.Filter
-	}
-	v, err := c.o.Validator()
+func (c *console) ingestFile(r *http.Request, file *multipart.Part, d importData) (*importResult, fieldErrors, error) {
+	job, err := c.o.Admin.Import(r.Context(), actor(r), file, admin.ImportRequest{Source: d.Source, Collection: d.Feed, Input: file.FileName()}, nil)
 	if err != nil {
+		if refused(err) {
+			errs := fieldOf(err)
+			if msg, ok := errs[""]; ok && d.Feed != "" {
+				errs = fieldErrors{"feed": msg}
+			}
+			return nil, errs, nil
+		}
 		return nil, nil, err
 	}
-	in, err := ingest.New(c.st, v, ingest.Options{Source: d.Source, Filter: filter})
-	if err != nil {
-		return nil, fieldErrors{"source": err.Error()}, nil
-	}
-	res := &importResult{}
-	if p, ok := file.(*multipart.Part); ok {
-		res.File = p.FileName()
-	}
-	dec := stix.NewDecoder(file, c.o.ObjectLimits)
-	var items []ingest.Item
-	var index []int
-	flush := func() error {
-		if len(items) == 0 {
-			return nil
-		}
-		outs, err := in.Ingest(r.Context(), items)
-		if err != nil {
-			return err
-		}
-		for i, o := range outs {
-			switch o.Result {
-			case ingest.Added:
-				res.Imported++
-			case ingest.Unchanged:
-				res.Unchanged++
-			default:
-				res.Rejected++
-				if len(res.Rejections) < maxShownRejections {
-					id := o.ID
-					if id == "" {
-						id = "-"
-					}
-					res.Rejections = append(res.Rejections, fmt.Sprintf("object %d %s: %s", index[i]+1, id, o.Reason))
-				}
-			}
-		}
-		items, index = items[:0], index[:0]
-		return nil
-	}
-	for {
-		raw, idx, err := dec.Next()
-		var elemErr *stix.ElementError
-		switch {
-		case errors.Is(err, io.EOF):
-			if err := flush(); err != nil {
-				return nil, nil, err
-			}
-			res.Summary = summary(res)
-			return res, nil, nil
-		case errors.As(err, &elemErr):
-			items, index = append(items, ingest.Item{Err: elemErr}), append(index, idx)
-		case err != nil:
-			if err := flush(); err != nil {
-				return nil, nil, err
-			}
-			// The rest of an unreadable file is lost: one rejection, as the CLI counts it.
-			res.Rejected++
-			res.Error = err.Error()
-			res.Summary = summary(res)
-			return res, nil, nil
-		default:
-			items, index = append(items, ingest.Item{Raw: raw}), append(index, idx)
-		}
-		if len(items) >= importBatch {
-			if err := flush(); err != nil {
-				return nil, nil, err
-			}
-		}
-	}
-}
-
-// summary reads like the CLI's last line.
-func summary(r *importResult) string {
-	return fmt.Sprintf("imported %d, unchanged %d, rejected %d", r.Imported, r.Unchanged, r.Rejected)
+	t := ingest.Tally{Imported: int(job.Imported), Unchanged: int(job.Unchanged), Conflicting: int(job.Conflicting), Rejected: int(job.Rejected)}
+	res := &importResult{File: file.FileName(), Imported: t.Imported, Unchanged: t.Unchanged, Conflicting: t.Conflicting, Rejected: t.Rejected,
+		Rejections: job.Lines, Unlisted: job.Unlisted, Error: job.Error, Summary: t.String()}
+	return res, nil, nil
 }

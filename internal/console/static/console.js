@@ -73,8 +73,8 @@ document.addEventListener("DOMContentLoaded", function () {
         var a = null;
         try { a = JSON.parse(xhr.responseText); } catch (e) { /* not JSON: an error page */ }
         if (xhr.status === 200 && a) {
-          status.textContent = (a.file ? a.file + ": " : "") + a.summary + (a.error ? " — the rest of the file could not be read: " + a.error : "");
-          if (a.rejections && a.rejections.length) status.textContent += " — first rejection: " + a.rejections[0];
+          status.textContent = (a.file ? a.file + ": " : "") + a.summary + (a.error ? " — the import stopped: " + a.error : "");
+          if (a.rejections && a.rejections.length) status.textContent += " — first: " + a.rejections[0];
         } else if (a && a.errors) {
           status.textContent = Object.keys(a.errors).map(function (k) { return a.errors[k]; }).join(" ");
         } else {
