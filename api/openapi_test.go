@@ -18,6 +18,7 @@ import (
 
 	"github.com/inthreat/taxii-server/internal/admin"
 	"github.com/inthreat/taxii-server/internal/config"
+	"github.com/inthreat/taxii-server/internal/console"
 	"github.com/inthreat/taxii-server/internal/export"
 	"github.com/inthreat/taxii-server/internal/server"
 	"github.com/inthreat/taxii-server/internal/stix"
@@ -106,7 +107,7 @@ func specOperations(t *testing.T) map[string]bool {
 }
 
 // routerOperations walks the real handler: the server's router with the TAXII router,
-// the export routes and the admin API mounted in it and /metrics enabled, on a non-default API root.
+// the export routes, the admin API and the web console mounted in it and /metrics enabled, on a non-default API root.
 func routerOperations(t *testing.T, root string) map[string]bool {
 	t.Helper()
 	d := config.Default()
@@ -132,11 +133,16 @@ func routerOperations(t *testing.T, root string) map[string]bool {
 	for _, r := range rs {
 		extra = append(extra, server.Route(r))
 	}
-	adminAPI, err := admin.NewHandler(admin.NewService(secretStore{}, nil, nil, admin.Options{ListLimit: 1, MaxListLimit: 1, CountMax: 1, CountTimeout: time.Second}), nil, admin.APIOptions{MaxBody: 1})
+	svc := admin.NewService(secretStore{}, nil, nil, admin.Options{ListLimit: 1, MaxListLimit: 1, CountMax: 1, CountTimeout: time.Second})
+	adminAPI, err := admin.NewHandler(svc, nil, admin.APIOptions{MaxBody: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := server.New(server.Options{TAXII: api, Routes: extra, Admin: adminAPI, Store: readyStore{}, MetricsHandler: http.NotFoundHandler()})
+	c, err := console.New(console.Options{Admin: svc, Secret: bytes.Repeat([]byte{7}, 32), SessionTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := server.New(server.Options{TAXII: api, Routes: extra, Admin: adminAPI, Console: c, Store: readyStore{}, MetricsHandler: http.NotFoundHandler()})
 	routes, ok := h.(chi.Routes)
 	if !ok {
 		t.Fatalf("server.New returns %T, not a chi router", h)

@@ -158,6 +158,9 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 	if cfg.MetricsOnMain {
 		opts.MetricsHandler = metrics.Handler(reg)
 	}
+	if opts.Console, err = consoleHandler(ctx, cfg, adminSvc, log); err != nil {
+		return err
+	}
 
 	listeners := []server.Listener{{Name: "taxii", Listener: ln, Handler: server.New(opts), TLS: tlsConfig, MaxConnections: cfg.MaxConnections}}
 	if mln != nil {
