@@ -95,3 +95,36 @@ func TestFormatCustom(t *testing.T) {
 		}
 	})
 }
+
+// TestFormatCSVFormulas: cells that a spreadsheet would run as formulas (OWASP CSV
+// injection) start with an apostrophe in CSV; the same names stay as they are in custom.
+func TestFormatCSVFormulas(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		f := setup(t, st, nil)
+		f.post(t,
+			`{"type":"malware","spec_version":"2.1","id":"malware--00000000-0000-4000-8000-000000000001","created":"2024-01-01T00:00:00.000Z",`+
+				`"modified":"2024-01-01T00:00:00.000Z","name":"=HYPERLINK(\"http://x.example\")","is_family":false,"labels":["@SUM(1)","x"]}`,
+			`{"type":"malware","spec_version":"2.1","id":"malware--00000000-0000-4000-8000-000000000002","created":"2024-01-01T00:00:00.000Z",`+
+				`"modified":"2024-01-01T00:00:00.000Z","name":"+1","is_family":false,"labels":["-2"]}`,
+			`{"type":"malware","spec_version":"2.1","id":"malware--00000000-0000-4000-8000-000000000003","created":"2024-01-01T00:00:00.000Z",`+
+				`"modified":"2024-01-01T00:00:00.000Z","name":"\tcmd","is_family":false,"labels":["\rx"]}`,
+			strings.Replace(indicator(4, "[domain-name:value = 'evil.example']", "stix", ""), `"ind 4"`, `"=1+2"`, 1),
+		)
+		all := f.api + "/collections/" + feedAll + "/objects"
+		rows, err := csv.NewReader(strings.NewReader(string(f.get(t, "reader", all+"?format=csv").ok(t).body))).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got [][2]string
+		for _, r := range rows[1:] {
+			got = append(got, [2]string{r[2], r[11]})
+		}
+		want := [][2]string{{`'=HYPERLINK("http://x.example")`, "'@SUM(1),x"}, {"'+1", "'-2"}, {"'\tcmd", "'\rx"}, {"'=1+2", ""}}
+		if !slices.Equal(got, want) {
+			t.Errorf("csv names and labels:\n got %q\nwant %q", got, want)
+		}
+		if r := f.get(t, "reader", all+"?format=custom&template="+url.QueryEscape("$name $observables")).ok(t); string(r.body) != "=1+2 evil.example\n" {
+			t.Errorf("custom: %q", r.body)
+		}
+	})
+}

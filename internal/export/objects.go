@@ -248,12 +248,15 @@ func writeLines(w http.ResponseWriter, p page, items []item) {
 			m := it.meta
 			row := []string{m.ID, m.Type, m.Name, "", "", m.tlp(), m.confidence(), m.ValidFrom, m.ValidUntil,
 				strconv.FormatBool(m.Revoked), m.CreatedByRef, strings.Join(m.Labels, ",")}
+			for i := range row {
+				row[i] = inertCell(row[i])
+			}
 			obs := observables.OfType(m.Type, it.raw)
 			if len(obs) == 0 {
 				_ = cw.Write(row)
 			}
 			for _, o := range obs {
-				row[3], row[4] = o.Type, o.Value
+				row[3], row[4] = inertCell(o.Type), inertCell(o.Value)
 				_ = cw.Write(row)
 			}
 		}
@@ -268,6 +271,18 @@ func writeLines(w http.ResponseWriter, p page, items []item) {
 		}
 	}
 	_ = bw.Flush()
+}
+
+// inertCell keeps a spreadsheet from reading a CSV cell as a formula (OWASP CSV
+// injection): names, labels and even observable values come from whoever wrote the
+// intelligence, so a cell starting with = + - @ tab or CR gets a leading apostrophe.
+// Custom templates are not escaped: their output is the client's own format (often
+// a device list, where the apostrophe would corrupt the value), not CSV.
+func inertCell(s string) string {
+	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
+		return "'" + s
+	}
+	return s
 }
 
 // render fills a custom template. Variables: $id $name $type $tlp $confidence
