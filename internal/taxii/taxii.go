@@ -53,9 +53,9 @@ type Options struct {
 	// PerKey, when set, is the count of requests in flight per key shared with the
 	// APIs served beside this one (internal/export), so that one cap covers them all;
 	// nil: this API's own, of MaxRequestsPerKey.
-	PerKey *admit.PerKey
-	MaxAddBytes       int64         // bytes of Add Objects bodies in flight, server-wide; past it 503
-	MaxStatusReads    int           // status resources read at once; others wait their turn
+	PerKey         *admit.PerKey
+	MaxAddBytes    int64 // bytes of Add Objects bodies in flight, server-wide; past it 503
+	MaxStatusReads int   // status resources read at once; others wait their turn
 }
 
 // realm is the realm of WWW-Authenticate.
