@@ -517,9 +517,9 @@ func memberScan(q store.Query, where, cols string, args *[]any) (string, func(fi
 	return keys, rows
 }
 
-// DeleteObject implements store.Objects. A confined delete locks the clock, as
-// writers do, so that no version of another source arrives between its check
-// and its delete.
+// DeleteObject implements store.Objects. It takes the clock, as writers do
+// (markChanged), so that no version of another source arrives between a confined
+// delete's check and its delete.
 func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id string, versions store.VersionMatch, specVersions []string, source string) (int, error) {
 
 	args := []any{}
@@ -529,12 +529,12 @@ func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id stri
 	}
 	var n int
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Taken first, as writers take it, so that no deadlock is possible with them.
+		if _, err := tx.Exec(ctx, markChanged); err != nil {
+			return err
+		}
 		foreign := false
 		if source != "" {
-			var last, wall int64
-			if err := tx.QueryRow(ctx, lockClock).Scan(&last, &wall); err != nil {
-				return err
-			}
 			if err := tx.QueryRow(ctx, otherSource, id, source).Scan(&foreign); err != nil {
 				return err
 			}
