@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,6 +44,7 @@ type fixture struct {
 	keys   map[string]string
 	reg    *prometheus.Registry
 	config config.Config
+	ahead  atomic.Int64 // how far the export API's clock runs ahead of the wall clock (ns)
 }
 
 func eachStore(t *testing.T, fn func(t *testing.T, st store.Store)) {
@@ -106,6 +108,7 @@ func setup(t testing.TB, st store.Store, change func(*config.Config)) *fixture {
 		Prefix: export.PrefixOf(cfg.APIRootPath), DefaultLimit: cfg.ExportDefaultLimit, MaxLimit: cfg.ExportMaxLimit,
 		MaxScan: cfg.ExportMaxScan, MaxTemplateLength: cfg.ExportMaxTemplateLen, ListBatch: cfg.ListBatch,
 		ListKeyInQuery: cfg.ListKeyInQuery, PerKey: perKey, Metrics: m,
+		Now: func() time.Time { return time.Now().Add(time.Duration(f.ahead.Load())) },
 	}, st, log)
 	if err != nil {
 		t.Fatal(err)
