@@ -128,3 +128,36 @@ func TestFormatCSVFormulas(t *testing.T) {
 		}
 	})
 }
+
+// TestFeedDefaultFormat: a feed's stored format answers requests that name none; a
+// request's format, or template, wins over it.
+func TestFeedDefaultFormat(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		f, _ := formatsFixture(t, st)
+		const feedCSV, feedCustom = "7c1f0d2e-3a4b-4c5d-8e6f-70a1b2c3d4e1", "7c1f0d2e-3a4b-4c5d-8e6f-70a1b2c3d4e2"
+		for _, fd := range []store.Feed{
+			{ID: feedCSV, Title: "CSV", ExportFormat: "csv"},
+			{ID: feedCustom, Title: "Custom", ExportFormat: "custom", ExportTemplate: "$name=$observables"},
+		} {
+			if err := st.CreateFeed(t.Context(), fd); err != nil {
+				t.Fatal(err)
+			}
+		}
+		objects := func(feed string) string { return f.api + "/collections/" + feed + "/objects?limit=2" }
+		if r := f.get(t, "reader", objects(feedCSV)).ok(t); r.header.Get("Content-Type") != "text/csv; charset=utf-8" || !strings.HasPrefix(string(r.body), "id,type,name,") {
+			t.Errorf("csv feed without format: %s %q", r.header.Get("Content-Type"), r.body)
+		}
+		if r := f.get(t, "reader", objects(feedCSV)+"&format=json").ok(t); len(r.items(t).Items) != 2 {
+			t.Errorf("csv feed with format=json: %q", r.body)
+		}
+		if r := f.get(t, "reader", objects(feedCustom)).ok(t); string(r.body) != "ind 1=198.51.100.1,evil.example\nind 2=\n" {
+			t.Errorf("custom feed without format: %q", r.body)
+		}
+		if r := f.get(t, "reader", objects(feedCustom)+"&template="+url.QueryEscape("$id")).ok(t); string(r.body) != indicatorID(1)+"\n"+indicatorID(2)+"\n" {
+			t.Errorf("custom feed with its own template: %q", r.body)
+		}
+		if r := f.get(t, "reader", objects(feedAll)+"&format=custom"); r.status != 400 {
+			t.Errorf("format=custom without a template on a json feed: %d", r.status)
+		}
+	})
+}
