@@ -2,8 +2,8 @@ package export
 
 import (
 	"bufio"
-	"cmp"
 	"bytes"
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"net/http"

@@ -38,7 +38,7 @@ ORDER BY entry LIMIT ?`
 		AND valid_until > 0 AND valid_until <= ?2), 0)
 FROM clock WHERE id = 1`
 	// markChanged dates a change that adds no version (store.ListState.Changed); ?1 is now (µs).
-	markChanged = `UPDATE clock SET changed = max(changed + 1, last + 1, ?1) WHERE id = 1`
+	markChanged   = `UPDATE clock SET changed = max(changed + 1, last + 1, ?1) WHERE id = 1`
 	backfillBatch = `SELECT date_added, raw, is_latest FROM objects WHERE type = 'indicator' AND date_added > ? ORDER BY date_added LIMIT 1000`
 )
 
