@@ -2,6 +2,7 @@ package export
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -53,32 +54,58 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	bw := bufio.NewWriterSize(w, 64<<10)
-	n, after := 0, ""
-	for {
-		entries, err := h.st.ListEntries(r.Context(), f.Filter, kind, after, now, h.opts.ListBatch)
-		if err != nil {
+	ctx, stop := context.WithCancel(r.Context())
+	defer stop() // ends the reader when the client goes
+	n := 0
+	for b := range h.listBatches(ctx, f.Filter, kind, now) {
+		if b.err != nil {
 			if n == 0 {
-				h.fail(w, r, err)
+				h.fail(w, r, b.err)
 				return
 			}
 			// Headers are sent: cut the response so the client sees a broken list, not a short one.
 			panic(http.ErrAbortHandler)
 		}
-		for _, e := range entries {
+		for _, e := range b.entries {
 			bw.WriteString(e)
 			bw.WriteByte('\n')
 		}
-		n += len(entries)
-		if len(entries) < h.opts.ListBatch {
-			break
-		}
-		after = entries[len(entries)-1]
+		n += len(b.entries)
 		if bw.Flush() != nil {
 			return
 		}
 	}
 	_ = bw.Flush()
 	h.opts.Metrics.Exported("list_"+kind, n, false)
+}
+
+type listBatch struct {
+	entries []string
+	err     error
+}
+
+// listBatches reads the entries of a list in batches of ListBatch, one short read
+// each, the next one while the one before is written: the database and the client
+// work at once, and at most three batches are held. It stops when ctx ends.
+func (h *handler) listBatches(ctx context.Context, feed store.FeedFilter, kind string, now int64) <-chan listBatch {
+	out := make(chan listBatch, 1)
+	go func() {
+		defer close(out)
+		after := ""
+		for {
+			entries, err := h.st.ListEntries(ctx, feed, kind, after, now, h.opts.ListBatch)
+			select {
+			case out <- listBatch{entries, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || len(entries) < h.opts.ListBatch {
+				return
+			}
+			after = entries[len(entries)-1]
+		}
+	}()
+	return out
 }
 
 // listFormat names how entries are written; a change of it (canonical forms,

@@ -36,9 +36,11 @@ const (
 WHERE date_added IN (SELECT date_added FROM observables WHERE is_latest AND value = $1 AND ($2::text = '' OR type = $2::text))
 	AND %s
 ORDER BY date_added LIMIT %d`
-	listEntries = `SELECT DISTINCT entry FROM observables
-WHERE is_latest AND NOT revoked AND list <> '' AND list = $1 AND entry > $2 AND (valid_until = 0 OR valid_until > $3)%s
-ORDER BY entry LIMIT $4`
+	// listEntries reads observables_list_idx in order: byte order (COLLATE "C"), so
+	// that DISTINCT streams and compares bytes, not the database's collation.
+	listEntries = `SELECT DISTINCT entry COLLATE "C" AS e FROM observables
+WHERE is_latest AND NOT revoked AND list <> '' AND list = $1 AND entry COLLATE "C" > $2 AND (valid_until = 0 OR valid_until > $3)%s
+ORDER BY e LIMIT $4`
 	// listState reads the clock row and two probes of observables_expiry_idx.
 	listState = `SELECT greatest(last_us, changed_us),
 	coalesce((SELECT min(valid_until) FROM observables WHERE is_latest AND NOT revoked AND list <> '' AND list = $1
