@@ -10,11 +10,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap/zaptest"
 	"gopkg.in/yaml.v3"
 
+	"github.com/inthreat/taxii-server/internal/admin"
 	"github.com/inthreat/taxii-server/internal/admit"
 	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/export"
@@ -104,8 +106,8 @@ func specOperations(t *testing.T) map[string]bool {
 	return ops
 }
 
-// routerOperations walks the real handler: the server's router with the TAXII router
-// mounted in it and /metrics enabled, on a non-default API root.
+// routerOperations walks the real handler: the server's router with the TAXII router,
+// the export routes and the admin API mounted in it and /metrics enabled, on a non-default API root.
 func routerOperations(t *testing.T, root string) map[string]bool {
 	t.Helper()
 	d := config.Default()
@@ -115,7 +117,7 @@ func routerOperations(t *testing.T, root string) map[string]bool {
 		MaxMatchIDs: d.MaxMatchIDs, MaxMatchValues: d.MaxMatchValues,
 		ObjectLimits:     stix.Limits{MaxObjectSize: d.MaxObjectSize, MaxDepth: d.MaxJSONDepth, MaxProperties: d.MaxJSONProps},
 		PageBufferMemory: d.PageBufferMemory, PageWriteTimeout: d.PageWriteTimeout, MaxRequestsPerKey: d.MaxRequestsPerKey,
-		MaxAddBytes: d.MaxAddBytes, MaxStatusReads: d.MaxStatusReads,
+		MaxAddBytes: d.MaxAddBytes, AddSpoolMemory: d.AddSpoolMemory, MaxStatusReads: d.MaxStatusReads,
 	}, secretStore{}, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +133,11 @@ func routerOperations(t *testing.T, root string) map[string]bool {
 	for _, r := range rs {
 		extra = append(extra, server.Route(r))
 	}
-	h := server.New(server.Options{TAXII: api, Routes: extra, Store: readyStore{}, MetricsHandler: http.NotFoundHandler()})
+	adminAPI, err := admin.NewHandler(admin.NewService(secretStore{}, nil, nil, admin.Options{ListLimit: 1, MaxListLimit: 1, CountMax: 1, CountTimeout: time.Second}), nil, admin.APIOptions{MaxBody: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := server.New(server.Options{TAXII: api, Routes: extra, Admin: adminAPI, Store: readyStore{}, MetricsHandler: http.NotFoundHandler()})
 	routes, ok := h.(chi.Routes)
 	if !ok {
 		t.Fatalf("server.New returns %T, not a chi router", h)
@@ -153,8 +159,8 @@ func routerOperations(t *testing.T, root string) map[string]bool {
 func TestOpenAPIMatchesRouter(t *testing.T) {
 	spec := specOperations(t)
 	routed := routerOperations(t, "/custom/taxii/root/")
-	if len(routed) < 5 {
-		t.Fatalf("the router walk found only %v", routed)
+	if len(routed) < 5 || !routed["GET /admin/api/v1/feeds"] {
+		t.Fatalf("the router walk found only %v (the admin API included?)", routed)
 	}
 	for op := range routed {
 		planned, described := spec[op]

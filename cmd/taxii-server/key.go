@@ -19,13 +19,14 @@ Commands:
   create --name N --role read-only|read-write|admin [--feeds ID,...]
   list [--json]
   revoke ID|NAME
+  rotate ID|NAME [--grace 24h]
 
 'taxii-server key COMMAND --help' shows a command's flags.
 `
 
 func runKey(ctx context.Context, args []string, c *cli) error {
 	if len(args) == 0 {
-		return usageError{"key: want create, list or revoke (see taxii-server key --help)"}
+		return usageError{"key: want create, list, revoke or rotate (see taxii-server key --help)"}
 	}
 	switch args[0] {
 	case "-h", "--help", "-help", "help":
@@ -37,8 +38,10 @@ func runKey(ctx context.Context, args []string, c *cli) error {
 		return keyList(ctx, args[1:], c)
 	case "revoke":
 		return keyRevoke(ctx, args[1:], c)
+	case "rotate":
+		return keyRotate(ctx, args[1:], c)
 	}
-	return usageError{fmt.Sprintf("key: unknown subcommand %q; want create, list or revoke (see taxii-server key --help)", args[0])}
+	return usageError{fmt.Sprintf("key: unknown subcommand %q; want create, list, revoke or rotate (see taxii-server key --help)", args[0])}
 }
 
 func keyCreate(ctx context.Context, args []string, c *cli) error {
@@ -150,6 +153,38 @@ func keyRevoke(ctx context.Context, args []string, c *cli) error {
 		return adminError("key revoke", err)
 	}
 	fmt.Fprintf(c.stderr, "revoked key %s (%s)\n", k.ID, k.Name)
+	return nil
+}
+
+// keyRotate gives a key a new secret, printed once; the old one keeps working
+// for the grace period (TAXII_KEY_ROTATE_GRACE unless --grace).
+func keyRotate(ctx context.Context, args []string, c *cli) error {
+	var grace time.Duration
+	graceSet := false
+	svc, fs, err := commandService(ctx, "key rotate", idLast(args), c, func(fs *flag.FlagSet) {
+		fs.Func("grace", "how long the old secret keeps working, e.g. 24h; 0s ends it now (default TAXII_KEY_ROTATE_GRACE)", func(s string) error {
+			d, err := time.ParseDuration(s)
+			grace, graceSet = d, true
+			return err
+		})
+	})
+	if err != nil {
+		return err
+	}
+	defer svc.Store().Close()
+	if fs.NArg() != 1 {
+		return usageError{"key rotate: want exactly one key id or name (see key list)"}
+	}
+	var g *time.Duration
+	if graceSet {
+		g = &grace
+	}
+	plain, k, err := svc.RotateKey(ctx, admin.CLI, fs.Arg(0), g)
+	if err != nil {
+		return adminError("key rotate", err)
+	}
+	fmt.Fprintln(c.stdout, plain)
+	fmt.Fprintf(c.stderr, "rotated key %s (%s): the new key is shown once; the old one works until %s\n", k.ID, k.Name, when(k.PrevValidUntil))
 	return nil
 }
 

@@ -66,7 +66,7 @@ Commands:
                --sources S,.. --created-by identity--..,.. --min-confidence N --labels a,b
                --exclude-revoked --exclude-expired --with-context
   key create --name N --role read-only|read-write|admin [--feeds ID,...] [--source NAME]
-  key list [--json] | key revoke ID|NAME
+  key list [--json] | key revoke ID|NAME | key rotate ID|NAME [--grace 24h]
   source add --name N --url COLLECTION_URL [--taxii 2.1|2.0] [--user U --password-file F | --token-file F]
              [--interval 1h] [--added-after T] [--types a,b] [--ca FILE] [--insecure-skip-verify]
                            pull an upstream TAXII collection into this server (serve runs the pulls)

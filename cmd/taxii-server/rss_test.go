@@ -4,7 +4,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -112,12 +111,25 @@ func startBinary(tb testing.TB, bin string) *runningBinary {
 		"TAXII_DB_LOCK_TIMEOUT=10m", "TAXII_DB_STATEMENT_TIMEOUT=1h")
 	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0")
 	cmd.Env = env
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
+	// The bootstrap key is printed on stdout; it is read from a pipe, as the
+	// server may log that it serves before the key has been copied out.
+	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
+	key := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if k := regexp.MustCompile(`tk_[A-Za-z0-9_-]+`).FindString(sc.Text()); k != "" {
+				select {
+				case key <- k:
+				default:
+				}
+			}
+		}
+	}()
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -134,8 +146,12 @@ func startBinary(tb testing.TB, bin string) *runningBinary {
 	case <-time.After(60 * time.Second):
 		tb.Fatal("server did not start")
 	}
-	r := &runningBinary{cmd: cmd, apiRoot: "http://" + a + "/api/v2/inthreat/taxii-server",
-		key: regexp.MustCompile(`tk_[A-Za-z0-9_-]+`).FindString(stdout.String())}
+	r := &runningBinary{cmd: cmd, apiRoot: "http://" + a + "/api/v2/inthreat/taxii-server"}
+	select {
+	case r.key = <-key:
+	case <-time.After(60 * time.Second):
+		tb.Fatal("server printed no bootstrap key")
+	}
 	fc := exec.Command(bin, "feed", "create", "--title", "All", "--writable")
 	fc.Env = env
 	out, err := fc.Output()

@@ -29,6 +29,7 @@ import (
 	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/internal/store/postgres"
 	"github.com/inthreat/taxii-server/internal/taxii"
+	keyusage "github.com/inthreat/taxii-server/internal/usage"
 )
 
 func runServe(ctx context.Context, args []string, c *cli) error {
@@ -122,7 +123,27 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 	if err != nil {
 		return err
 	}
-	adminAPI, err := admin.NewHandler(admin.NewService(instrumented, log.Named("admin"), time.Now, adminOptions(cfg)), log, adminAPIOptions(cfg))
+	tally, err := keyusage.New(instrumented, keyusage.Options{
+		MaxEntries: cfg.UsageMaxEntries, FlushEvery: cfg.UsageFlushInterval, Retention: cfg.UsageRetention,
+		FinalFlushTimeout: cfg.ShutdownTimeout,
+	}, log.Named("usage"))
+	if err != nil {
+		return err
+	}
+	// The flusher outlives the listeners: its last flush counts the requests
+	// drained at shutdown, and it ends before the store closes.
+	flushCtx, stopFlushing := context.WithCancel(context.WithoutCancel(ctx))
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		tally.Run(flushCtx)
+	}()
+	defer func() {
+		stopFlushing()
+		<-flushed
+	}()
+	adminSvc := admin.NewService(instrumented, log.Named("admin"), time.Now, adminOptions(cfg))
+	adminAPI, err := admin.NewHandler(adminSvc, log, adminAPIOptions(cfg))
 	if err != nil {
 		return err
 	}
@@ -133,6 +154,7 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 		Store:          st,
 		Log:            log,
 		Metrics:        m,
+		Usage:          tally,
 		TrustedProxies: proxies,
 		RateLimit:      cfg.RateLimit,
 		RateBurst:      cfg.RateLimitBurst,
@@ -161,6 +183,7 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 		}
 	}
 	go server.ExpireStatuses(ctx, st, cfg.StatusPurgeEvery, cfg.StatusPurgeBatch, log)
+	go adminSvc.TrimAuditEvery(ctx, cfg.AuditPurgeEvery)
 	pullers, err := sourceRunner(cfg, st, reg, log)
 	if err != nil {
 		return err
@@ -196,6 +219,7 @@ func taxiiOptions(cfg config.Config) taxii.Options {
 		PageWriteTimeout:   cfg.PageWriteTimeout,
 		MaxRequestsPerKey:  cfg.MaxRequestsPerKey,
 		MaxAddBytes:        cfg.MaxAddBytes,
+		AddSpoolMemory:     cfg.AddSpoolMemory,
 		MaxStatusReads:     cfg.MaxStatusReads,
 	}
 }

@@ -34,6 +34,7 @@ var commandSettings = map[string][]string{
 	"healthcheck": {"TAXII_LISTEN", "TAXII_TLS_CERT", "TAXII_TLS_KEY"},
 	"import": append([]string{"TAXII_STRICT_VALIDATION", "TAXII_MAX_OBJECT_SIZE", "TAXII_MAX_JSON_DEPTH", "TAXII_MAX_JSON_PROPERTIES"},
 		storeSettings...),
+	"key rotate": append([]string{"TAXII_KEY_ROTATE_GRACE", "TAXII_KEY_ROTATE_MAX_GRACE"}, storeSettings...),
 }
 
 // commandSynopsis is the first line of a command's --help.
@@ -48,6 +49,7 @@ var commandSynopsis = map[string]string{
 	"feed delete": "feed delete ID|ALIAS",
 	"key create":  "key create --name N [--role R] [--feeds ID,...]",
 	"key list":    "key list [--json]",
+	"key rotate":  "key rotate ID|NAME [--grace 24h]",
 	"key revoke":  "key revoke ID|NAME",
 	"backup":      "backup FILE\n\nWrites an online, consistent copy of the embedded store (VACUUM INTO). For Postgres use pg_dump.",
 	"purge":       "purge --older-than AGE [--revoked] [--expired] [--feed ID] [--dry-run]\n\nRemoves whole objects (every version) nothing was added to within AGE.",
@@ -229,7 +231,7 @@ func commandService(ctx context.Context, name string, args []string, c *cli, ext
 func adminOptions(cfg config.Config) admin.Options {
 	return admin.Options{
 		ListLimit: cfg.AdminListLimit, MaxListLimit: cfg.AdminMaxListLimit, PreviewObjects: cfg.AdminPreviewObjects,
-		CountTimeout: cfg.AdminCountTimeout, RotateGrace: cfg.KeyRotateGrace, MaxRotateGrace: cfg.KeyRotateMaxGrace,
+		CountTimeout: cfg.AdminCountTimeout, CountMax: cfg.AdminCountMax, StatsTTL: cfg.FeedStatsTTL, RotateGrace: cfg.KeyRotateGrace, MaxRotateGrace: cfg.KeyRotateMaxGrace,
 		AuditRetention: cfg.AuditRetention, AuditMaxRows: cfg.AuditMaxRows, MaxTemplateLength: cfg.ExportMaxTemplateLen,
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -48,6 +49,10 @@ func NewHandler(svc *Service, log *zap.Logger, o APIOptions) (http.Handler, erro
 	if o.MaxBody < 1 {
 		return nil, fmt.Errorf("admin: max body %d: want >= 1", o.MaxBody)
 	}
+	if so := svc.opts; so.ListLimit < 1 || so.MaxListLimit < so.ListLimit || so.CountMax < 1 || so.CountTimeout <= 0 || so.PreviewObjects < 0 {
+		return nil, fmt.Errorf("admin: list limit %d, max %d, count max %d, count timeout %s, preview %d: want 1 <= limit <= max, count max >= 1, timeout > 0, preview >= 0",
+			so.ListLimit, so.MaxListLimit, so.CountMax, so.CountTimeout, so.PreviewObjects)
+	}
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -59,7 +64,7 @@ func NewHandler(svc *Service, log *zap.Logger, o APIOptions) (http.Handler, erro
 	}
 	a := &API{svc: svc, log: log, now: o.Now, maxBody: o.MaxBody, realm: o.Realm}
 	r := chi.NewRouter()
-	r.Use(auth.Middleware(auth.Config{Keys: svc.st, Log: log, Fail: a.fail, Now: o.Now}), a.adminOnly)
+	r.Use(auth.Middleware(auth.Config{Keys: svc.st, Log: log, Fail: a.fail, Now: o.Now}), a.adminOnly, jsonOnly(a))
 	for _, rt := range a.routes() {
 		r.Method(rt.method, rt.pattern, rt.handler)
 	}
@@ -80,6 +85,25 @@ type route struct {
 	method  string
 	pattern string
 	handler http.HandlerFunc
+}
+
+// jsonOnly refuses a change (any method but GET and HEAD) not sent as
+// application/json, body or not. A browser holding Basic credentials for the
+// server sends them with any cross-site form or simple request; none of those
+// can carry this content type without a CORS preflight, which is never
+// granted, so a page elsewhere cannot make an admin's browser change anything.
+func jsonOnly(a *API) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+					a.fail(w, r, invalid("", "Send changes with Content-Type: application/json (also when the body is empty)."))
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // adminOnly refuses keys that are not admins (403); authentication ran before.
@@ -207,4 +231,37 @@ func optTime(t time.Time) *time.Time {
 	}
 	t = t.UTC()
 	return &t
+}
+
+// listParams reads limit and after (the id of the last item of the previous page).
+func (a *API) listParams(r *http.Request) (limit int, after string, err error) {
+	q := r.URL.Query()
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return 0, "", invalid("limit", "limit %q is not a whole number of at least 1", v)
+		}
+		limit = n
+	}
+	return a.svc.Limit(limit), q.Get("after"), nil
+}
+
+// page returns the items after the one whose id is after, at most limit, and
+// the id to ask for the next page with ("" when this is the last).
+func page[T any](items []T, id func(T) string, after string, limit int) ([]T, string) {
+	start := 0
+	if after != "" {
+		start = len(items) // an unknown after: nothing follows it
+		for i, it := range items {
+			if id(it) == after {
+				start = i + 1
+				break
+			}
+		}
+	}
+	items = items[start:]
+	if len(items) <= limit {
+		return items, ""
+	}
+	return items[:limit], id(items[limit-1])
 }

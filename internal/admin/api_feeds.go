@@ -98,17 +98,69 @@ func filterValue(raw json.RawMessage) (string, error) {
 	return "", fmt.Errorf("want a string, a list of strings, a number or a boolean")
 }
 
+// feedWithStats is a feed in a list: with what it holds.
+type feedWithStats struct {
+	feedJSON
+	Objects         int64   `json:"objects"`           // versions a poller sees
+	NewestDateAdded *string `json:"newest_date_added"` // null when empty
+}
+
+func (a *API) withStats(r *http.Request, f store.Feed) (feedWithStats, error) {
+	st, err := a.svc.FeedStats(r.Context(), f)
+	if err != nil {
+		return feedWithStats{}, err
+	}
+	out := feedWithStats{feedJSON: feedOut(f), Objects: st.Objects}
+	if st.Newest > 0 {
+		d := store.FormatDateAdded(st.Newest)
+		out.NewestDateAdded = &d
+	}
+	return out, nil
+}
+
 func (a *API) listFeeds(w http.ResponseWriter, r *http.Request) {
+	limit, after, err := a.listParams(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	feeds, err := a.svc.ListFeeds(r.Context())
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	out := make([]feedJSON, 0, len(feeds))
+	feeds, next := page(feeds, func(f store.Feed) string { return f.ID }, after, limit)
+	out := make([]feedWithStats, 0, len(feeds))
 	for _, f := range feeds {
-		out = append(out, feedOut(f))
+		v, err := a.withStats(r, f)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		out = append(out, v)
 	}
-	a.writeJSON(w, http.StatusOK, map[string]any{"feeds": out})
+	a.writeJSON(w, http.StatusOK, listPage{Items: out, Next: next})
+}
+
+// listPage is every list's answer: items, and next, the after of the next page ("" at the end).
+type listPage struct {
+	Items any    `json:"items"`
+	Next  string `json:"next,omitempty"`
+}
+
+// previewJSON is one object of a feed's preview.
+type previewJSON struct {
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	Version   string          `json:"version,omitempty"`
+	DateAdded string          `json:"date_added"`
+	Object    json.RawMessage `json:"object"`
+}
+
+// feedDetail is one feed with its counts and the first objects it shows.
+type feedDetail struct {
+	feedWithStats
+	Preview []previewJSON `json:"preview"`
 }
 
 func (a *API) getFeed(w http.ResponseWriter, r *http.Request) {
@@ -117,7 +169,46 @@ func (a *API) getFeed(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	a.writeJSON(w, http.StatusOK, feedOut(f))
+	v, err := a.withStats(r, f)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	rows, err := a.svc.Preview(r.Context(), f)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	d := feedDetail{feedWithStats: v, Preview: make([]previewJSON, 0, len(rows))}
+	for _, row := range rows {
+		d.Preview = append(d.Preview, previewJSON{ID: row.ID, Type: row.Type, Version: row.Version,
+			DateAdded: store.FormatDateAdded(row.DateAdded), Object: row.Object})
+	}
+	a.writeJSON(w, http.StatusOK, d)
+}
+
+// countIn is the body of a count: a filter as feeds take it.
+type countIn struct {
+	Filter map[string]json.RawMessage `json:"filter"`
+}
+
+func (a *API) countFilter(w http.ResponseWriter, r *http.Request) {
+	var in countIn
+	if err := a.decode(r, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	c, err := feedIn{Filter: in.Filter}.change()
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	n, capped, err := a.svc.CountFilter(r.Context(), c.Filter)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.writeJSON(w, http.StatusOK, map[string]any{"objects": n, "capped": capped})
 }
 
 func (a *API) createFeed(w http.ResponseWriter, r *http.Request) {

@@ -17,6 +17,8 @@ type keyJSON struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`
+	// PreviousSecretValidUntil is when the secret a rotation replaced stops working; null when none is valid.
+	PreviousSecretValidUntil *time.Time `json:"previous_secret_valid_until"`
 }
 
 func keyOut(v KeyView) keyJSON {
@@ -25,20 +27,27 @@ func keyOut(v KeyView) keyJSON {
 		scope = []KeyFeed{}
 	}
 	return keyJSON{ID: v.ID, Name: v.Name, Role: string(v.Role), Feeds: scope, Source: store.KeySource(v.APIKey),
-		CreatedAt: v.CreatedAt.UTC(), LastUsedAt: optTime(v.LastUsedAt), RevokedAt: optTime(v.RevokedAt)}
+		CreatedAt: v.CreatedAt.UTC(), LastUsedAt: optTime(v.LastUsedAt), RevokedAt: optTime(v.RevokedAt),
+		PreviousSecretValidUntil: optTime(v.PrevValidUntil)}
 }
 
 func (a *API) listKeys(w http.ResponseWriter, r *http.Request) {
+	limit, after, err := a.listParams(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	keys, err := a.svc.ListKeys(r.Context())
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
+	keys, next := page(keys, func(k KeyView) string { return k.ID }, after, limit)
 	out := make([]keyJSON, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, keyOut(k))
 	}
-	a.writeJSON(w, http.StatusOK, map[string]any{"keys": out})
+	a.writeJSON(w, http.StatusOK, listPage{Items: out, Next: next})
 }
 
 // keyIn is the body of key creation.
@@ -92,4 +101,39 @@ func (a *API) revokeKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.writeJSON(w, http.StatusOK, keyOut(v))
+}
+
+// rotateIn is the optional body of a rotation.
+type rotateIn struct {
+	Grace *string `json:"grace"` // a Go duration ("24h", "90m", "0s"); absent: the configured default
+}
+
+func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) {
+	var in rotateIn
+	if r.ContentLength != 0 {
+		if err := a.decode(r, &in); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	var grace *time.Duration
+	if in.Grace != nil {
+		g, err := time.ParseDuration(*in.Grace)
+		if err != nil {
+			a.fail(w, r, invalid("grace", "grace %q is not a duration such as 24h or 90m", *in.Grace))
+			return
+		}
+		grace = &g
+	}
+	plain, k, err := a.svc.RotateKey(r.Context(), actor(r), pathParam(r, "key"), grace)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	v, err := a.svc.keyView(r.Context(), k)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.writeJSON(w, http.StatusOK, createdKey{keyJSON: keyOut(v), Key: plain})
 }

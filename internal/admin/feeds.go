@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
-	"go.uber.org/zap"
 
 	"github.com/inthreat/taxii-server/internal/export"
 	"github.com/inthreat/taxii-server/internal/feed"
@@ -204,10 +202,3 @@ func (s *Service) DeleteFeed(ctx context.Context, who Actor, idOrAlias string) (
 
 // ListFeeds returns every feed by creation time.
 func (s *Service) ListFeeds(ctx context.Context) ([]store.Feed, error) { return s.st.ListFeeds(ctx) }
-
-// audit records an action. Detail never carries a secret.
-func (s *Service) audit(_ context.Context, who Actor, action, target, detail string) {
-	s.log.Info("admin action", zap.String("actor", who.Name), zap.String("actor_key_id", who.KeyID),
-		zap.String("client", who.Address), zap.String("action", action), zap.String("target", target), zap.String("detail", detail),
-		zap.Time("at", s.now().UTC().Truncate(time.Microsecond)))
-}

@@ -6,7 +6,6 @@ package admin
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -26,8 +25,11 @@ type Options struct {
 	// names no grace; MaxRotateGrace caps any grace.
 	RotateGrace    time.Duration
 	MaxRotateGrace time.Duration
-	// CountTimeout bounds the count of a filter not yet saved.
+	// CountTimeout and CountMax bound the count of a filter not yet saved.
 	CountTimeout time.Duration
+	CountMax     int64
+	// StatsTTL is how long a feed's counts are cached.
+	StatsTTL time.Duration
 	// AuditRetention is how long audit entries are kept, AuditMaxRows how many at most.
 	AuditRetention time.Duration
 	AuditMaxRows   int
@@ -37,10 +39,11 @@ type Options struct {
 
 // Service is the one code path of every management action.
 type Service struct {
-	st   store.Store
-	log  *zap.Logger
-	now  func() time.Time
-	opts Options
+	st    store.Store
+	log   *zap.Logger
+	now   func() time.Time
+	opts  Options
+	stats *statsCache
 }
 
 // NewService returns a Service over st. A nil log discards; a nil now is time.Now.
@@ -51,7 +54,7 @@ func NewService(st store.Store, log *zap.Logger, now func() time.Time, opts Opti
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{st: st, log: log, now: now, opts: opts}
+	return &Service{st: st, log: log, now: now, opts: opts, stats: &statsCache{ttl: opts.StatsTTL, m: map[string]cachedStats{}}}
 }
 
 // Options returns the limits the service was made with.
@@ -106,17 +109,6 @@ func When(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format(time.RFC3339)
-}
-
-// splitComma splits a comma-separated list, dropping blanks.
-func splitComma(s string) []string {
-	var out []string
-	for _, v := range strings.Split(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 // isNotFound reports whether err is the store's not found.

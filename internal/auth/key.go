@@ -82,6 +82,30 @@ func ParseKey(plain string) (id string, secret []byte, err error) {
 	return u.String(), secret, nil
 }
 
+// Regenerate makes a new secret for the key with id, for a rotation: the
+// plaintext, to show once, and the hash to store.
+func Regenerate(id string) (string, []byte, error) {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return "", nil, fmt.Errorf("auth: key id %q: %w", id, err)
+	}
+	secret := make([]byte, secretLen)
+	if _, err := rand.Read(secret); err != nil {
+		return "", nil, fmt.Errorf("auth: key secret: %w", err)
+	}
+	return keyPrefix + hex.EncodeToString(u[:]) + "_" + secretEncoding.EncodeToString(secret), hashSecret(secret), nil
+}
+
+// Opens reports whether secret opens k at now: its current secret, or the one
+// a rotation replaced until the grace period ends (PrevValidUntil).
+func Opens(k store.APIKey, secret []byte, now time.Time) bool {
+	if Matches(k, secret) {
+		return true
+	}
+	return k.PrevHash != nil && now.Before(k.PrevValidUntil) &&
+		subtle.ConstantTimeCompare(hashSecret(secret), k.PrevHash) == 1
+}
+
 // Matches reports, in constant time, whether secret is the one k was made with.
 func Matches(k store.APIKey, secret []byte) bool {
 	return subtle.ConstantTimeCompare(hashSecret(secret), k.Hash) == 1

@@ -59,7 +59,7 @@ func Middleware(cfg Config) func(http.Handler) http.Handler {
 				cfg.Fail(w, r, err)
 				return
 			}
-			obs.FromContext(r.Context()).SetKey(c.Name)
+			obs.FromContext(r.Context()).SetKey(c.KeyID, c.Name)
 			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), c)))
 		})
 	}
@@ -84,7 +84,7 @@ func (cfg Config) authenticate(r *http.Request, failed *failures) (*Caller, erro
 		err = fmt.Errorf("%w: no key %s", ErrUnauthenticated, id)
 	case err != nil:
 		return nil, fmt.Errorf("auth: get key %s: %w", id, err)
-	case !Matches(k, secret):
+	case !Opens(k, secret, now):
 		err = fmt.Errorf("%w: wrong secret for key %s", ErrUnauthenticated, id)
 	case !k.RevokedAt.IsZero():
 		err = fmt.Errorf("%w: key %s was revoked at %s", ErrUnauthenticated, id, k.RevokedAt.UTC().Format(time.RFC3339))

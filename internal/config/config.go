@@ -73,7 +73,7 @@ type Config struct {
 
 	MetricsListen string        `env:"TAXII_METRICS_LISTEN" help:"address of a separate listener serving /metrics, e.g. :9090 or 127.0.0.1:9090; empty: none"`
 	MetricsOnMain bool          `env:"TAXII_METRICS_ON_MAIN" help:"also serve /metrics, unauthenticated, on the main listener"`
-	FeedStatsTTL  time.Duration `env:"TAXII_FEED_STATS_TTL" help:"how long the per-feed object counts of /metrics are cached (one query per feed per refresh)"`
+	FeedStatsTTL  time.Duration `env:"TAXII_FEED_STATS_TTL" help:"how long the per-feed object counts of /metrics and the admin API are cached (one query per feed per refresh)"`
 
 	ExportDefaultLimit   int           `env:"TAXII_EXPORT_DEFAULT_LIMIT" help:"items per page of the feed REST API when the client gives no limit"`
 	ExportMaxLimit       int           `env:"TAXII_EXPORT_MAX_LIMIT" help:"largest page of the feed REST API; a larger limit is capped"`
@@ -88,17 +88,22 @@ type Config struct {
 	PageBufferMemory     int64         `env:"TAXII_PAGE_BUFFER_MEMORY" help:"bytes of memory for pages being written to clients, server-wide; the rest goes to temporary files"`
 	PageWriteTimeout     time.Duration `env:"TAXII_PAGE_WRITE_TIMEOUT" help:"longest a client may take to accept one 64 KiB part of a page before the response is cut"`
 	MaxAddBytes          int64         `env:"TAXII_MAX_ADD_BYTES" help:"bytes of add-objects request bodies in progress, server-wide (a body without Content-Length counts as TAXII_MAX_CONTENT_LENGTH); past it 503"`
+	AddSpoolMemory       int64         `env:"TAXII_ADD_SPOOL_MEMORY" help:"bytes of memory for the checked objects of add-objects requests waiting to be stored, server-wide; the rest goes to temporary files"`
 	MaxStatusReads       int           `env:"TAXII_MAX_STATUS_READS" help:"status resources read at once; further reads wait their turn"`
 
 	SourcePollInterval time.Duration `env:"TAXII_SOURCE_POLL_INTERVAL" help:"how often serve looks for upstream sources due to be pulled"`
 	SourceLease        time.Duration `env:"TAXII_SOURCE_LEASE" help:"how long a replica holds an upstream source between commits; a replica that dies frees it after this"`
 	SourceHTTPTimeout  time.Duration `env:"TAXII_SOURCE_HTTP_TIMEOUT" help:"longest one request to an upstream TAXII server may take, body included"`
 
+	UsageFlushInterval  time.Duration `env:"TAXII_USAGE_FLUSH_INTERVAL" help:"how often the per-key usage counted in memory is added to the database"`
+	UsageRetention      time.Duration `env:"TAXII_USAGE_RETENTION" help:"how long hourly usage figures are kept"`
+	UsageMaxEntries     int           `env:"TAXII_USAGE_MAX_ENTRIES" help:"most (key, feed, hour) usage counters held in memory between flushes; past it usage is counted without its key"`
 	AdminMaxBody        int64         `env:"TAXII_ADMIN_MAX_BODY" help:"largest request body of the admin API, in bytes"`
 	AdminListLimit      int           `env:"TAXII_ADMIN_LIST_LIMIT" help:"items per page of an admin API list when the client gives no limit"`
 	AdminMaxListLimit   int           `env:"TAXII_ADMIN_MAX_LIST_LIMIT" help:"largest page of an admin API list; a larger limit is capped"`
 	AdminPreviewObjects int           `env:"TAXII_ADMIN_PREVIEW_OBJECTS" help:"most objects the admin API shows in a feed's preview"`
 	AdminCountTimeout   time.Duration `env:"TAXII_ADMIN_COUNT_TIMEOUT" help:"longest the admin API's count of a filter not yet saved may run; past it the answer is 503"`
+	AdminCountMax       int64         `env:"TAXII_ADMIN_COUNT_MAX" help:"most objects the admin API's count of a filter not yet saved reads; the answer then says at least this many"`
 	KeyRotateGrace      time.Duration `env:"TAXII_KEY_ROTATE_GRACE" help:"how long a rotated key's old secret stays valid when the rotation names no grace"`
 	KeyRotateMaxGrace   time.Duration `env:"TAXII_KEY_ROTATE_MAX_GRACE" help:"longest grace a key rotation may ask for"`
 	AuditRetention      time.Duration `env:"TAXII_AUDIT_RETENTION" help:"how long entries of the admin audit log are kept"`
@@ -134,14 +139,19 @@ const (
 	MaxPageBufferMemory   = 16 << 30
 	MaxPageWriteTimeout   = time.Hour
 	MaxAddBytesLimit      = 16 << 30
+	MaxAddSpoolMemory     = 16 << 30
 	MaxStatusReadsLimit   = 1_000
 	MaxSourcePollInterval = time.Hour
 	MaxSourceLease        = 24 * time.Hour
 	MaxSourceHTTPTimeout  = time.Hour
+	MaxUsageFlushInterval = time.Hour
+	MaxUsageRetention     = 400 * 24 * time.Hour
+	MaxUsageEntries       = 10_000_000
 	MaxAdminBody          = 64 << 20
 	MaxAdminListLimit     = 100_000
 	MaxAdminPreview       = 1_000
 	MaxAdminCountTimeout  = 5 * time.Minute
+	MaxAdminCountMax      = 1_000_000_000
 	MaxKeyRotateGrace     = 90 * 24 * time.Hour
 	MaxAuditRetention     = 10 * 365 * 24 * time.Hour
 	MaxAuditRows          = 100_000_000
@@ -194,16 +204,21 @@ func Default() Config {
 		PageBufferMemory:   256 << 20,
 		PageWriteTimeout:   time.Minute,
 		MaxAddBytes:        256 << 20,
+		AddSpoolMemory:     64 << 20,
 		MaxStatusReads:     4,
 		SourcePollInterval: 5 * time.Second,
 		SourceLease:        10 * time.Minute,
 		SourceHTTPTimeout:  5 * time.Minute,
+		UsageFlushInterval: 30 * time.Second,
+		UsageRetention:     30 * 24 * time.Hour,
+		UsageMaxEntries:    100_000,
 
 		AdminMaxBody:        1 << 20,
 		AdminListLimit:      100,
 		AdminMaxListLimit:   1000,
 		AdminPreviewObjects: 10,
 		AdminCountTimeout:   5 * time.Second,
+		AdminCountMax:       1_000_000,
 		KeyRotateGrace:      24 * time.Hour,
 		KeyRotateMaxGrace:   7 * 24 * time.Hour,
 		AuditRetention:      365 * 24 * time.Hour,
@@ -365,6 +380,15 @@ func (c *Config) Validate() error {
 	if c.SourceLease < 2*c.SourceHTTPTimeout || c.SourceLease > MaxSourceLease {
 		bad("TAXII_SOURCE_LEASE: %s must be at least twice TAXII_SOURCE_HTTP_TIMEOUT and at most %s", c.SourceLease, MaxSourceLease)
 	}
+	if c.UsageFlushInterval < time.Second || c.UsageFlushInterval > MaxUsageFlushInterval {
+		bad("TAXII_USAGE_FLUSH_INTERVAL: %s must be between 1s and %s", c.UsageFlushInterval, MaxUsageFlushInterval)
+	}
+	if c.UsageRetention < 24*time.Hour || c.UsageRetention > MaxUsageRetention {
+		bad("TAXII_USAGE_RETENTION: %s must be between 24h and %s", c.UsageRetention, MaxUsageRetention)
+	}
+	if c.UsageMaxEntries < 1 || c.UsageMaxEntries > MaxUsageEntries {
+		bad("TAXII_USAGE_MAX_ENTRIES: %d must be between 1 and %d", c.UsageMaxEntries, MaxUsageEntries)
+	}
 	if c.StatusTTL < time.Minute {
 		bad("TAXII_STATUS_TTL: %s is shorter than a minute", c.StatusTTL)
 	}
@@ -447,6 +471,9 @@ func (c *Config) Validate() error {
 	if c.AdminCountTimeout < 10*time.Millisecond || c.AdminCountTimeout > MaxAdminCountTimeout {
 		bad("TAXII_ADMIN_COUNT_TIMEOUT: %s must be between 10ms and %s", c.AdminCountTimeout, MaxAdminCountTimeout)
 	}
+	if c.AdminCountMax < 1 || c.AdminCountMax > MaxAdminCountMax {
+		bad("TAXII_ADMIN_COUNT_MAX: %d must be between 1 and %d", c.AdminCountMax, MaxAdminCountMax)
+	}
 	if c.KeyRotateMaxGrace < 0 || c.KeyRotateMaxGrace > MaxKeyRotateGrace {
 		bad("TAXII_KEY_ROTATE_MAX_GRACE: %s must be between 0 and %s", c.KeyRotateMaxGrace, MaxKeyRotateGrace)
 	}
@@ -485,6 +512,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxAddBytes < c.MaxContentLength || c.MaxAddBytes > MaxAddBytesLimit {
 		bad("TAXII_MAX_ADD_BYTES: %d must be between TAXII_MAX_CONTENT_LENGTH (%d) and %d bytes", c.MaxAddBytes, c.MaxContentLength, int64(MaxAddBytesLimit))
+	}
+	if c.AddSpoolMemory < 0 || c.AddSpoolMemory > MaxAddSpoolMemory {
+		bad("TAXII_ADD_SPOOL_MEMORY: %d must be between 0 and %d bytes", c.AddSpoolMemory, int64(MaxAddSpoolMemory))
 	}
 	if c.MaxStatusReads < 1 || c.MaxStatusReads > MaxStatusReadsLimit {
 		bad("TAXII_MAX_STATUS_READS: %d must be between 1 and %d", c.MaxStatusReads, MaxStatusReadsLimit)

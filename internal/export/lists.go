@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/inthreat/taxii-server/internal/obs"
 	"github.com/inthreat/taxii-server/internal/observables"
 	"github.com/inthreat/taxii-server/internal/store"
 )
@@ -32,6 +33,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, badRequest("bad_list", "%q is not a list: use one of %s, each followed by .txt.", shorten(kind+".txt"), strings.Join(observables.Lists, ", ")))
 		return
 	}
+	obs.FromContext(r.Context()).SetPoll(0) // a blocklist is always whole
 	now := h.opts.Now().UnixMicro()
 	st, err := h.st.ListState(r.Context(), f.Filter, kind, now)
 	if err != nil {

@@ -203,6 +203,7 @@ func (h *handler) feedObjects(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	obs.FromContext(r.Context()).SetPoll(p.after)
 	items, pos, err := h.read(r, p)
 	if err != nil {
 		h.fail(w, r, err)

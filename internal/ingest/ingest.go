@@ -156,24 +156,28 @@ func (in *Ingester) StoreWith(ctx context.Context, b *Batch, add func(context.Co
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	for j, s := range stored {
-		o := &b.Outcomes[b.at[j]]
-		switch {
-		case s.Refused != nil:
-			o.Reason = refusal(o.ID, s.Refused)
-			continue
-		case s.Added:
-			o.Result = Added
-		default:
-			o.Result = Unchanged
-		}
-		o.DateAdded = s.DateAdded
-		if o.Version == "" {
-			// No created or modified: the version the read side shows (TAXII 2.1
-			// 4.3.1: "a value for the version that is consistent to the server").
-			o.Version = store.FormatDateAdded(s.DateAdded)
-		}
+		apply(&b.Outcomes[b.at[j]], s)
 	}
 	return b.Outcomes, nil
+}
+
+// apply completes the outcome of a checked object with what the store did.
+func apply(o *Outcome, s store.AddOutcome) {
+	switch {
+	case s.Refused != nil:
+		o.Reason = refusal(o.ID, s.Refused)
+		return
+	case s.Added:
+		o.Result = Added
+	default:
+		o.Result = Unchanged
+	}
+	o.DateAdded = s.DateAdded
+	if o.Version == "" {
+		// No created or modified: the version the read side shows (TAXII 2.1
+		// 4.3.1: "a value for the version that is consistent to the server").
+		o.Version = store.FormatDateAdded(s.DateAdded)
+	}
 }
 
 // Ingest checks and stores items: Check then Store.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/inthreat/taxii-server/internal/admit"
 	"github.com/inthreat/taxii-server/internal/ingest"
 	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
@@ -143,5 +144,78 @@ func TestStoreWith(t *testing.T) {
 	}
 	if len(calls) != 2 || len(calls[1]) != 0 {
 		t.Fatalf("a batch with nothing valid: add called %d times (%+v), want once more with no object", len(calls), calls)
+	}
+}
+
+// TestStagedSpool: a request staged in batches is stored whole, in order, with
+// each item's outcome, whether its spool stayed in memory or went to a file;
+// the memory it held stays within the shared budget and is given back on Close.
+func TestStagedSpool(t *testing.T) {
+	pad := strings.Repeat("x", 1000)
+	object := func(n int) []byte {
+		return fmt.Appendf(nil, `{"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-%012d",`+
+			`"created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","description":%q,"pattern":"[ipv4-addr:value = '10.0.%d.%d']",`+
+			`"pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}`, n, pad, n/250, n%250)
+	}
+	for name, budget := range map[string]int64{"memory then file": 1 << 20, "file only": 0, "memory only": 1 << 30} {
+		t.Run(name, func(t *testing.T) {
+			st := sqlitetest.New(t)
+			ctx := t.Context()
+			mem := admit.NewBytes(budget)
+			s := newIngester(t, st, ingest.Options{Source: "feed-a"}).Stage(mem)
+			defer s.Close()
+			const batches, per = 6, 300 // 6 batches of about 400 KB
+			for b := range batches {
+				items := []ingest.Item{{Err: errors.New("objects[x]: not a JSON object")}}
+				for i := range per {
+					items = append(items, ingest.Item{Raw: object(b*per + i)})
+				}
+				items = append(items, ingest.Item{Raw: object(0)}) // the first object again
+				if err := s.Add(items); err != nil {
+					t.Fatal(err)
+				}
+				if used := mem.Used(); used > budget || (b == 0 && budget > 0 && used == 0) {
+					t.Fatalf("batch %d: the spool holds %d bytes of memory, budget %d: want what fits, and no more", b, used, budget)
+				}
+			}
+			outs, err := s.Store(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := batches * (per + 2); len(outs) != want {
+				t.Fatalf("%d outcomes, want %d", len(outs), want)
+			}
+			var last int64
+			first := outs[1]
+			for k, o := range outs {
+				switch k % (per + 2) {
+				case 0:
+					if o.Result != ingest.Rejected || o.Reason == "" {
+						t.Fatalf("outcome %d: %+v, want the decoder's failure", k, o)
+					}
+				case per + 1:
+					if o.Result != ingest.Unchanged || o.DateAdded != first.DateAdded {
+						t.Fatalf("outcome %d, a repeat of the first object: %+v, want unchanged with %d", k, o, first.DateAdded)
+					}
+				default:
+					if o.Result != ingest.Added || o.DateAdded <= last {
+						t.Fatalf("outcome %d: %+v, want added after %d", k, o, last)
+					}
+					last = o.DateAdded
+				}
+			}
+			// The observables travelled through the spool with their objects.
+			entries, err := st.ListEntries(ctx, store.FeedFilter{}, "ipv4", "", 0, 10_000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != batches*per {
+				t.Fatalf("%d ipv4 blocklist entries, want %d", len(entries), batches*per)
+			}
+			s.Close()
+			if used := mem.Used(); used != 0 {
+				t.Fatalf("%d bytes of the budget still held after Close", used)
+			}
+		})
 	}
 }

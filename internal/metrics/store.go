@@ -36,6 +36,11 @@ func (s *instrumented) AddObjects(ctx context.Context, objs []store.Object) (_ [
 	return s.Store.AddObjects(ctx, objs)
 }
 
+func (s *instrumented) AddObjectBatches(ctx context.Context, next func() ([]store.Object, error)) (_ []store.AddOutcome, err error) {
+	defer func(start time.Time) { s.observe("add_objects", start, err) }(time.Now())
+	return s.Store.AddObjectBatches(ctx, next)
+}
+
 // ScanObjects times the query up to its page summary: the rows that follow are
 // streamed to the client, whose speed is not the store's.
 func (s *instrumented) ScanObjects(ctx context.Context, q store.Query, begin func(store.Page) error, each func(store.Row) error) error {
@@ -157,4 +162,14 @@ func (s *instrumented) ListEntries(ctx context.Context, feed store.FeedFilter, k
 func (s *instrumented) ListState(ctx context.Context, feed store.FeedFilter, kind string, now int64) (_ store.ListState, err error) {
 	defer func(start time.Time) { s.observe("list_state", start, err) }(time.Now())
 	return s.Store.ListState(ctx, feed, kind, now)
+}
+
+func (s *instrumented) AddUsage(ctx context.Context, rows []store.UsageRow) (err error) {
+	defer func(start time.Time) { s.observe("add_usage", start, err) }(time.Now())
+	return s.Store.AddUsage(ctx, rows)
+}
+
+func (s *instrumented) DeleteUsageBefore(ctx context.Context, before time.Time) (_ int64, err error) {
+	defer func(start time.Time) { s.observe("delete_usage", start, err) }(time.Now())
+	return s.Store.DeleteUsageBefore(ctx, before)
 }

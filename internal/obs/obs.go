@@ -19,15 +19,18 @@ type Info struct {
 	scheme    string // "http" or "https", as the client used
 	host      string // host the client asked for
 
-	mu       sync.Mutex
-	keyName  string
-	feedID   string
-	served   int
-	imported int
-	rejected int
-	errID    string
-	errCode  string
-	errMsg   string
+	mu         sync.Mutex
+	keyID      string
+	keyName    string
+	feedID     string
+	poll       bool
+	addedAfter int64
+	served     int
+	imported   int
+	rejected   int
+	errID      string
+	errCode    string
+	errMsg     string
 }
 
 // Request is what the middleware knows about a request before handling it.
@@ -90,14 +93,26 @@ func (i *Info) Client() string {
 	return i.client
 }
 
-// SetKey records the name of the API key that authenticated the request
-// (its name, never the key). Called by the authentication middleware.
-func (i *Info) SetKey(name string) {
+// SetKey records the id and name of the API key that authenticated the request
+// (never the secret). Called by the authentication middleware.
+func (i *Info) SetKey(id, name string) {
 	if i == nil {
 		return
 	}
 	i.mu.Lock()
-	i.keyName = name
+	i.keyID, i.keyName = id, name
+	i.mu.Unlock()
+}
+
+// SetPoll marks the request as a poll of its feed (a page of objects, manifest
+// records, export items or a blocklist), from addedAfter (µs; 0: from the start).
+// Usage figures count polls and keep the last added_after asked.
+func (i *Info) SetPoll(addedAfter int64) {
+	if i == nil {
+		return
+	}
+	i.mu.Lock()
+	i.poll, i.addedAfter = true, addedAfter
 	i.mu.Unlock()
 }
 
@@ -147,11 +162,14 @@ func (i *Info) SetError(id, code, reason string) {
 
 // Snapshot is a copy of what inner code recorded.
 type Snapshot struct {
-	KeyName  string
-	FeedID   string
-	Served   int
-	Imported int
-	Rejected int
+	KeyID      string
+	KeyName    string
+	FeedID     string
+	Poll       bool  // SetPoll was called
+	AddedAfter int64 // of the poll, µs; 0: none
+	Served     int
+	Imported   int
+	Rejected   int
 	// The error recorded by SetError; "" when none.
 	ErrorID, ErrorCode, Error string
 }
@@ -163,6 +181,6 @@ func (i *Info) Snapshot() Snapshot {
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	return Snapshot{KeyName: i.keyName, FeedID: i.feedID, Served: i.served, Imported: i.imported, Rejected: i.rejected,
+	return Snapshot{KeyID: i.keyID, KeyName: i.keyName, FeedID: i.feedID, Poll: i.poll, AddedAfter: i.addedAfter, Served: i.served, Imported: i.imported, Rejected: i.rejected,
 		ErrorID: i.errID, ErrorCode: i.errCode, Error: i.errMsg}
 }

@@ -10,7 +10,8 @@ import (
 
 func TestInfo(t *testing.T) {
 	var none *Info // outside the server middleware: every call is a no-op
-	none.SetKey("k")
+	none.SetKey("id", "k")
+	none.SetPoll(1)
 	none.SetFeed("f")
 	none.AddServed(1)
 	none.AddImported(1, 1)
@@ -28,9 +29,10 @@ func TestInfo(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	FromContext(ctx).SetKey("sentinel")
+	FromContext(ctx).SetKey("sentinel-id", "sentinel")
 	FromContext(ctx).SetFeed("feed-1")
-	want := Snapshot{KeyName: "sentinel", FeedID: "feed-1", Served: 20, Imported: 30, Rejected: 10}
+	FromContext(ctx).SetPoll(42)
+	want := Snapshot{KeyID: "sentinel-id", KeyName: "sentinel", FeedID: "feed-1", Poll: true, AddedAfter: 42, Served: 20, Imported: 30, Rejected: 10}
 	if got := info.Snapshot(); got != want {
 		t.Fatalf("snapshot %+v, want %+v", got, want)
 	}

@@ -106,7 +106,7 @@ func taxiiOptions() taxii.Options {
 		MaxObjectsPerAdd: d.MaxObjectsPerAdd, StatusTTL: d.StatusTTL, MaxMatchIDs: d.MaxMatchIDs, MaxMatchValues: d.MaxMatchValues,
 		ObjectLimits:     stix.Limits{MaxObjectSize: d.MaxObjectSize, MaxDepth: d.MaxJSONDepth, MaxProperties: d.MaxJSONProps},
 		PageBufferMemory: d.PageBufferMemory, PageWriteTimeout: d.PageWriteTimeout, MaxRequestsPerKey: d.MaxRequestsPerKey,
-		MaxAddBytes: d.MaxAddBytes, MaxStatusReads: d.MaxStatusReads,
+		MaxAddBytes: d.MaxAddBytes, AddSpoolMemory: d.AddSpoolMemory, MaxStatusReads: d.MaxStatusReads,
 	}
 }
 

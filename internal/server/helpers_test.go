@@ -31,7 +31,7 @@ func fakeTAXII() http.Handler {
 	})
 	r.Get("/api/root/collections/{collection}/objects/", func(w http.ResponseWriter, r *http.Request) {
 		info := obs.FromContext(r.Context())
-		info.SetKey("sentinel")
+		info.SetKey("sentinel-id", "sentinel")
 		info.SetFeed(chi.URLParam(r, "collection"))
 		w.Header().Set("Content-Type", taxii.MediaTypeTAXII)
 		_, _ = w.Write([]byte(`{"objects":[{},{},{}]}`))
@@ -39,7 +39,7 @@ func fakeTAXII() http.Handler {
 	})
 	r.Post("/api/root/collections/{collection}/objects/", func(w http.ResponseWriter, r *http.Request) {
 		info := obs.FromContext(r.Context())
-		info.SetKey("writer")
+		info.SetKey("writer-id", "writer")
 		info.SetFeed(chi.URLParam(r, "collection"))
 		info.AddImported(2, 1)
 		w.WriteHeader(http.StatusAccepted)

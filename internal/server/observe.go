@@ -16,6 +16,7 @@ import (
 	"github.com/inthreat/taxii-server/internal/metrics"
 	"github.com/inthreat/taxii-server/internal/obs"
 	"github.com/inthreat/taxii-server/internal/taxii"
+	"github.com/inthreat/taxii-server/internal/usage"
 )
 
 // RequestIDHeader carries the request id: honoured from trusted proxies, always echoed.
@@ -24,9 +25,10 @@ const RequestIDHeader = "X-Request-Id"
 // observe is the outermost middleware. Before the request it resolves the client
 // through trusted proxies, gives the request an id (X-Request-Id in the response)
 // and an obs.Info in its context; after it, it writes one log line and records
-// the metrics, labelled by the route pattern chi matched. It also turns a panic
-// into a 500 that names the request id.
-func observe(log *zap.Logger, m *metrics.Metrics, proxies trustedProxies, routes chi.Routes, now func() time.Time) func(http.Handler) http.Handler {
+// the metrics, labelled by the route pattern chi matched, and the usage of the
+// key that made it (usage.Recorder: memory only, no database on this path). It
+// also turns a panic into a 500 that names the request id.
+func observe(log *zap.Logger, m *metrics.Metrics, tally *usage.Recorder, proxies trustedProxies, routes chi.Routes, now func() time.Time) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := now()
@@ -52,7 +54,9 @@ func observe(log *zap.Logger, m *metrics.Metrics, proxies trustedProxies, routes
 						if status == 0 {
 							status = 499
 						}
-						m.RequestDone(metrics.Request{Method: r.Method, Route: routePattern(r), Status: status, Duration: now().Sub(start), Bytes: int64(ww.BytesWritten()), Info: info.Snapshot(), End: now()})
+						snap, end := info.Snapshot(), now()
+						m.RequestDone(metrics.Request{Method: r.Method, Route: routePattern(r), Status: status, Duration: end.Sub(start), Bytes: int64(ww.BytesWritten()), Info: snap, End: end})
+						recordUsage(tally, snap, status, int64(ww.BytesWritten()), end)
 						panic(rec)
 					}
 					log.Error("panic serving request", zap.String("request_id", id), zap.Any("panic", rec), zap.ByteString("stack", debug.Stack()))
@@ -78,6 +82,7 @@ func observe(log *zap.Logger, m *metrics.Metrics, proxies trustedProxies, routes
 					Method: r.Method, Route: route, Status: status, Duration: end.Sub(start),
 					Bytes: int64(ww.BytesWritten()), Info: snap, End: end,
 				})
+				recordUsage(tally, snap, status, int64(ww.BytesWritten()), end)
 				level := zap.InfoLevel
 				if snap.ErrorID != "" {
 					level = zap.WarnLevel
@@ -119,6 +124,16 @@ func observe(log *zap.Logger, m *metrics.Metrics, proxies trustedProxies, routes
 			next.ServeHTTP(ww, r)
 		})
 	}
+}
+
+// recordUsage counts the request for its key, once the response is written; a
+// refused poll (4xx, 5xx) is a request but not a poll.
+func recordUsage(rec *usage.Recorder, snap obs.Snapshot, status int, bytes int64, end time.Time) {
+	if rec == nil || snap.KeyID == "" {
+		return
+	}
+	rec.Record(usage.Event{KeyID: snap.KeyID, FeedID: snap.FeedID, At: end, Poll: snap.Poll && status < 400,
+		AddedAfter: snap.AddedAfter, Objects: int64(snap.Served), Bytes: bytes})
 }
 
 // maxQueryValue bounds each logged query parameter: match[id] lists can be long.

@@ -21,6 +21,7 @@ import (
 	"github.com/inthreat/taxii-server/internal/admit"
 	"github.com/inthreat/taxii-server/internal/metrics"
 	"github.com/inthreat/taxii-server/internal/store"
+	"github.com/inthreat/taxii-server/internal/usage"
 )
 
 // Options assembles the main handler.
@@ -35,6 +36,8 @@ type Options struct {
 	Store   Pinger      // for /readyz
 	Log     *zap.Logger // nil: no logs
 	Metrics *metrics.Metrics
+	// Usage counts each key's requests, polls, objects and bytes; nil: not counted.
+	Usage *usage.Recorder
 	// MetricsHandler, when set, is served at GET /metrics on this handler
 	// (TAXII_METRICS_ON_MAIN); otherwise /metrics is the TAXII handler's 404.
 	MetricsHandler http.Handler
@@ -57,7 +60,7 @@ func New(o Options) http.Handler {
 	}
 	r := chi.NewRouter()
 	routes, _ := o.TAXII.(chi.Routes)
-	r.Use(observe(o.Log, o.Metrics, trustedProxies(o.TrustedProxies), routes, o.Now))
+	r.Use(observe(o.Log, o.Metrics, o.Usage, trustedProxies(o.TrustedProxies), routes, o.Now))
 	r.Get("/healthz", healthz)
 	r.Get("/readyz", readyz(o.Store, o.Log))
 	if o.MetricsHandler != nil {

@@ -35,6 +35,8 @@ type Store interface {
 	Settings
 	Maintenance
 	Sources
+	Audit
+	Usage
 	// Migrate applies pending migrations; safe to run twice and from several processes.
 	Migrate(ctx context.Context) error
 	// CheckSchema returns ErrSchemaMismatch unless the schema is exactly the one this binary knows.
@@ -208,6 +210,14 @@ type Objects interface {
 	// refuses (AddOutcome.Refused) does not stop the others; an error means
 	// nothing was stored. Outcomes are in input order.
 	AddObjects(ctx context.Context, objs []Object) ([]AddOutcome, error)
+	// AddObjectBatches is AddObjects over the batches next returns, until an
+	// empty one, in one transaction: all batches are stored or none (an error
+	// from next, returned as is, rolls back the batches before it too). A
+	// version stored by an earlier batch counts as stored before. Outcomes are
+	// in input order across batches. The store keeps nothing of a batch once it
+	// calls next again, so a writer can store a request larger than its memory
+	// without giving up all-or-nothing.
+	AddObjectBatches(ctx context.Context, next func() ([]Object, error)) ([]AddOutcome, error)
 
 	// ScanObjects runs q in one consistent snapshot, in date_added order. It calls
 	// begin once with the page summary before any row, then each for every row of
@@ -299,6 +309,10 @@ type Feeds interface {
 	// poller without match[version] sees them) and the newest date_added among
 	// them (0 when none).
 	FeedStats(ctx context.Context, filter FeedFilter) (count int64, newest int64, err error)
+	// CountFilter counts, like FeedStats, the versions a filter shows that need
+	// not be a stored feed's (its membership index is not used), stopping at
+	// max: a result of max means "at least max".
+	CountFilter(ctx context.Context, filter FeedFilter, max int64) (int64, error)
 	// ObjectTypes lists the distinct types stored, sorted.
 	ObjectTypes(ctx context.Context) ([]string, error)
 }
@@ -328,6 +342,10 @@ type APIKey struct {
 	CreatedAt  time.Time
 	LastUsedAt time.Time // zero when never used
 	RevokedAt  time.Time // zero when active
+	// PrevHash is the hash of the secret a rotation replaced; it stays valid
+	// until PrevValidUntil (the grace period). Nil when none.
+	PrevHash       []byte
+	PrevValidUntil time.Time
 }
 
 // KeySource is the source a key records on what it stores: its Source, or by
@@ -354,6 +372,34 @@ type Keys interface {
 	RevokeKey(ctx context.Context, id string) error
 	// TouchKey sets last_used_at to at; no error when the key is missing.
 	TouchKey(ctx context.Context, id string, at time.Time) error
+	// RotateKey gives an active key a new secret hash; the old hash stays valid
+	// until prevValidUntil, replacing any earlier previous hash. ErrNotFound when
+	// there is no such active key.
+	RotateKey(ctx context.Context, id string, hash []byte, prevValidUntil time.Time) error
+}
+
+// AuditEntry is one management action. It never carries a secret.
+type AuditEntry struct {
+	ID         int64 // assigned by the store, increasing
+	At         time.Time
+	Actor      string // the key's name, or "cli"
+	ActorKeyID string
+	Address    string // the client address; "" for the CLI
+	Action     string // feed.create, key.revoke...
+	Target     string // the feed's or key's id
+	Detail     string
+}
+
+// Audit is the log of management actions.
+type Audit interface {
+	// AddAudit appends e (ID is assigned; a zero At means now).
+	AddAudit(ctx context.Context, e AuditEntry) error
+	// ListAudit returns up to limit entries with an ID below before (0: from the
+	// newest), newest first.
+	ListAudit(ctx context.Context, before int64, limit int) ([]AuditEntry, error)
+	// TrimAudit deletes the entries older than olderThan and those beyond the
+	// keep newest, and returns how many it deleted.
+	TrimAudit(ctx context.Context, olderThan time.Time, keep int) (int, error)
 }
 
 // Settings holds server-wide values shared by every replica.

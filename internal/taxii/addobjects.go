@@ -31,7 +31,7 @@ import (
 // What is refused as a whole (nothing stored), and what per object:
 //   - 503 with Retry-After: the bodies of the Add Objects requests in flight
 //     already take MaxAddBytes (a body without Content-Length counts as
-//     max_content_length); this bounds the server's memory.
+//     max_content_length); this bounds the server's memory and spool files.
 //   - 415: a Content-Type other than application/taxii+json[;version=2.1].
 //   - 413: a body over max_content_length (by Content-Length before reading it,
 //     otherwise once that many bytes were read), or more than MaxObjectsPerAdd
@@ -47,6 +47,12 @@ import (
 //     store refuses: for a key that is not an admin, an object of which a stored
 //     version came from another source ("object X belongs to another source").
 //     The other objects of the request are stored all the same.
+//
+// Objects are checked in batches as the body arrives and wait on a spool (past a
+// few MB, a temporary file) until the body has been read whole; then they go to
+// the store in batches of one transaction. A request's memory is so its
+// outcomes and one batch, not its body, and no database connection or write
+// lock waits on a slow client.
 //
 // Every version stored records the key's source (internal/ingest does the work).
 //
@@ -79,26 +85,26 @@ func (h *handler) addObjects(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, fmt.Errorf("taxii: STIX validator: %w", err))
 		return
 	}
-	items, err := h.readEnvelope(http.MaxBytesReader(w, r.Body, h.opts.MaxContentLength))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	c := auth.FromContext(r.Context())
 	in, err := ingest.New(h.st, v, ingest.Options{Source: c.Source, Confined: c.Confined(), Filter: &f.Filter})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	batch := in.Check(items)
-	if unsupportedVersionOnly(batch.Outcomes) {
+	staged := in.Stage(h.addSpool)
+	defer staged.Close()
+	if err := h.readEnvelope(http.MaxBytesReader(w, r.Body, h.opts.MaxContentLength), staged.Add); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if outs := staged.Outcomes(); unsupportedVersionOnly(outs) {
 		// Spec 5.5: 422 when the server does not support the content's version, e.g.
 		// STIX 2.0 sent to a STIX 2.1 server. A mixed request gets its status instead.
 		h.fail(w, r, &apiError{status: http.StatusUnprocessableEntity, code: "unsupported_stix_version",
-			description: fmt.Sprintf("None of the %d objects is STIX 2.1 (spec_version \"2.1\"): this server does not accept STIX 2.0 content. Nothing was stored.", len(items))})
+			description: fmt.Sprintf("None of the %d objects is STIX 2.1 (spec_version \"2.1\"): this server does not accept STIX 2.0 content. Nothing was stored.", len(outs))})
 		return
 	}
-	outcomes, err := in.Store(r.Context(), batch)
+	outcomes, err := staged.Store(r.Context())
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -127,34 +133,49 @@ func unsupportedVersionOnly(outs []ingest.Outcome) bool {
 	return len(outs) > 0
 }
 
-// readEnvelope decodes the body into its elements. A per-element problem (not an
-// object, over a limit) becomes a failure of that element; anything else that
-// keeps the decoder from reading on, invalid UTF-8 included, is the error of
-// the whole request, as is one element too many.
-func (h *handler) readEnvelope(body io.Reader) ([]ingest.Item, error) {
+// readEnvelope decodes the body and hands its elements to add in batches of
+// about ingest.BatchBytes, so that a request holds one batch of objects in
+// memory, not its body. A per-element problem (not an object, over a limit)
+// becomes a failure of that element; anything else that keeps the decoder from
+// reading on, invalid UTF-8 included, is the error of the whole request, as is
+// one element too many.
+func (h *handler) readEnvelope(body io.Reader, add func([]ingest.Item) error) error {
 	dec := stix.NewEnvelopeDecoder(body, h.opts.ObjectLimits)
 	var items []ingest.Item
+	total, size := 0, 0
+	flush := func() error {
+		err := add(items)
+		clear(items) // drop the batch's bytes
+		items, size = items[:0], 0
+		return err
+	}
 	for {
 		raw, _, err := dec.Next()
 		var ee *stix.ElementError
 		switch {
 		case err == io.EOF:
-			return items, nil
+			return flush()
 		case errors.As(err, &ee) && errors.Is(err, stix.ErrInvalidUTF8):
 			// JSON text is UTF-8 (RFC 8259): the body is malformed, not this object.
-			return nil, &stix.DecodeError{Offset: ee.Offset, Line: ee.Line, Err: ee.Err,
+			return &stix.DecodeError{Offset: ee.Offset, Line: ee.Line, Err: ee.Err,
 				Reason: fmt.Sprintf("objects[%d]: %s; the body must be UTF-8", ee.Index, ee.Reason)}
 		case errors.As(err, &ee):
 			items = append(items, ingest.Item{Err: ee})
 		case err != nil:
-			return nil, err
+			return err
 		default:
 			items = append(items, ingest.Item{Raw: raw})
+			size += len(raw)
 		}
-		if len(items) > h.opts.MaxObjectsPerAdd {
-			return nil, tooLarge("too_many_objects",
+		if total++; total > h.opts.MaxObjectsPerAdd {
+			return tooLarge("too_many_objects",
 				"The envelope holds more than %d objects, the most one request may add; send them in several requests.",
 				h.opts.MaxObjectsPerAdd)
+		}
+		if size >= ingest.BatchBytes {
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 	}
 }

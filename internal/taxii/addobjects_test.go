@@ -454,6 +454,13 @@ func (s *writeFailingStore) AddObjects(ctx context.Context, objs []store.Object)
 	return s.Store.AddObjects(ctx, objs)
 }
 
+func (s *writeFailingStore) AddObjectBatches(ctx context.Context, next func() ([]store.Object, error)) ([]store.AddOutcome, error) {
+	if s.addErr != nil {
+		return nil, s.addErr
+	}
+	return s.Store.AddObjectBatches(ctx, next)
+}
+
 func (s *writeFailingStore) CreateStatus(ctx context.Context, st store.Status) error {
 	if s.statusErr != nil {
 		return s.statusErr

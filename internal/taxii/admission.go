@@ -42,8 +42,9 @@ func (h *handler) keyCap(next http.Handler) http.Handler {
 
 // admitBody takes the bytes of an Add Objects body from the server-wide budget
 // (MaxAddBytes), the whole max_content_length when the client did not say, or
-// refuses the request with 503. The memory a request costs is proportional to
-// its body, so this bounds what concurrent writers can take.
+// refuses the request with 503. What a request costs (its outcomes in memory,
+// its spool in memory or on disk, its CPU) grows with its body, so this bounds
+// what concurrent writers can take.
 func (h *handler) admitBody(r *http.Request) (release func(), err error) {
 	n := r.ContentLength
 	if n < 0 {

@@ -152,6 +152,9 @@ func withConfigDefaults(o Options) Options {
 	if o.MaxRequestsPerKey == 0 {
 		o.MaxRequestsPerKey = d.MaxRequestsPerKey
 	}
+	if o.AddSpoolMemory == 0 {
+		o.AddSpoolMemory = d.AddSpoolMemory
+	}
 	if o.MaxAddBytes == 0 {
 		o.MaxAddBytes = max(d.MaxAddBytes, o.MaxContentLength)
 	}

@@ -1,6 +1,10 @@
 package taxii
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/inthreat/taxii-server/internal/obs"
+)
 
 // manifest is Get Object Manifests (spec 5.3): one record per version, no object bodies.
 func (h *handler) manifest(w http.ResponseWriter, r *http.Request) {
@@ -14,5 +18,6 @@ func (h *handler) manifest(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	obs.FromContext(r.Context()).SetPoll(q.AddedAfter)
 	h.servePage(w, r, q, b, manifestPage, nil)
 }

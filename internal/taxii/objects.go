@@ -1,6 +1,10 @@
 package taxii
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/inthreat/taxii-server/internal/obs"
+)
 
 // objects is Get Objects (spec 5.4): an envelope of stored objects, streamed.
 func (h *handler) objects(w http.ResponseWriter, r *http.Request) {
@@ -14,6 +18,7 @@ func (h *handler) objects(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	obs.FromContext(r.Context()).SetPoll(q.AddedAfter)
 	h.servePage(w, r, q, b, objectsPage, nil)
 }
 

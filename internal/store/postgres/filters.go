@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -22,15 +23,17 @@ const memberPredicate = `((f.with_context AND o.type IN ('identity', 'marking-de
 	AND NOT (f.exclude_revoked AND o.revoked)))`
 
 // addMembers enters the versions of one AddObjects call ($1..$2 is its
-// date_added range) into the membership index of every indexed feed.
-const addMembers = `INSERT INTO feed_members (feed_id, obj)
-SELECT f.id, o.date_added FROM feeds f JOIN objects o ON o.date_added BETWEEN $1 AND $2
+// date_added range) into the membership index of every indexed feed, with the
+// columns a page reads from the entries (fixFlags keeps the flags true).
+const addMembers = `INSERT INTO feed_members (feed_id, obj, is_latest, is_first, valid_until)
+SELECT f.id, o.date_added, o.is_latest, o.is_first, o.valid_until
+FROM feeds f JOIN objects o ON o.date_added BETWEEN $1 AND $2
 WHERE f.indexed AND ` + memberPredicate + `
 ON CONFLICT DO NOTHING`
 
 // rebuildMembers fills the membership index of feed $1 from the whole store.
-const rebuildMembers = `INSERT INTO feed_members (feed_id, obj)
-SELECT f.id, o.date_added FROM feeds f CROSS JOIN objects o
+const rebuildMembers = `INSERT INTO feed_members (feed_id, obj, is_latest, is_first, valid_until)
+SELECT f.id, o.date_added, o.is_latest, o.is_first, o.valid_until FROM feeds f CROSS JOIN objects o
 WHERE f.id = $1::uuid AND f.indexed AND ` + memberPredicate
 
 // filterCols are the filter-field columns of the rows of one insert.
@@ -127,4 +130,23 @@ func (s *Store) FeedStats(ctx context.Context, filter store.FeedFilter) (int64, 
 	err = s.pool.QueryRow(ctx, `SELECT count(*), coalesce(max(date_added), 0) FROM objects WHERE `+where, args...).
 		Scan(&count, &newest)
 	return count, newest, interpretError(err)
+}
+
+// countFilter counts the latest versions a filter given as arguments shows,
+// through the one membership predicate, reading at most $12 rows. The filter
+// is a one-row relation f with the columns of feeds.
+const countFilter = `SELECT count(*) FROM (SELECT 1 FROM (SELECT $1::text[] AS types, $2::text[] AS exclude_types,
+	$3::smallint[] AS tlp, $4::text[] AS sources, $5::text[] AS created_by, $6::integer AS min_confidence,
+	$7::text[] AS labels, $8::boolean AS exclude_revoked, $9::boolean AS exclude_expired, $10::boolean AS with_context,
+	$11::boolean AS indexed) f CROSS JOIN objects o
+	WHERE o.is_latest AND ` + memberPredicate + `
+	AND NOT (f.exclude_expired AND o.valid_until IS NOT NULL AND o.valid_until <= $13::bigint)
+	LIMIT $12) m`
+
+// CountFilter implements store.Feeds.
+func (s *Store) CountFilter(ctx context.Context, filter store.FeedFilter, max int64) (int64, error) {
+	args := append(filterArgs(filter), max, time.Now().UnixMicro())
+	var n int64
+	err := s.pool.QueryRow(ctx, countFilter, args...).Scan(&n)
+	return n, interpretError(err)
 }

@@ -13,7 +13,7 @@ import (
 // firstKeyLock serialises CreateFirstKey across processes.
 const firstKeyLock = 7_341_201_002
 
-const keyColumns = `id::text, name, role, feeds, hash, created_at, last_used_at, revoked_at, source`
+const keyColumns = `id::text, name, role, feeds, hash, created_at, last_used_at, revoked_at, source, prev_hash, prev_valid_until`
 
 // selectKey finds a key by its primary key: the id compares as a uuid (never
 // id::text, which no index serves), parsed in Go.
@@ -24,8 +24,11 @@ const insertKey = `INSERT INTO api_keys (id, name, role, feeds, hash, created_at
 func scanKey(row pgx.Row) (store.APIKey, error) {
 	var k store.APIKey
 	var role string
-	var used, revoked *time.Time
-	err := row.Scan(&k.ID, &k.Name, &role, &k.Feeds, &k.Hash, &k.CreatedAt, &used, &revoked, &k.Source)
+	var used, revoked, prevUntil *time.Time
+	err := row.Scan(&k.ID, &k.Name, &role, &k.Feeds, &k.Hash, &k.CreatedAt, &used, &revoked, &k.Source, &k.PrevHash, &prevUntil)
+	if prevUntil != nil {
+		k.PrevValidUntil = *prevUntil
+	}
 	k.Role = store.Role(role)
 	if len(k.Feeds) == 0 {
 		k.Feeds = nil
@@ -138,4 +141,21 @@ func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
 	}
 	_, err := s.lookups.Exec(ctx, `UPDATE api_keys SET last_used_at = $2 WHERE id = $1::uuid`, uid, at)
 	return interpretError(err)
+}
+
+// RotateKey implements store.Keys.
+func (s *Store) RotateKey(ctx context.Context, id string, hash []byte, prevValidUntil time.Time) error {
+	uid, ok := store.CanonicalUUID(id)
+	if !ok {
+		return store.ErrNotFound
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE api_keys SET prev_hash = hash, prev_valid_until = $3, hash = $2
+		WHERE id = $1::uuid AND revoked_at IS NULL`, uid, hash, prevValidUntil)
+	if err != nil {
+		return interpretError(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
 }

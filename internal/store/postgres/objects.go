@@ -47,14 +47,20 @@ const existingVersions = `SELECT o.id, o.version_key, o.date_added
 FROM objects o JOIN unnest($1::text[], $2::text[]) AS t(id, version_key)
 	ON o.id = t.id AND o.version_key = t.version_key`
 
-// fixFlags recomputes is_latest/is_first for the given ids, writing only rows that change.
+// fixFlags recomputes is_latest/is_first for the given ids, writing only rows
+// that change, and copies the change into the feeds' membership entries, which
+// carry the flags so that a feed page is read from its index alone.
 const fixFlags = `WITH m AS (
 	SELECT id, max(version_key) AS maxv, min(version_key) AS minv
 	FROM objects WHERE id = ANY($1::text[]) GROUP BY id
+), changed AS (
+	UPDATE objects o SET is_latest = (o.version_key = m.maxv), is_first = (o.version_key = m.minv)
+	FROM m
+	WHERE o.id = m.id AND (o.is_latest <> (o.version_key = m.maxv) OR o.is_first <> (o.version_key = m.minv))
+	RETURNING o.date_added, o.is_latest, o.is_first
 )
-UPDATE objects o SET is_latest = (o.version_key = m.maxv), is_first = (o.version_key = m.minv)
-FROM m
-WHERE o.id = m.id AND (o.is_latest <> (o.version_key = m.maxv) OR o.is_first <> (o.version_key = m.minv))`
+UPDATE feed_members f SET is_latest = c.is_latest, is_first = c.is_first
+FROM changed c WHERE f.obj = c.date_added`
 
 // sourcesOf reads the least and greatest source of the stored versions of ids:
 // an object has one source when they are equal.
@@ -69,6 +75,13 @@ const listSources = `SELECT source, sum(n)::bigint FROM (
 	UNION ALL
 	SELECT source, 0 FROM api_keys WHERE revoked_at IS NULL
 ) s GROUP BY source ORDER BY source`
+
+// deleteObjects deletes the versions that match a condition (%s) with their
+// feeds' membership entries, and counts them: a page reads its keys from the
+// entries alone, so each must have its row.
+const deleteObjects = `WITH gone AS (DELETE FROM objects WHERE %s RETURNING date_added),
+members AS (DELETE FROM feed_members WHERE obj IN (SELECT date_added FROM gone))
+SELECT count(*) FROM gone`
 
 type versionRef struct{ id, key string }
 
@@ -123,6 +136,58 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 // transaction (before the clock is locked), so that what it writes commits
 // with the objects or not at all; its error rolls everything back.
 func (s *Store) addObjects(ctx context.Context, objs []store.Object, inTx func(tx pgx.Tx) error) ([]store.AddOutcome, error) {
+	var out []store.AddOutcome
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if inTx != nil {
+			if err := inTx(tx); err != nil {
+				return err
+			}
+		}
+		var err error
+		out, err = s.addBatch(ctx, tx, objs)
+		return err
+	})
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	return out, nil
+}
+
+// AddObjectBatches implements store.Objects. Each batch locks the clock (a
+// no-op after the first) and moves it on, so the batches take increasing
+// date_added as one call would; the lock is held until commit.
+func (s *Store) AddObjectBatches(ctx context.Context, next func() ([]store.Object, error)) ([]store.AddOutcome, error) {
+	var out []store.AddOutcome
+	var nextErr error
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for {
+			objs, err := next()
+			if err != nil {
+				nextErr = err
+				return err
+			}
+			if len(objs) == 0 {
+				return nil
+			}
+			o, err := s.addBatch(ctx, tx, objs)
+			if err != nil {
+				return err
+			}
+			out = append(out, o...)
+		}
+	})
+	switch {
+	case nextErr != nil:
+		return nil, nextErr // the caller's own error, as it was
+	case err != nil:
+		return nil, interpretError(err)
+	}
+	return out, nil
+}
+
+// addBatch stores objs in tx, the clock locked until commit. Objects of
+// earlier batches of tx count as stored before.
+func (s *Store) addBatch(ctx context.Context, tx pgx.Tx, objs []store.Object) ([]store.AddOutcome, error) {
 	out := make([]store.AddOutcome, len(objs))
 	keys := make([]string, len(objs))
 	var confined []string // ids of confined objects
@@ -139,12 +204,7 @@ func (s *Store) addObjects(ctx context.Context, objs []store.Object, inTx func(t
 	}
 
 	first := make(map[versionRef]int, len(objs)) // first input index of each version
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if inTx != nil {
-			if err := inTx(tx); err != nil {
-				return err
-			}
-		}
+	err := func() error {
 		if len(objs) == 0 {
 			return nil
 		}
@@ -287,9 +347,9 @@ func (s *Store) addObjects(ctx context.Context, objs []store.Object, inTx func(t
 		}
 		_, err = tx.Exec(ctx, setClock, base+int64(n)-1)
 		return err
-	})
+	}()
 	if err != nil {
-		return nil, interpretError(err)
+		return nil, err
 	}
 	// Repeats of a version within the request share the first one's outcome, as not added.
 	for i, o := range objs {
@@ -305,7 +365,7 @@ func (s *Store) addObjects(ctx context.Context, objs []store.Object, inTx func(t
 
 // conditions builds the WHERE clause of q with numbered placeholders; values never enter the SQL text.
 // A feed filter that is Indexed is served by its membership index: with join the
-// caller walks the index itself (memberScan) and the clause has neither the
+// caller walks the index itself (memberKeysSQL) and the clause has neither the
 // membership nor the date_added bounds; without, the index is a semi-join.
 func conditions(feed store.FeedFilter, q store.Query, args *[]any, join bool) (string, error) {
 	var conds []string
@@ -423,13 +483,25 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 	var (
 		args     []any
 		keysSQL  string
-		rangeSQL func(first, last int64) string
+		rangeSQL func(first, last int64) string // nil: the page's rows are read by their keys
 	)
-	if len(q.IDs) > 0 {
+	switch {
+	case len(q.IDs) > 0:
 		if keysSQL, args, err = idKeysSQL(q); err != nil {
 			return err
 		}
-	} else {
+	case q.Feed.Indexed():
+		if keysSQL, err = memberKeysSQL(q, &args); err != nil {
+			return err
+		}
+		// The membership index is read in its order up to the limit, never
+		// collected and sorted: that would cost the rest of the feed, and the
+		// planner picks it whenever the index's statistics are stale (after a
+		// feed update or a large import, before autovacuum's ANALYZE).
+		if _, err := tx.Exec(ctx, `SET LOCAL enable_sort = off`); err != nil {
+			return interpretError(err)
+		}
+	default:
 		where, err := conditions(q.Feed, q, &args, true)
 		if err != nil {
 			return err
@@ -439,16 +511,6 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 			return "SELECT " + cols + " FROM objects WHERE " + where +
 				" AND date_added BETWEEN " + strconv.FormatInt(first, 10) + " AND " + strconv.FormatInt(last, 10) +
 				" ORDER BY date_added"
-		}
-		if q.Feed.Indexed() {
-			keysSQL, rangeSQL = memberScan(q, where, cols, &args)
-			// The membership index is read in its order up to the limit, never
-			// collected and sorted: that would cost the rest of the feed, and the
-			// planner picks it whenever the index's statistics are stale (after a
-			// feed update or a large import, before autovacuum's ANALYZE).
-			if _, err := tx.Exec(ctx, `SET LOCAL enable_sort = off`); err != nil {
-				return interpretError(err)
-			}
 		}
 	}
 	rows, err := tx.Query(ctx, keysSQL, args...)
@@ -464,8 +526,9 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 		return err
 	}
 
-	if len(q.IDs) > 0 {
-		// The ids' rows may lie far apart: fetch exactly the page's by primary key.
+	if rangeSQL == nil {
+		// The rows of an id list or of a selective feed lie apart: fetch exactly
+		// the page's by primary key, in one batch.
 		rows, err = tx.Query(ctx, "SELECT "+cols+" FROM objects WHERE date_added = ANY($1::bigint[]) ORDER BY date_added", keys[:page.Count])
 	} else {
 		rows, err = tx.Query(ctx, rangeSQL(page.First, page.Last), args...)
@@ -497,29 +560,50 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 	return interpretError(rows.Err())
 }
 
-// memberScan gives the two queries of ScanObjects for an Indexed feed: walk the
-// feed's membership index in order from the cursor, and look each entry up in
-// objects with the other conditions (where). OFFSET 0 keeps the lookup a
-// per-entry probe of the primary key: as a join the planner may merge it with
-// a scan of objects from the first date_added, which costs the depth of the page.
-func memberScan(q store.Query, where, cols string, args *[]any) (string, func(first, last int64) string) {
-	*args = append(*args, q.Feed.Index)
-	feedArg := "$" + strconv.Itoa(len(*args)) + "::uuid"
-	lookup := func(cols string) string {
-		return "CROSS JOIN LATERAL (SELECT " + cols + " FROM objects WHERE date_added = m.obj AND " + where + " OFFSET 0) o"
+// memberKeysSQL is phase 1 of ScanObjects for an Indexed feed: the feed's
+// membership index read in order from the cursor. The conditions of almost
+// every page (latest or first version, expiry, the cursor) are columns of the
+// index entries, so the page is one index-only range scan, as an unfiltered
+// page is. The others (match[type], [spec_version], [version] by time,
+// modified_after) look each entry up in objects; OFFSET 0 keeps that a probe
+// of the primary key per entry, where a join could become a scan of objects
+// from the first date_added, which costs the depth of the page.
+func memberKeysSQL(q store.Query, args *[]any) (string, error) {
+	arg := func(v any) string {
+		*args = append(*args, v)
+		return "$" + strconv.Itoa(len(*args))
 	}
-	keys := "SELECT m.obj FROM feed_members m " + lookup("1") + " WHERE m.feed_id = " + feedArg +
-		" AND m.obj > " + strconv.FormatInt(max(q.AddedAfter, q.After), 10) + " ORDER BY m.obj LIMIT " + strconv.Itoa(q.Limit+1)
-	rows := func(first, last int64) string {
-		return "SELECT o.* FROM feed_members m " + lookup(cols) + " WHERE m.feed_id = " + feedArg +
-			" AND m.obj BETWEEN " + strconv.FormatInt(first, 10) + " AND " + strconv.FormatInt(last, 10) + " ORDER BY m.obj"
+	// Unqualified, these name the entry's columns: the lateral lookup below
+	// shows none of its own.
+	conds := []string{"feed_id = " + arg(q.Feed.Index) + "::uuid", "obj > " + arg(max(q.AddedAfter, q.After)) + "::bigint"}
+	rest := q
+	rest.AddedAfter, rest.After = 0, 0
+	if rest.Feed.ExcludeExpired {
+		conds = append(conds, "(valid_until IS NULL OR valid_until > "+arg(time.Now().UnixMicro())+"::bigint)")
+		rest.Feed.ExcludeExpired = false
 	}
-	return keys, rows
+	if v := q.Versions; len(v.Times) == 0 && len(v.DateAdded) == 0 {
+		if c := versionCondition(v, arg); c != "" {
+			conds = append(conds, c)
+		}
+		rest.Versions = store.VersionMatch{All: true}
+	}
+	where, err := conditions(rest.Feed, rest, args, true)
+	if err != nil {
+		return "", err
+	}
+	from := "feed_members"
+	if where != "true" {
+		from += " CROSS JOIN LATERAL (SELECT FROM objects WHERE date_added = obj AND " + where + " OFFSET 0) o"
+	}
+	return "SELECT obj FROM " + from + " WHERE " + strings.Join(conds, " AND ") +
+		" ORDER BY obj LIMIT " + strconv.Itoa(q.Limit+1), nil
 }
 
 // DeleteObject implements store.Objects. It takes the clock, as writers do
-// (markChanged), so that no version of another source arrives between a confined
-// delete's check and its delete.
+// (markChanged, which also dates the change for blocklists): then no version of
+// another source arrives between a confined delete's check and its delete, and
+// no feed update rebuilds a membership index from flags this delete is changing.
 func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id string, versions store.VersionMatch, specVersions []string, source string) (int, error) {
 
 	args := []any{}
@@ -539,11 +623,9 @@ func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id stri
 				return err
 			}
 		}
-		tag, err := tx.Exec(ctx, "DELETE FROM objects WHERE "+where, args...)
-		if err != nil {
+		if err := tx.QueryRow(ctx, fmt.Sprintf(deleteObjects, where), args...).Scan(&n); err != nil {
 			return err
 		}
-		n = int(tag.RowsAffected())
 		if n == 0 {
 			return nil
 		}

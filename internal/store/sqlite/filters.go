@@ -149,3 +149,26 @@ func (s *Store) FeedStats(ctx context.Context, filter store.FeedFilter) (int64, 
 		Scan(&count, &newest)
 	return count, newest, interpretError(err)
 }
+
+// countFilter counts the latest versions a filter given as arguments shows,
+// through the one membership predicate, reading at most ?12 rows. The filter
+// is a one-row relation f with the columns of feeds.
+const countFilter = `SELECT count(*) FROM (SELECT 1 FROM (SELECT ?1 AS types, ?2 AS exclude_types, ?3 AS tlp,
+	?4 AS sources, ?5 AS created_by, ?6 AS min_confidence, ?7 AS labels, ?8 AS exclude_revoked,
+	?9 AS exclude_expired, ?10 AS with_context, ?11 AS indexed) f CROSS JOIN objects o
+	WHERE o.is_latest = 1 AND ` + memberPredicate + `
+	AND NOT (f.exclude_expired AND o.valid_until IS NOT NULL AND o.valid_until <= ?13)
+	LIMIT ?12)`
+
+// CountFilter implements store.Feeds.
+func (s *Store) CountFilter(ctx context.Context, filter store.FeedFilter, max int64) (int64, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	args, err := filterArgs(filter)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = s.r.QueryRowContext(ctx, countFilter, append(args, max, s.now().UnixMicro())...).Scan(&n)
+	return n, interpretError(err)
+}

@@ -19,11 +19,12 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 INSERT INTO api_keys (id, name, role, feeds, hash, created_at, last_used_at, revoked_at, source)
 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
 WHERE NOT EXISTS (SELECT 1 FROM api_keys)`
-	keyColumns = `id, name, role, feeds, hash, created_at, last_used_at, revoked_at, source`
+	keyColumns = `id, name, role, feeds, hash, created_at, last_used_at, revoked_at, source, prev_hash, prev_valid_until`
 	selectKey  = `SELECT ` + keyColumns + ` FROM api_keys WHERE id = ?`
 	selectKeys = `SELECT ` + keyColumns + ` FROM api_keys ORDER BY created_at, id`
 	revokeKey  = `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`
 	touchKey   = `UPDATE api_keys SET last_used_at = ? WHERE id = ?`
+	rotateKey  = `UPDATE api_keys SET prev_hash = hash, prev_valid_until = ?, hash = ? WHERE id = ? AND revoked_at IS NULL`
 )
 
 // CreateKey stores k; a zero CreatedAt becomes now. ErrConflict when the id exists.
@@ -95,6 +96,14 @@ func (s *Store) RevokeKey(ctx context.Context, id string) error {
 	return interpretError(oneRow(res, err))
 }
 
+// RotateKey implements store.Keys.
+func (s *Store) RotateKey(ctx context.Context, id string, hash []byte, prevValidUntil time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	res, err := s.w.ExecContext(ctx, rotateKey, prevValidUntil.UnixMicro(), hash, canonicalID(id))
+	return interpretError(oneRow(res, err))
+}
+
 // TouchKey sets last_used_at to at. A key deleted meanwhile is not an error:
 // the contract names none, and the postgres store returns none.
 func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
@@ -123,8 +132,8 @@ func scanKey(row interface{ Scan(...any) error }) (store.APIKey, error) {
 	var k store.APIKey
 	var role, feeds string
 	var created int64
-	var lastUsed, revoked sql.NullInt64
-	if err := row.Scan(&k.ID, &k.Name, &role, &feeds, &k.Hash, &created, &lastUsed, &revoked, &k.Source); err != nil {
+	var lastUsed, revoked, prevUntil sql.NullInt64
+	if err := row.Scan(&k.ID, &k.Name, &role, &feeds, &k.Hash, &created, &lastUsed, &revoked, &k.Source, &k.PrevHash, &prevUntil); err != nil {
 		return store.APIKey{}, err
 	}
 	k.Role = store.Role(role)
@@ -134,5 +143,6 @@ func scanKey(row interface{ Scan(...any) error }) (store.APIKey, error) {
 	k.CreatedAt = fromMicros(created)
 	k.LastUsedAt = fromNullMicros(lastUsed)
 	k.RevokedAt = fromNullMicros(revoked)
+	k.PrevValidUntil = fromNullMicros(prevUntil)
 	return k, nil
 }

@@ -114,6 +114,60 @@ func (s *Store) AddObjects(ctx context.Context, objs []store.Object) ([]store.Ad
 func (s *Store) addObjects(ctx context.Context, objs []store.Object, inTx func(tx *sql.Tx) error) ([]store.AddOutcome, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
+	var out []store.AddOutcome
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		if inTx != nil {
+			if err := inTx(tx); err != nil {
+				return err
+			}
+		}
+		var err error
+		out, err = s.addBatch(ctx, tx, objs)
+		return err
+	})
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	return out, nil
+}
+
+// AddObjectBatches implements store.Objects: each batch reads the clock and
+// the stored versions as the transaction left them, so the batches take
+// increasing date_added and see each other's versions as one call would.
+func (s *Store) AddObjectBatches(ctx context.Context, next func() ([]store.Object, error)) ([]store.AddOutcome, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var out []store.AddOutcome
+	var nextErr error
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		for {
+			objs, err := next()
+			if err != nil {
+				nextErr = err
+				return err
+			}
+			if len(objs) == 0 {
+				return nil
+			}
+			o, err := s.addBatch(ctx, tx, objs)
+			if err != nil {
+				return err
+			}
+			out = append(out, o...)
+		}
+	})
+	switch {
+	case nextErr != nil:
+		return nil, nextErr // the caller's own error, as it was
+	case err != nil:
+		return nil, interpretError(err)
+	}
+	return out, nil
+}
+
+// addBatch stores objs in tx. Objects of earlier batches of tx count as
+// stored before.
+func (s *Store) addBatch(ctx context.Context, tx *sql.Tx, objs []store.Object) ([]store.AddOutcome, error) {
 	out := make([]store.AddOutcome, len(objs))
 	keys := make([]string, len(objs))
 	ids := make([]string, len(objs))
@@ -132,12 +186,7 @@ func (s *Store) addObjects(ctx context.Context, objs []store.Object, inTx func(t
 	if err != nil {
 		return nil, err
 	}
-	err = s.writeTx(ctx, func(tx *sql.Tx) error {
-		if inTx != nil {
-			if err := inTx(tx); err != nil {
-				return err
-			}
-		}
+	err = func() error {
 		if len(objs) == 0 {
 			return nil
 		}
@@ -237,9 +286,9 @@ func (s *Store) addObjects(ctx context.Context, objs []store.Object, inTx func(t
 		}
 		_, err = tx.ExecContext(ctx, updateClock, next-1)
 		return err
-	})
+	}()
 	if err != nil {
-		return nil, interpretError(err)
+		return nil, err
 	}
 	return out, nil
 }

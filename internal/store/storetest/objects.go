@@ -197,6 +197,71 @@ func exerciseAddObjects(t *testing.T, setup setupFunc) {
 		}
 	})
 
+	// A request stored in batches (Add Objects bounds its memory so) is one
+	// call: one transaction, and each batch sees the versions and sources of
+	// the batches before it.
+	t.Run("BatchesAreOneCall", func(t *testing.T) {
+		s, ctx := setup(t)
+		x, y := objectID("indicator", 1), objectID("indicator", 2)
+		from := func(o store.Object, source string) store.Object {
+			o.Source, o.Confined = source, true
+			return o
+		}
+		v1, v2 := "2021-01-01T00:00:00.000Z", "2022-01-01T00:00:00.000Z"
+		batches := func(bs ...[]store.Object) func() ([]store.Object, error) {
+			return func() ([]store.Object, error) {
+				if len(bs) == 0 {
+					return nil, nil
+				}
+				b := bs[0]
+				bs = bs[1:]
+				return b, nil
+			}
+		}
+		out, err := s.AddObjectBatches(ctx, batches(
+			[]store.Object{from(version(x, v1), "a"), from(version(y, v1), "a")},
+			[]store.Object{from(version(x, v1), "a"), from(version(x, v2), "a"), from(version(y, v2), "b")}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out) != 5 {
+			t.Fatalf("%d outcomes for 5 objects", len(out))
+		}
+		if !out[0].Added || !out[1].Added || !out[3].Added || out[1].DateAdded <= out[0].DateAdded || out[3].DateAdded <= out[1].DateAdded {
+			t.Fatalf("new versions: %+v, want added with increasing date_added across batches", out)
+		}
+		if out[2].Added || out[2].Refused != nil || out[2].DateAdded != out[0].DateAdded {
+			t.Fatalf("a version of an earlier batch again: %+v, want unchanged with its date_added %d", out[2], out[0].DateAdded)
+		}
+		if !errors.Is(out[4].Refused, store.ErrOtherSource) {
+			t.Fatalf("an object of another source, stored by an earlier batch: %+v, want ErrOtherSource", out[4])
+		}
+		// The version of the second batch is now the latest of x.
+		if _, rows := scan(t, ctx, s, store.Query{IDs: []string{x}, Limit: 10}); len(rows) != 1 || rows[0].DateAdded != out[3].DateAdded {
+			t.Fatalf("latest of x: %v, want the second batch's version", refs(rows))
+		}
+
+		// An error of next after a stored batch rolls everything back, and comes back as is.
+		stop := errors.New("the body broke off")
+		calls := 0
+		_, err = s.AddObjectBatches(ctx, func() ([]store.Object, error) {
+			if calls++; calls == 1 {
+				return []store.Object{version(objectID("malware", 3), v1)}, nil
+			}
+			return nil, stop
+		})
+		if !errors.Is(err, stop) {
+			t.Fatalf("error %v, want next's error", err)
+		}
+		if _, rows := scan(t, ctx, s, store.Query{Versions: all, Limit: 10}); len(rows) != 3 {
+			t.Fatalf("after a failed call the store holds %v, want the 3 versions of the first call", refs(rows))
+		}
+		// The clock moved on with the first call only: the next version is later still.
+		if next := add(t, ctx, s, version(objectID("malware", 3), v1)); !next[0].Added || next[0].DateAdded <= out[3].DateAdded {
+			t.Fatalf("add after the batches: %+v", next[0])
+		}
+	})
+
 	t.Run("ManyObjectsInOneCallEachGetTheirOwnDateAdded", func(t *testing.T) {
 		s, ctx := setup(t)
 		const n = 10_000

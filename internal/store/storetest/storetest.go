@@ -43,9 +43,12 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("FeedFilters", func(t *testing.T) { exerciseFeedFilters(t, setup) })
 	t.Run("FilteredFeedConcurrency", func(t *testing.T) { exerciseFilteredConcurrency(t, setup) })
 	t.Run("Keys", func(t *testing.T) { exerciseKeys(t, setup) })
+	t.Run("RotateKey", func(t *testing.T) { exerciseRotateKey(t, setup) })
+	t.Run("Audit", func(t *testing.T) { exerciseAudit(t, setup) })
 	t.Run("Statuses", func(t *testing.T) { exerciseStatuses(t, setup) })
 	t.Run("Settings", func(t *testing.T) { exerciseSettings(t, setup) })
 	t.Run("Maintenance", func(t *testing.T) { exerciseMaintenance(t, setup) })
+	t.Run("Usage", func(t *testing.T) { exerciseUsage(t, setup) })
 }
 
 type setupFunc func(t *testing.T) (store.Store, context.Context)
