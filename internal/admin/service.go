@@ -35,6 +35,8 @@ type Options struct {
 	AuditMaxRows   int
 	// MaxTemplateLength bounds a feed's custom export template (TAXII_EXPORT_MAX_TEMPLATE_LENGTH).
 	MaxTemplateLength int
+	// Imports are the limits of Import (imports.go).
+	Imports ImportOptions
 }
 
 // Service is the one code path of every management action.

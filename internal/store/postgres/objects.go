@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 )
 
@@ -30,22 +32,29 @@ const setClock = `UPDATE store_clock SET last_us = $1 WHERE one`
 const insertObjects = `WITH ins AS (
 	INSERT INTO objects
 		(date_added, id, type, spec_version, created, modified, version_key, is_latest, is_first, raw,
-		 tlp, creators, confidence, labels, revoked, valid_until, source)
+		 tlp, creators, confidence, labels, revoked, valid_until, source, digest)
 	SELECT date_added, id, type, spec_version, created, modified, version_key, true, true, raw,
 		tlp, ARRAY(SELECT jsonb_array_elements_text(creators::jsonb)), nullif(confidence, -1),
-		ARRAY(SELECT jsonb_array_elements_text(labels::jsonb)), revoked, nullif(valid_until, 0), source
+		ARRAY(SELECT jsonb_array_elements_text(labels::jsonb)), revoked, nullif(valid_until, 0), source, digest
 	FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[],
-		$9::smallint[], $10::text[], $11::smallint[], $12::text[], $13::boolean[], $14::bigint[], $15::text[])
+		$9::smallint[], $10::text[], $11::smallint[], $12::text[], $13::boolean[], $14::bigint[], $15::text[], $16::bytea[])
 		AS t(date_added, id, type, spec_version, created, modified, version_key, raw,
-		     tlp, creators, confidence, labels, revoked, valid_until, source)
+		     tlp, creators, confidence, labels, revoked, valid_until, source, digest)
 	ON CONFLICT (id, version_key) DO NOTHING
 	RETURNING date_added, id
 )
 SELECT date_added, EXISTS (SELECT 1 FROM objects o WHERE o.id = ins.id) FROM ins`
 
-const existingVersions = `SELECT o.id, o.version_key, o.date_added
+// existingVersions reads the stored versions an insert met, with their digest;
+// the bytes only of versions stored before digests were (migration 9).
+const existingVersions = `SELECT o.id, o.version_key, o.date_added, o.digest, CASE WHEN o.digest IS NULL THEN o.raw END
 FROM objects o JOIN unnest($1::text[], $2::text[]) AS t(id, version_key)
 	ON o.id = t.id AND o.version_key = t.version_key`
+
+// setDigests saves the digests computed for versions stored before migration 9,
+// so each is computed once.
+const setDigests = `UPDATE objects o SET digest = t.digest
+FROM unnest($1::bigint[], $2::bytea[]) AS t(date_added, digest) WHERE o.date_added = t.date_added`
 
 // fixFlags recomputes is_latest/is_first for the given ids, writing only rows
 // that change, and copies the change into the feeds' membership entries, which
@@ -190,11 +199,16 @@ func (s *Store) AddObjectBatches(ctx context.Context, next func() ([]store.Objec
 func (s *Store) addBatch(ctx context.Context, tx pgx.Tx, objs []store.Object) ([]store.AddOutcome, error) {
 	out := make([]store.AddOutcome, len(objs))
 	keys := make([]string, len(objs))
+	digests := make([][]byte, len(objs))
 	var confined []string // ids of confined objects
 	for i, o := range objs {
 		k, err := store.VersionKey(store.ObjectVersion(o.Created, o.Modified))
 		if err != nil {
 			out[i].Refused = fmt.Errorf("version %w", err)
+			continue
+		}
+		if digests[i], err = store.ObjectDigest(o); err != nil {
+			out[i].Refused = err
 			continue
 		}
 		keys[i] = k
@@ -204,6 +218,7 @@ func (s *Store) addBatch(ctx context.Context, tx pgx.Tx, objs []store.Object) ([
 	}
 
 	first := make(map[versionRef]int, len(objs)) // first input index of each version
+	kept := make(map[versionRef][]byte)          // digest of the content kept, for repeats
 	err := func() error {
 		if len(objs) == 0 {
 			return nil
@@ -240,13 +255,13 @@ func (s *Store) addBatch(ctx context.Context, tx pgx.Tx, objs []store.Object) ([
 		ids, types, specs := make([]string, n), make([]string, n), make([]string, n)
 		created, modified, vkeys := make([]string, n), make([]string, n), make([]string, n)
 		sources := make([]string, n)
-		raws := make([][]byte, n)
+		raws, digs := make([][]byte, n), make([][]byte, n)
 		for j, i := range uniq {
 			o := objs[i]
 			dateAdded[j] = base + int64(j)
 			ids[j], types[j], specs[j] = o.ID, o.Type, o.SpecVersion
 			created[j], modified[j], vkeys[j] = o.Created, o.Modified, keys[i]
-			raws[j], sources[j] = o.Raw, o.Source
+			raws[j], sources[j], digs[j] = o.Raw, o.Source, digests[i]
 		}
 		fc, err := s.filterColumns(ctx, tx, objs, uniq)
 		if err != nil {
@@ -268,7 +283,7 @@ func (s *Store) addBatch(ctx context.Context, tx pgx.Tx, objs []store.Object) ([
 			}
 			rows, err := tx.Query(ctx, insertObjects, dateAdded[lo:hi], ids[lo:hi], types[lo:hi], specs[lo:hi],
 				created[lo:hi], modified[lo:hi], vkeys[lo:hi], raws[lo:hi],
-				fc.tlp[lo:hi], fc.creators[lo:hi], fc.confidence[lo:hi], fc.labels[lo:hi], fc.revoked[lo:hi], fc.validUntil[lo:hi], sources[lo:hi])
+				fc.tlp[lo:hi], fc.creators[lo:hi], fc.confidence[lo:hi], fc.labels[lo:hi], fc.revoked[lo:hi], fc.validUntil[lo:hi], sources[lo:hi], digs[lo:hi])
 			if err != nil {
 				return err
 			}
@@ -296,6 +311,7 @@ func (s *Store) addBatch(ctx context.Context, tx pgx.Tx, objs []store.Object) ([
 		for j, i := range uniq {
 			if inserted[j] {
 				out[i] = store.AddOutcome{Added: true, DateAdded: dateAdded[j]}
+				kept[versionRef{ids[j], vkeys[j]}] = digs[j]
 				if addedOf[ids[j]]++; addedOf[ids[j]] == 2 {
 					fix[ids[j]] = true
 				}
@@ -314,12 +330,29 @@ func (s *Store) addBatch(ctx context.Context, tx pgx.Tx, objs []store.Object) ([
 			}
 			var id, key string
 			var d int64
-			_, err = pgx.ForEachRow(rows, []any{&id, &key, &d}, func() error {
-				out[first[versionRef{id, key}]] = store.AddOutcome{DateAdded: d}
+			var dig, raw []byte
+			var fillAt []int64
+			var fill [][]byte
+			_, err = pgx.ForEachRow(rows, []any{&id, &key, &d, &dig, &raw}, func() error {
+				if dig == nil {
+					if dig, err = stix.Digest(raw); err != nil {
+						return fmt.Errorf("stored version %s %s: %w", id, key, err)
+					}
+					fillAt, fill = append(fillAt, d), append(fill, dig)
+				}
+				ref := versionRef{id, key}
+				i := first[ref]
+				kept[ref] = slices.Clone(dig)
+				out[i] = store.AddOutcome{DateAdded: d, Conflict: !bytes.Equal(dig, digests[i])}
 				return nil
 			})
 			if err != nil {
 				return err
+			}
+			if len(fillAt) > 0 {
+				if _, err := tx.Exec(ctx, setDigests, fillAt, fill); err != nil {
+					return err
+				}
 			}
 		}
 		if len(touched) > 0 {
@@ -351,13 +384,15 @@ func (s *Store) addBatch(ctx context.Context, tx pgx.Tx, objs []store.Object) ([
 	if err != nil {
 		return nil, err
 	}
-	// Repeats of a version within the request share the first one's outcome, as not added.
+	// Repeats of a version within the request are not added; each is compared
+	// with the content kept, the first of the request or the one stored before.
 	for i, o := range objs {
 		if out[i].Refused != nil {
 			continue
 		}
-		if j := first[versionRef{o.ID, keys[i]}]; j != i {
-			out[i] = store.AddOutcome{DateAdded: out[j].DateAdded}
+		ref := versionRef{o.ID, keys[i]}
+		if j := first[ref]; j != i {
+			out[i] = store.AddOutcome{DateAdded: out[j].DateAdded, Conflict: !bytes.Equal(kept[ref], digests[i])}
 		}
 	}
 	return out, nil

@@ -143,3 +143,17 @@ func TestRootCauseOfRefusedConnection(t *testing.T) {
 		t.Fatalf("RootCause names the refusal %d times: %v", n, cause)
 	}
 }
+
+// TestLegacyDigests: versions stored before migration 9 have no digest.
+func TestLegacyDigests(t *testing.T) {
+	s := pgtest.New(t)
+	storetest.ExerciseLegacyDigests(t, s, func(t *testing.T) {
+		if _, err := s.Pool().Exec(t.Context(), `UPDATE objects SET digest = NULL`); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Benchmark(b, func(tb testing.TB) store.Store { return pgtest.New(tb) })
+}
