@@ -43,6 +43,7 @@ fuzz: schemas ## run every fuzz target for a short time (FUZZTIME=10s each; FUZZ
 # The load benchmark: BENCH_N generated indicators on BENCH_STORE (postgres or sqlite;
 # postgres creates and drops a database on BENCH_PG); BENCH_FLAGS adds taxii-bench flags
 # (-json FILE, -runs N, -pollers 50,200, -quick; `go run ./cmd/taxii-bench -h` lists them).
+# BENCH_LIST_N=1000000 sizes the blocklist and IOC lookup micro-benchmarks (internal/export; 100000 by default).
 BENCH_N ?= 100000
 BENCH_STORE ?= postgres
 BENCH_PG ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable

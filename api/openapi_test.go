@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/inthreat/taxii-server/internal/admin"
+	"github.com/inthreat/taxii-server/internal/admit"
 	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/console"
 	"github.com/inthreat/taxii-server/internal/export"
@@ -125,7 +126,7 @@ func routerOperations(t *testing.T, root string) map[string]bool {
 	if _, ok := api.(chi.Routes); !ok {
 		t.Fatalf("taxii.NewHandler returns %T: the check needs a chi router to walk", api)
 	}
-	rs, err := export.Routes(export.Options{Prefix: export.PrefixOf(root), DefaultLimit: 1, MaxLimit: 1, MaxScan: 1, MaxTemplateLength: 1, ListBatch: 1}, secretStore{}, zaptest.NewLogger(t))
+	rs, err := export.Routes(export.Options{Prefix: export.PrefixOf(root), DefaultLimit: 1, MaxLimit: 1, MaxScan: 1, MaxTemplateLength: 1, ListBatch: 1, PerKey: admit.NewPerKey(1)}, secretStore{}, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
