@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,8 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/google/uuid"
-
+	"github.com/inthreat/taxii-server/internal/admin"
 	"github.com/inthreat/taxii-server/internal/feed"
 	"github.com/inthreat/taxii-server/internal/store"
 )
@@ -78,52 +76,27 @@ func (ff *feedFlags) register(fs *flag.FlagSet) {
 	}
 }
 
-// apply sets on f the fields and filters whose flags were given (set), and
-// validates the result against the store's types. Nothing is stored on error.
-func (ff *feedFlags) apply(ctx context.Context, st store.Store, set map[string]bool, f *store.Feed) error {
+// change is what the flags given (set) ask of the feed.
+func (ff *feedFlags) change(set map[string]bool) admin.FeedChange {
+	c := admin.FeedChange{Filter: map[string]string{}}
 	if set["title"] {
-		f.Title = ff.title
+		c.Title = &ff.title
 	}
 	if set["description"] {
-		f.Description = ff.description
+		c.Description = &ff.description
 	}
 	if set["alias"] {
-		f.Alias = ff.alias
+		c.Alias = &ff.alias
 	}
 	if set["writable"] {
-		f.Writable = ff.writable
-	}
-	if strings.TrimSpace(f.Title) == "" {
-		return errors.New("--title must not be empty")
-	}
-	if f.Alias != "" && (strings.ContainsAny(f.Alias, "/?#% ") || len(f.Alias) > 200) {
-		return errors.New("--alias must be a URL path segment (no / ? # % or spaces)")
+		c.Writable = &ff.writable
 	}
 	for _, fl := range feed.Flags {
 		if set[fl.Name] {
-			if err := feed.Set(&f.Filter, fl.Name, *ff.filter[fl.Name]); err != nil {
-				return err
-			}
+			c.Filter[fl.Name] = *ff.filter[fl.Name]
 		}
 	}
-	var stored []string
-	if unknownTypes(f.Filter) {
-		var err error
-		if stored, err = st.ObjectTypes(ctx); err != nil {
-			return err
-		}
-	}
-	return feed.Validate(f.Filter, stored)
-}
-
-// unknownTypes reports whether the filter names a type only the store can vouch for.
-func unknownTypes(f store.FeedFilter) bool {
-	for _, t := range slices.Concat(f.Types, f.ExcludeTypes) {
-		if !slices.Contains(feed.STIXTypes, t) && !strings.HasPrefix(t, "x-") {
-			return true
-		}
-	}
-	return false
+	return c
 }
 
 // boolFlag lets a fs.Func flag be given without a value, as a boolean.
@@ -154,24 +127,14 @@ func visited(fs *flag.FlagSet) map[string]bool {
 
 func feedCreate(ctx context.Context, args []string, c *cli) error {
 	var ff feedFlags
-	st, fs, _, _, err := commandStore(ctx, "feed create", args, c, ff.register)
+	svc, fs, err := commandService(ctx, "feed create", args, c, ff.register)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	set := visited(fs)
-	if !set["title"] {
-		return usageError{"feed create: --title is required"}
-	}
-	f := store.Feed{ID: uuid.NewString(), CreatedAt: time.Now().UTC()}
-	if err := ff.apply(ctx, st, set, &f); err != nil {
-		return usageError{"feed create: " + err.Error()}
-	}
-	if err := st.CreateFeed(ctx, f); err != nil {
-		if isConflict(err) {
-			return fmt.Errorf("feed create: alias %q is already used", f.Alias)
-		}
-		return err
+	defer svc.Store().Close()
+	f, err := svc.CreateFeed(ctx, admin.CLI, ff.change(visited(fs)))
+	if err != nil {
+		return adminError("feed create", err)
 	}
 	fmt.Fprintln(c.stdout, f.ID)
 	fmt.Fprintf(c.stderr, "created feed %q (%s); use %s as the Collection ID\n", f.Title, feed.Describe(f.Filter), f.ID)
@@ -180,33 +143,17 @@ func feedCreate(ctx context.Context, args []string, c *cli) error {
 
 func feedUpdate(ctx context.Context, args []string, c *cli) error {
 	var ff feedFlags
-	st, fs, _, _, err := commandStore(ctx, "feed update", idLast(args), c, ff.register)
+	svc, fs, err := commandService(ctx, "feed update", idLast(args), c, ff.register)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer svc.Store().Close()
 	if fs.NArg() != 1 {
 		return usageError{"feed update: want exactly one feed id or alias"}
 	}
-	old, err := st.GetFeed(ctx, fs.Arg(0))
-	if isNotFound(err) {
-		return fmt.Errorf("feed update: no feed %q", fs.Arg(0))
-	}
+	f, err := svc.UpdateFeed(ctx, admin.CLI, fs.Arg(0), ff.change(visited(fs)))
 	if err != nil {
-		return err
-	}
-	f := old
-	if err := ff.apply(ctx, st, visited(fs), &f); err != nil {
-		return usageError{"feed update: " + err.Error()}
-	}
-	if err := feed.CheckUpdate(old, f); err != nil {
-		return fmt.Errorf("feed update: %w", err)
-	}
-	if err := st.UpdateFeed(ctx, f); err != nil {
-		if isConflict(err) {
-			return fmt.Errorf("feed update: alias %q is already used", f.Alias)
-		}
-		return err
+		return adminError("feed update", err)
 	}
 	fmt.Fprintf(c.stderr, "updated feed %s: %s\n", f.ID, feed.Describe(f.Filter))
 	return nil
@@ -315,37 +262,25 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 func feedDelete(ctx context.Context, args []string, c *cli) error {
-	st, fs, _, _, err := commandStore(ctx, "feed delete", args, c, nil)
+	svc, fs, err := commandService(ctx, "feed delete", args, c, nil)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer svc.Store().Close()
 	if fs.NArg() != 1 {
 		return usageError{"feed delete: want exactly one feed id or alias"}
 	}
-	f, err := st.GetFeed(ctx, fs.Arg(0))
-	if err == nil {
-		if err := feed.CheckDelete(f); err != nil {
-			return fmt.Errorf("feed delete: %w", err)
-		}
-		err = st.DeleteFeed(ctx, f.ID)
-	}
-	if isNotFound(err) {
-		return fmt.Errorf("feed delete: no feed %q", fs.Arg(0))
-	}
-	if err != nil {
-		return err
+	f, keys, err := svc.DeleteFeed(ctx, admin.CLI, fs.Arg(0))
+	if err != nil && f.ID == "" {
+		return adminError("feed delete", err)
 	}
 	fmt.Fprintf(c.stderr, "deleted feed %s (its objects stay in the store)\n", f.ID)
-	keys, err := st.ListKeys(ctx)
 	if err != nil {
 		return err
 	}
 	var scoped []string
 	for _, k := range keys {
-		if k.RevokedAt.IsZero() && slices.Contains(k.Feeds, f.ID) {
-			scoped = append(scoped, fmt.Sprintf("%s (%s)", k.Name, k.ID))
-		}
+		scoped = append(scoped, fmt.Sprintf("%s (%s)", k.Name, k.ID))
 	}
 	if len(scoped) > 0 {
 		fmt.Fprintf(c.stderr, "warning: %d active key(s) were scoped to this feed and can no longer read it: %s\n"+

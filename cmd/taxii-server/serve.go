@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/inthreat/taxii-server/internal/admin"
 	"github.com/inthreat/taxii-server/internal/auth"
 	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/export"
@@ -117,9 +118,14 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 	if err != nil {
 		return err
 	}
+	adminAPI, err := admin.NewHandler(admin.NewService(instrumented, log.Named("admin"), time.Now, adminOptions(cfg)), log, adminAPIOptions(cfg))
+	if err != nil {
+		return err
+	}
 	opts := server.Options{
 		TAXII:          api,
 		Routes:         routes,
+		Admin:          adminAPI,
 		Store:          st,
 		Log:            log,
 		Metrics:        m,

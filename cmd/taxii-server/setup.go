@@ -8,11 +8,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/term"
 
+	"github.com/inthreat/taxii-server/internal/admin"
 	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/feed"
 	"github.com/inthreat/taxii-server/internal/store"
@@ -211,4 +213,28 @@ func commandStore(ctx context.Context, name string, args []string, c *cli, extra
 		return nil, nil, cfg, nil, err
 	}
 	return st, fs, cfg, log, nil
+}
+
+// commandService opens the store like commandStore and returns the admin
+// service over it: the one code path of every management rule.
+func commandService(ctx context.Context, name string, args []string, c *cli, extra func(*flag.FlagSet)) (*admin.Service, *flag.FlagSet, error) {
+	st, fs, cfg, log, err := commandStore(ctx, name, args, c, extra)
+	if err != nil {
+		return nil, nil, err
+	}
+	return admin.NewService(st, log, time.Now, adminOptions(cfg)), fs, nil
+}
+
+// adminOptions are the admin service's limits from the configuration.
+func adminOptions(cfg config.Config) admin.Options {
+	return admin.Options{
+		ListLimit: cfg.AdminListLimit, MaxListLimit: cfg.AdminMaxListLimit, PreviewObjects: cfg.AdminPreviewObjects,
+		CountTimeout: cfg.AdminCountTimeout, RotateGrace: cfg.KeyRotateGrace, MaxRotateGrace: cfg.KeyRotateMaxGrace,
+		AuditRetention: cfg.AuditRetention, AuditMaxRows: cfg.AuditMaxRows,
+	}
+}
+
+// adminAPIOptions are the admin API's limits from the configuration.
+func adminAPIOptions(cfg config.Config) admin.APIOptions {
+	return admin.APIOptions{MaxBody: cfg.AdminMaxBody}
 }

@@ -94,6 +94,17 @@ type Config struct {
 	SourceLease        time.Duration `env:"TAXII_SOURCE_LEASE" help:"how long a replica holds an upstream source between commits; a replica that dies frees it after this"`
 	SourceHTTPTimeout  time.Duration `env:"TAXII_SOURCE_HTTP_TIMEOUT" help:"longest one request to an upstream TAXII server may take, body included"`
 
+	AdminMaxBody        int64         `env:"TAXII_ADMIN_MAX_BODY" help:"largest request body of the admin API, in bytes"`
+	AdminListLimit      int           `env:"TAXII_ADMIN_LIST_LIMIT" help:"items per page of an admin API list when the client gives no limit"`
+	AdminMaxListLimit   int           `env:"TAXII_ADMIN_MAX_LIST_LIMIT" help:"largest page of an admin API list; a larger limit is capped"`
+	AdminPreviewObjects int           `env:"TAXII_ADMIN_PREVIEW_OBJECTS" help:"most objects the admin API shows in a feed's preview"`
+	AdminCountTimeout   time.Duration `env:"TAXII_ADMIN_COUNT_TIMEOUT" help:"longest the admin API's count of a filter not yet saved may run; past it the answer is 503"`
+	KeyRotateGrace      time.Duration `env:"TAXII_KEY_ROTATE_GRACE" help:"how long a rotated key's old secret stays valid when the rotation names no grace"`
+	KeyRotateMaxGrace   time.Duration `env:"TAXII_KEY_ROTATE_MAX_GRACE" help:"longest grace a key rotation may ask for"`
+	AuditRetention      time.Duration `env:"TAXII_AUDIT_RETENTION" help:"how long entries of the admin audit log are kept"`
+	AuditMaxRows        int           `env:"TAXII_AUDIT_MAX_ROWS" help:"most entries the admin audit log keeps; the oldest go first"`
+	AuditPurgeEvery     time.Duration `env:"TAXII_AUDIT_PURGE_INTERVAL" help:"how often serve trims the admin audit log to TAXII_AUDIT_RETENTION and TAXII_AUDIT_MAX_ROWS"`
+
 	RateLimit      float64 `env:"TAXII_RATE_LIMIT" help:"TAXII requests per second allowed per API key, per replica (0: no limit)"`
 	RateLimitBurst int     `env:"TAXII_RATE_LIMIT_BURST" help:"requests a key may make at once above TAXII_RATE_LIMIT"`
 }
@@ -127,6 +138,14 @@ const (
 	MaxSourcePollInterval = time.Hour
 	MaxSourceLease        = 24 * time.Hour
 	MaxSourceHTTPTimeout  = time.Hour
+	MaxAdminBody          = 64 << 20
+	MaxAdminListLimit     = 100_000
+	MaxAdminPreview       = 1_000
+	MaxAdminCountTimeout  = 5 * time.Minute
+	MaxKeyRotateGrace     = 90 * 24 * time.Hour
+	MaxAuditRetention     = 10 * 365 * 24 * time.Hour
+	MaxAuditRows          = 100_000_000
+	MaxAuditPurgeEvery    = 24 * time.Hour
 )
 
 // Default returns the configuration used when nothing is set.
@@ -179,6 +198,17 @@ func Default() Config {
 		SourcePollInterval: 5 * time.Second,
 		SourceLease:        10 * time.Minute,
 		SourceHTTPTimeout:  5 * time.Minute,
+
+		AdminMaxBody:        1 << 20,
+		AdminListLimit:      100,
+		AdminMaxListLimit:   1000,
+		AdminPreviewObjects: 10,
+		AdminCountTimeout:   5 * time.Second,
+		KeyRotateGrace:      24 * time.Hour,
+		KeyRotateMaxGrace:   7 * 24 * time.Hour,
+		AuditRetention:      365 * 24 * time.Hour,
+		AuditMaxRows:        1_000_000,
+		AuditPurgeEvery:     time.Hour,
 	}
 }
 
@@ -401,6 +431,36 @@ func (c *Config) Validate() error {
 	}
 	if c.ListBatch < 100 || c.ListBatch > MaxListBatch {
 		bad("TAXII_LIST_BATCH: %d must be between 100 and %d", c.ListBatch, MaxListBatch)
+	}
+	if c.AdminMaxBody < 1<<10 || c.AdminMaxBody > MaxAdminBody {
+		bad("TAXII_ADMIN_MAX_BODY: %d must be between 1024 and %d", c.AdminMaxBody, MaxAdminBody)
+	}
+	if c.AdminMaxListLimit < 1 || c.AdminMaxListLimit > MaxAdminListLimit {
+		bad("TAXII_ADMIN_MAX_LIST_LIMIT: %d must be between 1 and %d", c.AdminMaxListLimit, MaxAdminListLimit)
+	}
+	if c.AdminListLimit < 1 || c.AdminListLimit > c.AdminMaxListLimit {
+		bad("TAXII_ADMIN_LIST_LIMIT: %d must be between 1 and TAXII_ADMIN_MAX_LIST_LIMIT (%d)", c.AdminListLimit, c.AdminMaxListLimit)
+	}
+	if c.AdminPreviewObjects < 0 || c.AdminPreviewObjects > MaxAdminPreview {
+		bad("TAXII_ADMIN_PREVIEW_OBJECTS: %d must be between 0 and %d", c.AdminPreviewObjects, MaxAdminPreview)
+	}
+	if c.AdminCountTimeout < 10*time.Millisecond || c.AdminCountTimeout > MaxAdminCountTimeout {
+		bad("TAXII_ADMIN_COUNT_TIMEOUT: %s must be between 10ms and %s", c.AdminCountTimeout, MaxAdminCountTimeout)
+	}
+	if c.KeyRotateMaxGrace < 0 || c.KeyRotateMaxGrace > MaxKeyRotateGrace {
+		bad("TAXII_KEY_ROTATE_MAX_GRACE: %s must be between 0 and %s", c.KeyRotateMaxGrace, MaxKeyRotateGrace)
+	}
+	if c.KeyRotateGrace < 0 || c.KeyRotateGrace > c.KeyRotateMaxGrace {
+		bad("TAXII_KEY_ROTATE_GRACE: %s must be between 0 and TAXII_KEY_ROTATE_MAX_GRACE (%s)", c.KeyRotateGrace, c.KeyRotateMaxGrace)
+	}
+	if c.AuditRetention < time.Hour || c.AuditRetention > MaxAuditRetention {
+		bad("TAXII_AUDIT_RETENTION: %s must be between 1h and %s", c.AuditRetention, MaxAuditRetention)
+	}
+	if c.AuditMaxRows < 100 || c.AuditMaxRows > MaxAuditRows {
+		bad("TAXII_AUDIT_MAX_ROWS: %d must be between 100 and %d", c.AuditMaxRows, MaxAuditRows)
+	}
+	if c.AuditPurgeEvery < time.Second || c.AuditPurgeEvery > MaxAuditPurgeEvery {
+		bad("TAXII_AUDIT_PURGE_INTERVAL: %s must be between 1s and %s", c.AuditPurgeEvery, MaxAuditPurgeEvery)
 	}
 	if c.FeedStatsTTL < time.Second || c.FeedStatsTTL > MaxFeedStatsTTL {
 		bad("TAXII_FEED_STATS_TTL: %s must be between 1s and %s", c.FeedStatsTTL, MaxFeedStatsTTL)

@@ -17,6 +17,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 
+	"github.com/inthreat/taxii-server/internal/admin"
 	"github.com/inthreat/taxii-server/internal/admit"
 	"github.com/inthreat/taxii-server/internal/metrics"
 	"github.com/inthreat/taxii-server/internal/store"
@@ -27,7 +28,10 @@ type Options struct {
 	TAXII http.Handler // the TAXII API, mounted at "/"
 	// Routes are served beside the TAXII API, behind the same middleware and rate limit
 	// (the feed exports, internal/export).
-	Routes  []Route
+	Routes []Route
+	// Admin is the admin REST API (internal/admin), served under /admin/api/v1/
+	// behind the same middleware and rate limit; nil: not served.
+	Admin   http.Handler
 	Store   Pinger      // for /readyz
 	Log     *zap.Logger // nil: no logs
 	Metrics *metrics.Metrics
@@ -65,6 +69,9 @@ func New(o Options) http.Handler {
 		}
 		for _, rt := range o.Routes {
 			r.Method(rt.Method, rt.Pattern, rt.Handler)
+		}
+		if o.Admin != nil {
+			r.Mount(admin.Prefix, o.Admin)
 		}
 		r.Mount("/", o.TAXII)
 	})

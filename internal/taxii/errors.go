@@ -59,6 +59,14 @@ var errNotAcceptable = &apiError{
 	description: "This server answers only with " + MediaTypeTAXII + "; send an Accept header that allows it, or none.",
 }
 
+// ErrInvalidInput is the sentinel of input the caller must correct, for the
+// management API (internal/admin), whose errors wrap it with their own message.
+var ErrInvalidInput = errors.New("invalid input")
+
+// ErrForbidden is the sentinel of an authenticated caller that may not do what
+// it asks (a key that is not an admin, on the management API).
+var ErrForbidden = errors.New("forbidden")
+
 // errorResource is the TAXII error message (spec 3.6.1).
 type errorResource struct {
 	Title       string `json:"title"`
@@ -95,6 +103,10 @@ func classify(err error) *apiError {
 	case errors.Is(err, store.ErrOtherSource):
 		return &apiError{status: http.StatusForbidden, code: "other_source",
 			description: "The object belongs to another source: only its own source or an admin key may change it."}
+	case errors.Is(err, ErrInvalidInput):
+		return &apiError{status: http.StatusBadRequest, code: "invalid_input", description: "The request's input is not valid."}
+	case errors.Is(err, ErrForbidden):
+		return &apiError{status: http.StatusForbidden, code: "forbidden", description: "This API key may not do this."}
 	case errors.Is(err, store.ErrConflict):
 		return &apiError{status: http.StatusConflict, code: "conflict", description: "The request conflicts with the current state of the resource."}
 	}
