@@ -20,7 +20,7 @@ func TestExampleBundle(t *testing.T) {
 			base, _ := b.serve()
 			feed := strings.TrimSpace(b.must("", "feed", "create", "--title", "Indicators", "--types", "indicator"))
 			key := strings.TrimSpace(b.must("", "key", "create", "--name", "sentinel", "--feeds", feed))
-			if got := b.must("", "import", file); !strings.HasPrefix(got, "imported 7, unchanged 0, rejected 0") {
+			if got := b.must("", "import", file); !strings.HasPrefix(got, "imported 7, unchanged 0, conflicting 0, rejected 0") {
 				t.Fatalf("import: %q", got)
 			}
 			resp, body := get(t, base+"/api/v2/inthreat/taxii-server/collections/"+feed+"/objects/", key)

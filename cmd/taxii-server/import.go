@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,15 +31,14 @@ type analyzer interface {
 	Analyze(ctx context.Context) error
 }
 
-type importCounts struct{ imported, unchanged, rejected int }
-
 func runImport(ctx context.Context, args []string, c *cli) error {
 	var collection, source string
-	var strict bool
+	var strict, asJSON bool
 	st, fs, cfg, _, err := commandStore(ctx, "import", args, c, func(fs *flag.FlagSet) {
 		fs.StringVar(&collection, "collection", "", "feed id or alias: reject objects the feed would not show")
 		fs.BoolVar(&strict, "strict", false, "refuse custom properties that do not start with x_")
 		fs.StringVar(&source, "source", "import", "source recorded on every stored version (see source list)")
+		fs.BoolVar(&asJSON, "json", false, "print the summary as one JSON object (totals, and each file's counts and listed objects)")
 	})
 	if err != nil {
 		return err
@@ -66,7 +66,7 @@ func runImport(ctx context.Context, args []string, c *cli) error {
 	if err != nil {
 		return usageError{"import: --source must name a source"}
 	}
-	imp := &importer{in: in, c: c, limits: objectLimits(cfg), started: time.Now(), every: c.progressEvery}
+	imp := &importer{in: in, c: c, limits: objectLimits(cfg), listMax: cfg.ImportListMax, started: time.Now(), every: c.progressEvery}
 	if f, ok := c.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		imp.terminal = true
 	}
@@ -79,9 +79,12 @@ func runImport(ctx context.Context, args []string, c *cli) error {
 		if err := imp.file(ctx, name); err != nil {
 			if ctx.Err() != nil {
 				// What was stored before the interrupt stays stored: say how much.
-				n := imp.counts
-				fmt.Fprintf(c.stdout, "interrupted: imported %d, unchanged %d, rejected %d (committed before the interrupt)\n",
-					n.imported, n.unchanged, n.rejected)
+				if asJSON {
+					imp.fileSummary(name, false)
+					imp.printJSON(true)
+				} else {
+					fmt.Fprintf(c.stdout, "interrupted: %s (committed before the interrupt)\n", imp.counts)
+				}
 				return ctx.Err()
 			}
 			var storeErr storeError
@@ -90,21 +93,25 @@ func runImport(ctx context.Context, args []string, c *cli) error {
 			}
 			// The rest of an unreadable file is lost to this run: it counts as one rejection.
 			fmt.Fprintf(c.stderr, "%s: %v\n", name, err)
-			imp.counts.rejected++
-			imp.file0.rejected++
+			imp.counts.Rejected++
+			imp.file0.Rejected++
 			fileErrs = append(fileErrs, err)
 		}
 		imp.fileSummary(name, len(fs.Args()) > 1)
 	}
 	imp.showProgress(true)
 	n := imp.counts
-	if a, ok := st.(analyzer); ok && n.imported >= analyzeAfter {
+	if a, ok := st.(analyzer); ok && n.Imported >= analyzeAfter {
 		if err := a.Analyze(ctx); err != nil {
 			fmt.Fprintf(c.stderr, "import: refreshing planner statistics: %v\n", err)
 		}
 	}
-	fmt.Fprintf(c.stdout, "imported %d, unchanged %d, rejected %d\n", n.imported, n.unchanged, n.rejected)
-	if n.rejected > 0 || len(fileErrs) > 0 {
+	if asJSON {
+		imp.printJSON(false)
+	} else {
+		fmt.Fprintln(c.stdout, n)
+	}
+	if n.Rejected > 0 || len(fileErrs) > 0 {
 		return errReported
 	}
 	return nil
@@ -119,19 +126,20 @@ type importer struct {
 	in       *ingest.Ingester
 	c        *cli
 	limits   stix.Limits
-	counts   importCounts // the whole run
+	listMax  int          // most rejections and conflicts listed per file
+	counts   ingest.Tally // the whole run
 	started  time.Time
 	terminal bool          // stderr is a terminal: progress on one line, every second
 	every    time.Duration // otherwise a progress line this often
 	lastShow time.Time
 
-	// The current file: its counts, its STIX 2.0 objects (one line for all of
-	// them), and how far it has been read, for percent and ETA.
-	file0   importCounts
-	oldSTIX int
-	read    *countingReader
-	size    int64 // -1 when unknown (standard input)
-	begun   time.Time
+	// The current file: its counts and listed lines (ingest's report, as an
+	// admin import job keeps them), and how far it has been read, for percent and ETA.
+	file0 *ingest.Report
+	files []importedFile // every file done, for --json
+	read  *countingReader
+	size  int64 // -1 when unknown (standard input)
+	begun time.Time
 }
 
 // countingReader counts the bytes read through it.
@@ -149,7 +157,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // file streams one file: decode, validate a batch on every core, store it.
 // Decoding and validation of the next batch overlap with storing this one.
 func (imp *importer) file(ctx context.Context, name string) error {
-	imp.file0, imp.oldSTIX, imp.size, imp.begun = importCounts{}, 0, -1, time.Now()
+	imp.file0, imp.size, imp.begun = &ingest.Report{Input: displayName(name), Max: imp.listMax}, -1, time.Now()
 	r, closeInput, err := openInput(name, imp.c.stdin)
 	if err != nil {
 		return err
@@ -185,7 +193,7 @@ func (imp *importer) file(ctx context.Context, name string) error {
 		})
 	}()
 	for b := range batches {
-		if err := imp.store(ctx, name, b.index, b.b); err != nil {
+		if err := imp.store(ctx, b.index, b.b); err != nil {
 			for range batches { //nolint:revive // drain so the decoder goroutine ends
 			}
 			return err
@@ -196,54 +204,34 @@ func (imp *importer) file(ctx context.Context, name string) error {
 
 // store stores one checked batch; an object the store refuses is a rejection,
 // and only the store failing as a whole is an error.
-func (imp *importer) store(ctx context.Context, name string, index []int, b *ingest.Batch) error {
+func (imp *importer) store(ctx context.Context, index []int, b *ingest.Batch) error {
 	outs, err := imp.in.Store(ctx, b)
 	if err != nil {
 		return storeError{err}
 	}
 	for i, o := range outs {
-		switch o.Result {
-		case ingest.Added:
-			imp.counts.imported++
-			imp.file0.imported++
-		case ingest.Unchanged:
-			imp.counts.unchanged++
-			imp.file0.unchanged++
-		default:
-			imp.reject(name, index[i], o)
+		imp.counts.Add(o)
+		// A rejected or conflicting object is listed by its 1-based position
+		// in the file, up to the bound; STIX 2.0 objects get one line per file.
+		if line := imp.file0.Add(index[i], o); line != "" {
+			fmt.Fprintln(imp.c.stderr, line)
 		}
 	}
 	imp.showProgress(false)
 	return nil
 }
 
-// reject reports one refused object by its 1-based position in the file. STIX
-// 2.0 objects are counted instead, for one line per file: a 2.0 file is refused
-// whole, and 50,000 identical lines say less than one.
-func (imp *importer) reject(file string, index int, o ingest.Outcome) {
-	imp.counts.rejected++
-	imp.file0.rejected++
-	if o.OldSTIX {
-		imp.oldSTIX++
-		return
-	}
-	id := o.ID
-	if id == "" {
-		id = "-"
-	}
-	fmt.Fprintf(imp.c.stderr, "rejected %s: object %d %s: %s\n", displayName(file), index+1, id, o.Reason)
-}
-
-// fileSummary closes one file: its STIX 2.0 line, and its counts when the run
-// has several files.
+// fileSummary closes one file: its STIX 2.0 line, how many lines were not
+// listed, and its counts when the run has several files.
 func (imp *importer) fileSummary(name string, several bool) {
-	if imp.oldSTIX > 0 {
-		fmt.Fprintf(imp.c.stderr, "rejected %s: %d objects are STIX 2.0 (spec_version missing or \"2.0\"), not 2.1: "+
-			"not imported; convert them to STIX 2.1 first\n", displayName(name), imp.oldSTIX)
+	closing := imp.file0.Closing()
+	for _, line := range closing {
+		fmt.Fprintln(imp.c.stderr, line)
 	}
+	imp.files = append(imp.files, importedFile{File: displayName(name), Tally: imp.file0.Tally,
+		Lines: append(append([]string{}, imp.file0.Lines...), closing...)})
 	if several {
-		n := imp.file0
-		fmt.Fprintf(imp.c.stderr, "%s: imported %d, unchanged %d, rejected %d\n", displayName(name), n.imported, n.unchanged, n.rejected)
+		fmt.Fprintf(imp.c.stderr, "%s: %s\n", displayName(name), imp.file0.Tally)
 	}
 }
 
@@ -252,7 +240,7 @@ func (imp *importer) fileSummary(name string, several bool) {
 // with percent and ETA of the current file when its size is known.
 func (imp *importer) showProgress(final bool) {
 	now := time.Now()
-	n := imp.counts.imported + imp.counts.unchanged + imp.counts.rejected
+	n := imp.counts.Total()
 	rate := float64(n) / max(now.Sub(imp.started).Seconds(), 1e-9)
 	if imp.terminal {
 		if !final && now.Sub(imp.lastShow) < time.Second {
@@ -280,4 +268,26 @@ func (imp *importer) showProgress(final bool) {
 		}
 	}
 	fmt.Fprintln(imp.c.stderr, line)
+}
+
+// importedFile is one file's part of the --json summary.
+type importedFile struct {
+	File string `json:"file"`
+	ingest.Tally
+	Lines []string `json:"lines"` // rejected and conflicting objects as stderr lists them
+}
+
+// printJSON writes the --json summary: the same counts as the text one.
+func (imp *importer) printJSON(interrupted bool) {
+	out := struct {
+		ingest.Tally
+		Interrupted bool           `json:"interrupted,omitempty"` // counts are what was committed before
+		Files       []importedFile `json:"files"`
+	}{imp.counts, interrupted, imp.files}
+	if out.Files == nil {
+		out.Files = []importedFile{}
+	}
+	enc := json.NewEncoder(imp.c.stdout)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(out)
 }

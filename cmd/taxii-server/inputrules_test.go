@@ -19,7 +19,7 @@ func TestImportAndValidateNumberRule(t *testing.T) {
 
 	b := binaries(t)["sqlite"](t)
 	stdout, stderr, err := b.run(context.Background(), input, "import", "-")
-	if err == nil || stdout != "imported 2, unchanged 0, rejected 2\n" {
+	if err == nil || stdout != "imported 2, unchanged 0, conflicting 0, rejected 2\n" {
 		t.Fatalf("import: err=%v stdout=%q stderr=%s", err, stdout, stderr)
 	}
 	for _, want := range []string{

@@ -190,10 +190,10 @@ func TestOperatorFlow(t *testing.T) {
 			if err := os.WriteFile(file, []byte(indicatorBundle(250)), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if got := b.must("", "import", file); got != "imported 250, unchanged 0, rejected 0\n" {
+			if got := b.must("", "import", file); got != "imported 250, unchanged 0, conflicting 0, rejected 0\n" {
 				t.Fatalf("import said %q", got)
 			}
-			if got := b.must(indicatorBundle(250), "import", "-"); got != "imported 0, unchanged 250, rejected 0\n" {
+			if got := b.must(indicatorBundle(250), "import", "-"); got != "imported 0, unchanged 250, conflicting 0, rejected 0\n" {
 				t.Fatalf("second import (stdin) said %q", got)
 			}
 
@@ -282,8 +282,8 @@ func TestImportRealContent(t *testing.T) {
 		return nil
 	})
 	out := b.must("", append([]string{"import"}, files...)...)
-	var imported, unchanged, rejected int
-	if _, err := fmt.Sscanf(out, "imported %d, unchanged %d, rejected %d", &imported, &unchanged, &rejected); err != nil {
+	var imported, unchanged, conflicting, rejected int
+	if _, err := fmt.Sscanf(out, "imported %d, unchanged %d, conflicting %d, rejected %d", &imported, &unchanged, &conflicting, &rejected); err != nil {
 		t.Fatalf("summary %q: %v", out, err)
 	}
 	if rejected != 0 || imported == 0 {
@@ -307,7 +307,7 @@ func TestImportRealContent(t *testing.T) {
 		return nil
 	})
 	stdout, stderr, _ = b.run(context.Background(), "", append([]string{"import"}, everything...)...)
-	if _, err := fmt.Sscanf(stdout, "imported %d, unchanged %d, rejected %d", &imported, &unchanged, &rejected); err != nil {
+	if _, err := fmt.Sscanf(stdout, "imported %d, unchanged %d, conflicting %d, rejected %d", &imported, &unchanged, &conflicting, &rejected); err != nil {
 		t.Fatalf("summary %q: %v\n%s", stdout, err, stderr)
 	}
 	if imported < 500 || rejected < 3000 {
@@ -348,7 +348,7 @@ func TestImportReportsEachRejection(t *testing.T) {
 	_ = os.WriteFile(lines, []byte(good+"\n"+bad+"\n"), 0o600)
 	_ = os.WriteFile(garbage, []byte("<html>"), 0o600)
 	stdout, stderr, err := b.run(context.Background(), "", "import", lines, garbage)
-	if err == nil || stdout != "imported 1, unchanged 0, rejected 2\n" {
+	if err == nil || stdout != "imported 1, unchanged 0, conflicting 0, rejected 2\n" {
 		t.Fatalf("err=%v stdout=%q stderr=%s", err, stdout, stderr)
 	}
 	if !strings.Contains(stderr, "mixed.jsonl: object 2 indicator--00000002-0000-4000-8000-000000000000: /pattern: ") ||
@@ -363,7 +363,7 @@ func TestImportHonoursObjectLimits(t *testing.T) {
 	b.env["TAXII_MAX_JSON_DEPTH"] = "3"
 	deep := strings.Replace(indicator(0, 3), `"pattern_type"`, `"x_deep":{"a":{"b":{"c":{}}}},"pattern_type"`, 1)
 	stdout, stderr, err := b.run(context.Background(), indicator(0, 4)+"\n"+deep+"\n", "import", "-")
-	if err == nil || stdout != "imported 1, unchanged 0, rejected 1\n" || !strings.Contains(stderr, "<stdin>: object 2 ") {
+	if err == nil || stdout != "imported 1, unchanged 0, conflicting 0, rejected 1\n" || !strings.Contains(stderr, "<stdin>: object 2 ") {
 		t.Fatalf("err=%v stdout=%q stderr=%s", err, stdout, stderr)
 	}
 }

@@ -233,6 +233,8 @@ func adminOptions(cfg config.Config) admin.Options {
 		ListLimit: cfg.AdminListLimit, MaxListLimit: cfg.AdminMaxListLimit, PreviewObjects: cfg.AdminPreviewObjects,
 		CountTimeout: cfg.AdminCountTimeout, CountMax: cfg.AdminCountMax, StatsTTL: cfg.FeedStatsTTL, RotateGrace: cfg.KeyRotateGrace, MaxRotateGrace: cfg.KeyRotateMaxGrace,
 		AuditRetention: cfg.AuditRetention, AuditMaxRows: cfg.AuditMaxRows,
+		Imports: admin.ImportOptions{Limits: objectLimits(cfg), Strict: cfg.StrictValidation, ListMax: cfg.ImportListMax,
+			MaxBytes: cfg.ImportMaxBytes, Retention: cfg.ImportJobRetention},
 	}
 }
 

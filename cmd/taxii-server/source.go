@@ -204,10 +204,10 @@ func sourceList(ctx context.Context, args []string, c *cli) error {
 }
 
 // printUpstreams writes one line per upstream source. Counts are
-// pulled/stored/unchanged/rejected/converted.
+// pulled/stored/unchanged/conflicting/rejected/converted.
 func printUpstreams(w io.Writer, ups []store.Upstream, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "UPSTREAM\tSTATE\tTAXII\tLAST_SUCCESS\tLAST_RUN(p/s/u/r/c)\tTOTAL(p/s/u/r/c)\tWATERMARK\tLAG\tURL\tLAST_ERROR")
+	fmt.Fprintln(tw, "UPSTREAM\tSTATE\tTAXII\tLAST_SUCCESS\tLAST_RUN(p/s/u/k/r/c)\tTOTAL(p/s/u/k/r/c)\tWATERMARK\tLAG\tURL\tLAST_ERROR")
 	for _, u := range ups {
 		state := "scheduled"
 		switch {
@@ -233,7 +233,7 @@ func printUpstreams(w io.Writer, ups []store.Upstream, now time.Time) {
 }
 
 func countsText(c store.UpstreamCounts) string {
-	return fmt.Sprintf("%d/%d/%d/%d/%d", c.Pulled, c.Stored, c.Unchanged, c.Rejected, c.Converted)
+	return fmt.Sprintf("%d/%d/%d/%d/%d/%d", c.Pulled, c.Stored, c.Unchanged, c.Conflicting, c.Rejected, c.Converted)
 }
 
 func timeOrDash(t time.Time) string {

@@ -16,15 +16,15 @@ func TestImportAndKeysRecordTheirSource(t *testing.T) {
 	for name, newBinary := range binaries(t) {
 		t.Run(name, func(t *testing.T) {
 			b := newBinary(t)
-			if got := b.must(indicatorBundle(3), "import", "-"); got != "imported 3, unchanged 0, rejected 0\n" {
+			if got := b.must(indicatorBundle(3), "import", "-"); got != "imported 3, unchanged 0, conflicting 0, rejected 0\n" {
 				t.Fatalf("import: %q", got)
 			}
-			if got := b.must(indicatorBundle(5), "import", "--source", "vendor", "-"); got != "imported 2, unchanged 3, rejected 0\n" {
+			if got := b.must(indicatorBundle(5), "import", "--source", "vendor", "-"); got != "imported 2, unchanged 3, conflicting 0, rejected 0\n" {
 				t.Fatalf("import --source vendor: %q", got)
 			}
 			// The first imported indicator, modified later: the CLI is not confined.
 			newer := strings.Replace(indicatorBundle(1), `"modified":"2026-01-01T00:00:00.000Z"`, `"modified":"2026-06-01T00:00:00.000Z"`, 1)
-			if got := b.must(newer, "import", "--source", "vendor", "-"); got != "imported 1, unchanged 0, rejected 0\n" {
+			if got := b.must(newer, "import", "--source", "vendor", "-"); got != "imported 1, unchanged 0, conflicting 0, rejected 0\n" {
 				t.Fatalf("import of a newer version of another source's object: %q", got)
 			}
 			b.must("", "key", "create", "--name", "writer", "--role", "read-write", "--source", "feed-x")
@@ -119,7 +119,7 @@ func TestSourceCommands(t *testing.T) {
 			if s := state("vendor"); s != "due" {
 				t.Fatalf("new source is %s, want due:\n%s", s, list)
 			}
-			if !strings.Contains(list, "SOURCE") || !strings.Contains(list, "0/0/0/0/0") {
+			if !strings.Contains(list, "SOURCE") || !strings.Contains(list, "0/0/0/0/0/0") {
 				t.Fatalf("source list:\n%s", list)
 			}
 			b.must("", "source", "pause", "vendor")

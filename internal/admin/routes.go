@@ -21,5 +21,8 @@ func (a *API) routes() []route {
 		{http.MethodGet, "/usage/keys", a.usageOfKeys},                 // per key: last 24 h and 30 d, last poll, feeds polled
 		{http.MethodGet, "/usage/feeds", a.usageOfFeeds},               // per feed: last 24 h and 30 d, last poll, keys polling
 		{http.MethodGet, "/usage/keys/{key}/daily", a.usageOfKeyDaily}, // a key's last 30 days, one entry per UTC day
+		{http.MethodPost, "/imports", a.startImport},                   // 202, the job once the body is stored
+		{http.MethodGet, "/imports", a.listImports},                    // newest first, running ones too
+		{http.MethodGet, "/imports/{import}", a.getImport},             // counts, polled while it runs
 	}
 }

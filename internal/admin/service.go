@@ -33,6 +33,8 @@ type Options struct {
 	// AuditRetention is how long audit entries are kept, AuditMaxRows how many at most.
 	AuditRetention time.Duration
 	AuditMaxRows   int
+	// Imports are the limits of Import (imports.go).
+	Imports ImportOptions
 }
 
 // Service is the one code path of every management action.

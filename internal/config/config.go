@@ -112,6 +112,10 @@ type Config struct {
 
 	RateLimit      float64 `env:"TAXII_RATE_LIMIT" help:"TAXII requests per second allowed per API key, per replica (0: no limit)"`
 	RateLimitBurst int     `env:"TAXII_RATE_LIMIT_BURST" help:"requests a key may make at once above TAXII_RATE_LIMIT"`
+
+	ImportListMax      int           `env:"TAXII_IMPORT_LIST_MAX" help:"rejected or conflicting objects an import lists one by one (per file, per admin import job); the rest are counted"`
+	ImportMaxBytes     int64         `env:"TAXII_IMPORT_MAX_BYTES" help:"largest body of an admin API import, in bytes (streamed, never held in memory)"`
+	ImportJobRetention time.Duration `env:"TAXII_IMPORT_JOB_RETENTION" help:"how long finished admin import jobs stay readable"`
 }
 
 // Maxima: a setting above these is refused, so a typo cannot open the server wide.
@@ -147,6 +151,9 @@ const (
 	MaxUsageFlushInterval = time.Hour
 	MaxUsageRetention     = 400 * 24 * time.Hour
 	MaxUsageEntries       = 10_000_000
+	MaxImportListMax      = 100_000
+	MaxImportBytes        = 1 << 40
+	MaxImportJobRetention = 365 * 24 * time.Hour
 	MaxAdminBody          = 64 << 20
 	MaxAdminListLimit     = 100_000
 	MaxAdminPreview       = 1_000
@@ -212,6 +219,9 @@ func Default() Config {
 		UsageFlushInterval: 30 * time.Second,
 		UsageRetention:     30 * 24 * time.Hour,
 		UsageMaxEntries:    100_000,
+		ImportListMax:      100,
+		ImportMaxBytes:     10 << 30,
+		ImportJobRetention: 7 * 24 * time.Hour,
 
 		AdminMaxBody:        1 << 20,
 		AdminListLimit:      100,
@@ -388,6 +398,15 @@ func (c *Config) Validate() error {
 	}
 	if c.UsageMaxEntries < 1 || c.UsageMaxEntries > MaxUsageEntries {
 		bad("TAXII_USAGE_MAX_ENTRIES: %d must be between 1 and %d", c.UsageMaxEntries, MaxUsageEntries)
+	}
+	if c.ImportListMax < 0 || c.ImportListMax > MaxImportListMax {
+		bad("TAXII_IMPORT_LIST_MAX: %d must be between 0 and %d", c.ImportListMax, MaxImportListMax)
+	}
+	if c.ImportMaxBytes < 1024 || c.ImportMaxBytes > MaxImportBytes {
+		bad("TAXII_IMPORT_MAX_BYTES: %d must be between 1024 and %d", c.ImportMaxBytes, int64(MaxImportBytes))
+	}
+	if c.ImportJobRetention < time.Minute || c.ImportJobRetention > MaxImportJobRetention {
+		bad("TAXII_IMPORT_JOB_RETENTION: %s must be between 1m and %s", c.ImportJobRetention, MaxImportJobRetention)
 	}
 	if c.StatusTTL < time.Minute {
 		bad("TAXII_STATUS_TTL: %s is shorter than a minute", c.StatusTTL)

@@ -1,8 +1,8 @@
 // Package ingest turns decoded STIX objects into stored versions, with an
 // outcome and a reason for every object. Every write path goes through it (the
-// import command and TAXII Add Objects; an admin import or an upstream poller
-// would too), so validation, feed filters, provenance and the store's per-object
-// refusals mean the same everywhere.
+// import command, TAXII Add Objects, admin imports, upstream pulls), so
+// validation, feed filters, provenance, the store's per-object refusals and
+// what counts as a conflict mean the same everywhere.
 package ingest
 
 import (
@@ -63,7 +63,11 @@ type Result int
 const (
 	Rejected  Result = iota // not stored: see Outcome.Reason
 	Added                   // stored as a new version
-	Unchanged               // this version was already stored
+	Unchanged               // this version was already stored, with the same content
+	// Conflicting: this version (same id and modified) was already stored with
+	// other content; the first stays and this one is not stored (see Reason).
+	// Content is compared as JSON values: stix.Digest says what counts.
+	Conflicting
 )
 
 // Outcome is the fate of one input item.
@@ -73,10 +77,10 @@ type Outcome struct {
 	// Version is modified, else created; for a stored object without either,
 	// its date_added, the version TAXII shows for it.
 	Version string
-	Reason  string // why it was rejected, without the id; Rejected only
+	Reason  string // why it was rejected or conflicts, without the id
 	// OldSTIX: rejected because its spec_version is not 2.1 (STIX 2.0 content).
 	OldSTIX   bool
-	DateAdded int64 // µs since the epoch, of the stored version; 0 when rejected
+	DateAdded int64 // µs since the epoch, of the stored version (the first, for a conflict); 0 when rejected
 }
 
 // Batch is a validated batch, ready to store: Check is pure CPU and can run
@@ -127,7 +131,7 @@ func (in *Ingester) Check(items []Item) *Batch {
 		b.objs = append(b.objs, store.Object{ID: m.ID, Type: m.Type, SpecVersion: m.SpecVersion,
 			Created: m.Created, Modified: m.Modified, Raw: it.Raw,
 			Source: in.opts.Source, Confined: in.opts.Confined,
-			Observables: observables.OfType(m.Type, it.Raw)})
+			Observables: observables.OfType(m.Type, it.Raw), Digest: res.Digest})
 		b.at = append(b.at, i)
 	}
 	return b
@@ -169,6 +173,8 @@ func apply(o *Outcome, s store.AddOutcome) {
 		return
 	case s.Added:
 		o.Result = Added
+	case s.Conflict:
+		o.Result = Conflicting
 	default:
 		o.Result = Unchanged
 	}
@@ -178,6 +184,9 @@ func apply(o *Outcome, s store.AddOutcome) {
 		// 4.3.1: "a value for the version that is consistent to the server").
 		o.Version = store.FormatDateAdded(s.DateAdded)
 	}
+	if o.Result == Conflicting {
+		o.Reason = fmt.Sprintf("version %s is already stored with other content; the first version is kept", o.Version)
+	}
 }
 
 // Ingest checks and stores items: Check then Store.
@@ -186,18 +195,12 @@ func (in *Ingester) Ingest(ctx context.Context, items []Item) ([]Outcome, error)
 }
 
 // Counts tallies outcomes.
-func Counts(outs []Outcome) (added, unchanged, rejected int) {
+func Counts(outs []Outcome) Tally {
+	var t Tally
 	for _, o := range outs {
-		switch o.Result {
-		case Added:
-			added++
-		case Unchanged:
-			unchanged++
-		default:
-			rejected++
-		}
+		t.Add(o)
 	}
-	return added, unchanged, rejected
+	return t
 }
 
 // refusal is the reason of a store refusal, as a writer should read it.

@@ -86,8 +86,8 @@ func TestIngestOutcomes(t *testing.T) {
 	if outs[0].DateAdded == 0 || outs[5].DateAdded != outs[0].DateAdded || outs[0].Version != mod {
 		t.Errorf("stored outcomes %+v, %+v", outs[0], outs[5])
 	}
-	if a, u, r := ingest.Counts(outs); a != 1 || u != 1 || r != 4 {
-		t.Errorf("Counts = %d, %d, %d; want 1, 1, 4", a, u, r)
+	if got := ingest.Counts(outs); got != (ingest.Tally{Imported: 1, Unchanged: 1, Rejected: 4}) {
+		t.Errorf("Counts = %+v; want 1 imported, 1 unchanged, 4 rejected", got)
 	}
 	sources, err := st.ListSources(ctx)
 	if err != nil {
@@ -217,5 +217,76 @@ func TestStagedSpool(t *testing.T) {
 				t.Fatalf("%d bytes of the budget still held after Close", used)
 			}
 		})
+	}
+}
+
+// TestIngestConflicts: a version stored again with the same content (whatever
+// its layout) is unchanged; with other content it conflicts, with its reason,
+// the date_added of the first, and the first content kept.
+func TestIngestConflicts(t *testing.T) {
+	st := sqlitetest.New(t)
+	ctx := t.Context()
+	in := newIngester(t, st, ingest.Options{Source: "import"})
+	const mod = "2026-02-01T00:00:00.000Z"
+	first := indicator(1, mod)
+	relaid := []byte(strings.ReplaceAll(string(first), `","`, `", "`)) // the same JSON, other whitespace
+	other := []byte(strings.Replace(string(first), `10.0.0.1`, `10.0.0.99`, 1))
+	outs, err := in.Ingest(ctx, []ingest.Item{{Raw: first}, {Raw: other}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outs[0].Result != ingest.Added || outs[1].Result != ingest.Conflicting || outs[1].DateAdded != outs[0].DateAdded {
+		t.Fatalf("in one batch: %+v", outs)
+	}
+	outs, err = in.Ingest(ctx, []ingest.Item{{Raw: relaid}, {Raw: other}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outs[0].Result != ingest.Unchanged || outs[1].Result != ingest.Conflicting {
+		t.Fatalf("in a later batch: %+v", outs)
+	}
+	want := "version " + mod + " is already stored with other content; the first version is kept"
+	if outs[1].Reason != want || outs[1].ID != "indicator--00000000-0000-4000-8000-000000000001" {
+		t.Errorf("conflict outcome %+v, want reason %q", outs[1], want)
+	}
+	if got := ingest.Counts(outs); got != (ingest.Tally{Unchanged: 1, Conflicting: 1}) {
+		t.Errorf("Counts = %+v", got)
+	}
+	var raws []string
+	err = st.ScanObjects(ctx, store.Query{Limit: 10, Versions: store.VersionMatch{All: true}}, func(store.Page) error { return nil },
+		func(r store.Row) error { raws = append(raws, string(r.Raw)); return nil })
+	if err != nil || len(raws) != 1 || raws[0] != string(first) {
+		t.Fatalf("stored %q (%v), want the first version only", raws, err)
+	}
+}
+
+// TestReport: the lines an import lists, bounded, and its closing lines.
+func TestReport(t *testing.T) {
+	r := ingest.Report{Input: "f.json", Max: 2}
+	outs := []ingest.Outcome{
+		{Result: ingest.Added, ID: "a"},
+		{Result: ingest.Conflicting, ID: "b", Reason: "why b"},
+		{Result: ingest.Rejected, OldSTIX: true, ID: "c", Reason: "2.0"},
+		{Result: ingest.Rejected, Reason: "why -"},
+		{Result: ingest.Rejected, ID: "e", Reason: "why e"},
+		{Result: ingest.Unchanged, ID: "f"},
+	}
+	var lines []string
+	for i, o := range outs {
+		if l := r.Add(i, o); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	want := []string{"conflicting f.json: object 2 b: why b", "rejected f.json: object 4 -: why -"}
+	if fmt.Sprint(lines) != fmt.Sprint(want) || fmt.Sprint(r.Lines) != fmt.Sprint(want) {
+		t.Errorf("lines %q, want %q", lines, want)
+	}
+	if got := r.Tally.String(); got != "imported 1, unchanged 1, conflicting 1, rejected 3" {
+		t.Errorf("summary %q", got)
+	}
+	closing := r.Closing()
+	if len(closing) != 2 || !strings.HasPrefix(closing[0], "rejected f.json: 1 objects are STIX 2.0") ||
+		closing[1] != "f.json: 1 more rejected or conflicting objects not listed" {
+		t.Errorf("closing %q", closing)
 	}
 }

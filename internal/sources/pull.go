@@ -21,7 +21,7 @@ type Sink interface {
 
 // Counts is what a Sink did with one page.
 type Counts struct {
-	Stored, Unchanged, Rejected int
+	Stored, Unchanged, Conflicting, Rejected int
 	// Samples are a few rejection reasons, "id: reason", for the source's record.
 	Samples []string
 }
@@ -72,6 +72,7 @@ type Stats struct {
 	Converted   int // STIX 2.0 objects rewritten as 2.1
 	Stored      int
 	Unchanged   int
+	Conflicting int // same version, other content: the first stored stays
 	Rejected    int
 	Retries     int
 	Conversions map[Conversion]int
@@ -158,6 +159,7 @@ func (p *Puller) Run(ctx context.Context, watermark string) (Stats, error) {
 		st.Watermark = wm
 		st.Stored += c.Stored
 		st.Unchanged += c.Unchanged
+		st.Conflicting += c.Conflicting
 		st.Rejected += c.Rejected
 		for _, s := range c.Samples {
 			if len(st.Samples) < maxSamples {

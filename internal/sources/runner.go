@@ -100,7 +100,7 @@ func (r *Runner) runOne(ctx context.Context, u store.Upstream) {
 		rep.Lag = max(r.now().Sub(wm), 0)
 	}
 	run := store.UpstreamRun{Started: start, Finished: r.now(), Samples: st.Samples, Notes: st.Notes,
-		Counts: store.UpstreamCounts{Pulled: int64(st.Pulled), Stored: int64(st.Stored), Unchanged: int64(st.Unchanged),
+		Counts: store.UpstreamCounts{Pulled: int64(st.Pulled), Stored: int64(st.Stored), Unchanged: int64(st.Unchanged), Conflicting: int64(st.Conflicting),
 			Rejected: int64(st.Rejected), Converted: int64(st.Converted)}}
 	if err != nil {
 		run.Err = err.Error()
@@ -109,7 +109,7 @@ func (r *Runner) runOne(ctx context.Context, u store.Upstream) {
 		rep.Err = fmt.Errorf("record the run: %w", ferr)
 	}
 	fields := []zap.Field{zap.String("source", u.Name), zap.Int("pulled", st.Pulled), zap.Int("stored", st.Stored),
-		zap.Int("unchanged", st.Unchanged), zap.Int("rejected", st.Rejected), zap.Int("converted", st.Converted),
+		zap.Int("unchanged", st.Unchanged), zap.Int("conflicting", st.Conflicting), zap.Int("rejected", st.Rejected), zap.Int("converted", st.Converted),
 		zap.Duration("duration", rep.Duration), zap.String("watermark", st.Watermark)}
 	if rep.Err != nil {
 		r.Log.Warn("source run failed", append(fields, zap.Error(rep.Err))...)
@@ -169,9 +169,11 @@ func (s *storeSink) Commit(ctx context.Context, objs [][]byte, watermark string)
 		return Counts{}, err
 	}
 	var c Counts
-	c.Stored, c.Unchanged, c.Rejected = ingest.Counts(outs)
+	t := ingest.Counts(outs)
+	c.Stored, c.Unchanged, c.Conflicting, c.Rejected = t.Imported, t.Unchanged, t.Conflicting, t.Rejected
 	for _, o := range outs {
-		if o.Result == ingest.Rejected && len(c.Samples) < maxSamples {
+		// A conflict is a sample too: the upstream changed a version without a new modified.
+		if (o.Result == ingest.Rejected || o.Result == ingest.Conflicting) && len(c.Samples) < maxSamples {
 			c.Samples = append(c.Samples, o.ID+": "+o.Reason)
 		}
 	}

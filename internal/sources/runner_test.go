@@ -43,7 +43,9 @@ func TestRunnerStoresThroughIngest(t *testing.T) {
 		}
 		w.Header().Set("X-TAXII-Date-Added-First", "2026-01-01T00:00:00.000000Z")
 		w.Header().Set("X-TAXII-Date-Added-Last", last)
-		fmt.Fprintf(w, `{"more":false,"objects":[%s,%s,%s]}`, obj(1, "[ipv4-addr:value = '10.0.0.1']"), obj(2, "[not a pattern"), obj(3, "[ipv4-addr:value = '10.0.0.3']"))
+		// The last is the first's version with other content: a conflict, counted and sampled.
+		fmt.Fprintf(w, `{"more":false,"objects":[%s,%s,%s,%s]}`, obj(1, "[ipv4-addr:value = '10.0.0.1']"), obj(2, "[not a pattern"),
+			obj(3, "[ipv4-addr:value = '10.0.0.3']"), obj(1, "[ipv4-addr:value = '10.0.0.99']"))
 	}))
 	defer srv.Close()
 
@@ -65,7 +67,7 @@ func TestRunnerStoresThroughIngest(t *testing.T) {
 	if n := r.RunDue(ctx); n != 1 {
 		t.Fatalf("RunDue ran %d sources, want 1", n)
 	}
-	if len(reports) != 1 || reports[0].Err != nil || reports[0].Stats.Pulled != 3 || reports[0].Stats.Stored != 2 || reports[0].Stats.Rejected != 1 ||
+	if len(reports) != 1 || reports[0].Err != nil || reports[0].Stats.Pulled != 4 || reports[0].Stats.Stored != 2 || reports[0].Stats.Rejected != 1 || reports[0].Stats.Conflicting != 1 ||
 		reports[0].Lag != now.Sub(time.Date(2026, 1, 1, 0, 0, 2, 0, time.UTC)) {
 		t.Fatalf("reports %+v", reports)
 	}
@@ -73,8 +75,9 @@ func TestRunnerStoresThroughIngest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Watermark != last || u.LastError != "" || u.LastCounts != (store.UpstreamCounts{Pulled: 3, Stored: 2, Rejected: 1}) ||
-		len(u.Samples) != 1 || !strings.HasPrefix(u.Samples[0], "indicator--00000000-0000-4000-8000-000000000002: ") || u.LeaseOwner != "" {
+	if u.Watermark != last || u.LastError != "" || u.LastCounts != (store.UpstreamCounts{Pulled: 4, Stored: 2, Rejected: 1, Conflicting: 1}) ||
+		len(u.Samples) != 2 || !strings.HasPrefix(u.Samples[0], "indicator--00000000-0000-4000-8000-000000000002: ") ||
+		!strings.Contains(u.Samples[1], "000000000001: version 2026-01-01T00:00:00.000Z is already stored with other content") || u.LeaseOwner != "" {
 		t.Fatalf("recorded %+v", u)
 	}
 	if srcs, _ := st.ListSources(ctx); len(srcs) != 1 || srcs[0].Source != "vendor" || srcs[0].Objects != 2 {
@@ -95,7 +98,7 @@ func TestRunnerStoresThroughIngest(t *testing.T) {
 	if len(addedAfter) != 2 || addedAfter[0] != "" || addedAfter[1] != last {
 		t.Fatalf("added_after of the requests: %q, want the watermark on the second run", addedAfter)
 	}
-	if u, _ := st.GetUpstream(ctx, "vendor"); u.TotalCounts != (store.UpstreamCounts{Pulled: 3, Stored: 2, Rejected: 1}) || !u.NextRun.Equal(now.Add(time.Hour)) {
+	if u, _ := st.GetUpstream(ctx, "vendor"); u.TotalCounts != (store.UpstreamCounts{Pulled: 4, Stored: 2, Rejected: 1, Conflicting: 1}) || !u.NextRun.Equal(now.Add(time.Hour)) {
 		t.Fatalf("after the second run: %+v", u)
 	}
 }

@@ -66,7 +66,10 @@ func (e *Error) Error() string {
 // Result is the outcome of validating one object in ValidateAll.
 type Result struct {
 	Meta Meta
-	Err  error
+	// Digest is the content digest of a valid object (see Digest): the stores
+	// tell a repeated version from a conflicting one by it.
+	Digest []byte
+	Err    error
 }
 
 // ValidateAll validates raws on GOMAXPROCS workers; results keep the input order.
@@ -75,7 +78,7 @@ func (v *Validator) ValidateAll(raws [][]byte) []Result {
 	workers := min(runtime.GOMAXPROCS(0), (len(raws)+chunkSize-1)/chunkSize)
 	if workers <= 1 {
 		for i, raw := range raws {
-			res[i].Meta, res[i].Err = v.Validate(raw)
+			res[i] = v.validate(raw)
 		}
 		return res
 	}
@@ -89,7 +92,7 @@ func (v *Validator) ValidateAll(raws [][]byte) []Result {
 					return
 				}
 				for i := start; i < min(start+chunkSize, len(raws)); i++ {
-					res[i].Meta, res[i].Err = v.Validate(raws[i])
+					res[i] = v.validate(raws[i])
 				}
 			}
 		})
@@ -105,6 +108,12 @@ const chunkSize = 16
 // Validate checks one object's raw JSON. On failure the error is an *Error;
 // the returned Meta then holds what could be read (ID, Type).
 func (v *Validator) Validate(raw []byte) (Meta, error) {
+	r := v.validate(raw)
+	return r.Meta, r.Err
+}
+
+// validate is Validate with the digest of a valid object.
+func (v *Validator) validate(raw []byte) Result {
 	var meta Meta
 	doc, jerr := parseJSONNames(raw, v.lim, v.schemas.names)
 	if jerr != nil {
@@ -112,11 +121,16 @@ func (v *Validator) Validate(raw []byte) (Meta, error) {
 		// the same way, also when its JSON is broken.
 		meta.ID = sniffID(raw)
 		if jerr.rule {
-			return meta, &Error{ID: meta.ID, Path: jerr.pointer(), Reason: jerr.msg}
+			return Result{Meta: meta, Err: &Error{ID: meta.ID, Path: jerr.pointer(), Reason: jerr.msg}}
 		}
-		return meta, &Error{ID: meta.ID, Path: jerr.pointer(), Reason: fmt.Sprintf("invalid JSON: %s (offset %d)", jerr.msg, jerr.offset)}
+		return Result{Meta: meta, Err: &Error{ID: meta.ID, Path: jerr.pointer(), Reason: fmt.Sprintf("invalid JSON: %s (offset %d)", jerr.msg, jerr.offset)}}
 	}
-	return v.validateDoc(doc)
+	meta, err := v.validateDoc(doc)
+	if err != nil {
+		return Result{Meta: meta, Err: err}
+	}
+	// From the tree validation parsed: the digest costs no second parse.
+	return Result{Meta: meta, Digest: digestOf(doc)}
 }
 
 // validateDoc checks an object parsed by parseJSONNames (or, in the

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"slices"
 	"time"
+
+	"github.com/inthreat/taxii-server/internal/stix"
 )
 
 // Sentinel errors. Implementations translate every driver error into one of
@@ -37,6 +39,7 @@ type Store interface {
 	Sources
 	Audit
 	Usage
+	ImportJobs
 	// Migrate applies pending migrations; safe to run twice and from several processes.
 	Migrate(ctx context.Context) error
 	// CheckSchema returns ErrSchemaMismatch unless the schema is exactly the one this binary knows.
@@ -74,6 +77,9 @@ type Object struct {
 	// Observables are the values the object's pattern names (observables.Of), stored
 	// with the version and indexed for lookups and blocklists; nil for most objects.
 	Observables []Observable
+	// Digest is the content digest of Raw (stix.Digest; ingest has it from
+	// validation). nil: the store computes it.
+	Digest []byte
 }
 
 // Observable is one value an indicator's pattern names, in canonical form.
@@ -89,7 +95,10 @@ type Observable struct {
 
 // AddOutcome says what AddObjects did with one input object.
 type AddOutcome struct {
-	Added     bool  // false: stored before, or refused
+	Added bool // false: stored before, or refused
+	// Conflict: this version (id, version) was stored before with other content
+	// (another digest); the stored one is kept, unchanged.
+	Conflict  bool
 	DateAdded int64 // microseconds since the Unix epoch; of the stored version
 	// Refused is why the store did not take this object (the others of the call
 	// are still stored): ErrOtherSource, or a version timestamp it cannot order.
@@ -204,7 +213,9 @@ type Page struct {
 // Objects is the intelligence store.
 type Objects interface {
 	// AddObjects stores each version unless the same (id, version) is already stored,
-	// where version is modified, else created, compared as instants. It assigns each
+	// where version is modified, else created, compared as instants; the first
+	// content stored for a version stays, and a later one with another digest is
+	// a Conflict (within one call too). It assigns each
 	// new version a date_added greater than any committed before it (strictly
 	// increasing in commit order), all in one transaction. An object the store
 	// refuses (AddOutcome.Refused) does not stop the others; an error means
@@ -478,4 +489,12 @@ func (f FeedFilter) Allows(objectType string) bool {
 	}
 	types := f.ReadTypes()
 	return len(types) == 0 || slices.Contains(types, objectType)
+}
+
+// ObjectDigest is o's content digest: o.Digest, else computed from o.Raw.
+func ObjectDigest(o Object) ([]byte, error) {
+	if o.Digest != nil {
+		return o.Digest, nil
+	}
+	return stix.Digest(o.Raw)
 }

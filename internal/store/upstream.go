@@ -47,12 +47,13 @@ type Upstream struct {
 // UpstreamCounts is what pulls did.
 type UpstreamCounts struct {
 	Pulled, Stored, Unchanged, Rejected, Converted int64
+	Conflicting                                    int64 // same version, other content: the first stored stays
 }
 
 // Add returns the sum of c and d.
 func (c UpstreamCounts) Add(d UpstreamCounts) UpstreamCounts {
 	return UpstreamCounts{c.Pulled + d.Pulled, c.Stored + d.Stored, c.Unchanged + d.Unchanged,
-		c.Rejected + d.Rejected, c.Converted + d.Converted}
+		c.Rejected + d.Rejected, c.Converted + d.Converted, c.Conflicting + d.Conflicting}
 }
 
 // Lease identifies the holder of an upstream source's lease at a time.

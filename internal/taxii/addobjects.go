@@ -192,10 +192,15 @@ func newStatus(feedID, keyID string, requested time.Time, outs []ingest.Outcome)
 	}
 	for _, it := range outs {
 		o := store.StatusObject{ID: statusText(it.ID, maxStatusID), Version: statusText(it.Version, maxStatusID)}
-		if it.Result == ingest.Rejected {
+		switch it.Result {
+		case ingest.Rejected:
 			o.Message = statusText(it.Reason, maxStatusMessage)
 			st.Failures = append(st.Failures, o)
-		} else {
+		case ingest.Conflicting:
+			// Not stored: the client must learn that its content is not what is served.
+			o.Message = statusText("object "+it.ID+" "+it.Reason, maxStatusMessage)
+			st.Failures = append(st.Failures, o)
+		default: // added, or the same content stored before
 			st.Successes = append(st.Successes, o)
 		}
 	}

@@ -20,3 +20,13 @@ var Lookups = map[string]struct {
 	"feed":   {selectFeed, []any{"6d1a2f9e-3f2c-4c55-9d0b-7d1cb1e6d001", "intel"}},
 	"status": {selectStatus, []any{"6d1a2f9e-3f2c-4c55-9d0b-7d1cb1e6d001", "2026-01-01T00:00:00Z"}},
 }
+
+// MemberKeysQuery is phase 1 of ScanObjects for q, a page of an Indexed feed, with its arguments, for plan tests.
+func MemberKeysQuery(q store.Query) (string, []any) {
+	var args []any
+	sql, err := memberKeysSQL(q, &args)
+	if err != nil {
+		panic(err)
+	}
+	return sql, args
+}

@@ -23,15 +23,17 @@ const memberPredicate = `((f.with_context AND o.type IN ('identity', 'marking-de
 	AND NOT (f.exclude_revoked AND o.revoked)))`
 
 // addMembers enters the versions of one AddObjects call ($1..$2 is its
-// date_added range) into the membership index of every indexed feed.
-const addMembers = `INSERT INTO feed_members (feed_id, obj)
-SELECT f.id, o.date_added FROM feeds f JOIN objects o ON o.date_added BETWEEN $1 AND $2
+// date_added range) into the membership index of every indexed feed, with the
+// columns a page reads from the entries (fixFlags keeps the flags true).
+const addMembers = `INSERT INTO feed_members (feed_id, obj, is_latest, is_first, valid_until)
+SELECT f.id, o.date_added, o.is_latest, o.is_first, o.valid_until
+FROM feeds f JOIN objects o ON o.date_added BETWEEN $1 AND $2
 WHERE f.indexed AND ` + memberPredicate + `
 ON CONFLICT DO NOTHING`
 
 // rebuildMembers fills the membership index of feed $1 from the whole store.
-const rebuildMembers = `INSERT INTO feed_members (feed_id, obj)
-SELECT f.id, o.date_added FROM feeds f CROSS JOIN objects o
+const rebuildMembers = `INSERT INTO feed_members (feed_id, obj, is_latest, is_first, valid_until)
+SELECT f.id, o.date_added, o.is_latest, o.is_first, o.valid_until FROM feeds f CROSS JOIN objects o
 WHERE f.id = $1::uuid AND f.indexed AND ` + memberPredicate
 
 // filterCols are the filter-field columns of the rows of one insert.

@@ -16,8 +16,7 @@ const (
 	// added at or after the cutoff ($1).
 	purgeSelect = `SELECT o.id FROM objects o WHERE o.is_latest AND NOT EXISTS
 	(SELECT 1 FROM objects n WHERE n.id = o.id AND n.date_added >= $1)%s`
-	purgeCount  = `SELECT count(*) FROM objects WHERE id IN (%s)`
-	purgeDelete = `DELETE FROM objects WHERE id IN (%s)`
+	purgeCount = `SELECT count(*) FROM objects WHERE id IN (%s)`
 )
 
 // PurgeObjects removes the selected objects in one transaction holding the store
@@ -53,9 +52,7 @@ func (s *Store) PurgeObjects(ctx context.Context, p store.Purge) (store.PurgeRes
 		if p.DryRun || res.Objects == 0 {
 			return tx.QueryRow(ctx, fmt.Sprintf(purgeCount, sel), args...).Scan(&res.Versions)
 		}
-		tag, err := tx.Exec(ctx, fmt.Sprintf(purgeDelete, sel), args...)
-		res.Versions = tag.RowsAffected()
-		return err
+		return tx.QueryRow(ctx, fmt.Sprintf(deleteObjects, "id IN ("+sel+")"), args...).Scan(&res.Versions)
 	})
 	return res, interpretError(err)
 }

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 )
 
@@ -30,31 +32,44 @@ const setClock = `UPDATE store_clock SET last_us = $1 WHERE one`
 const insertObjects = `WITH ins AS (
 	INSERT INTO objects
 		(date_added, id, type, spec_version, created, modified, version_key, is_latest, is_first, raw,
-		 tlp, creators, confidence, labels, revoked, valid_until, source)
+		 tlp, creators, confidence, labels, revoked, valid_until, source, digest)
 	SELECT date_added, id, type, spec_version, created, modified, version_key, true, true, raw,
 		tlp, ARRAY(SELECT jsonb_array_elements_text(creators::jsonb)), nullif(confidence, -1),
-		ARRAY(SELECT jsonb_array_elements_text(labels::jsonb)), revoked, nullif(valid_until, 0), source
+		ARRAY(SELECT jsonb_array_elements_text(labels::jsonb)), revoked, nullif(valid_until, 0), source, digest
 	FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[],
-		$9::smallint[], $10::text[], $11::smallint[], $12::text[], $13::boolean[], $14::bigint[], $15::text[])
+		$9::smallint[], $10::text[], $11::smallint[], $12::text[], $13::boolean[], $14::bigint[], $15::text[], $16::bytea[])
 		AS t(date_added, id, type, spec_version, created, modified, version_key, raw,
-		     tlp, creators, confidence, labels, revoked, valid_until, source)
+		     tlp, creators, confidence, labels, revoked, valid_until, source, digest)
 	ON CONFLICT (id, version_key) DO NOTHING
 	RETURNING date_added, id
 )
 SELECT date_added, EXISTS (SELECT 1 FROM objects o WHERE o.id = ins.id) FROM ins`
 
-const existingVersions = `SELECT o.id, o.version_key, o.date_added
+// existingVersions reads the stored versions an insert met, with their digest;
+// the bytes only of versions stored before digests were (migration 9).
+const existingVersions = `SELECT o.id, o.version_key, o.date_added, o.digest, CASE WHEN o.digest IS NULL THEN o.raw END
 FROM objects o JOIN unnest($1::text[], $2::text[]) AS t(id, version_key)
 	ON o.id = t.id AND o.version_key = t.version_key`
 
-// fixFlags recomputes is_latest/is_first for the given ids, writing only rows that change.
+// setDigests saves the digests computed for versions stored before migration 9,
+// so each is computed once.
+const setDigests = `UPDATE objects o SET digest = t.digest
+FROM unnest($1::bigint[], $2::bytea[]) AS t(date_added, digest) WHERE o.date_added = t.date_added`
+
+// fixFlags recomputes is_latest/is_first for the given ids, writing only rows
+// that change, and copies the change into the feeds' membership entries, which
+// carry the flags so that a feed page is read from its index alone.
 const fixFlags = `WITH m AS (
 	SELECT id, max(version_key) AS maxv, min(version_key) AS minv
 	FROM objects WHERE id = ANY($1::text[]) GROUP BY id
+), changed AS (
+	UPDATE objects o SET is_latest = (o.version_key = m.maxv), is_first = (o.version_key = m.minv)
+	FROM m
+	WHERE o.id = m.id AND (o.is_latest <> (o.version_key = m.maxv) OR o.is_first <> (o.version_key = m.minv))
+	RETURNING o.date_added, o.is_latest, o.is_first
 )
-UPDATE objects o SET is_latest = (o.version_key = m.maxv), is_first = (o.version_key = m.minv)
-FROM m
-WHERE o.id = m.id AND (o.is_latest <> (o.version_key = m.maxv) OR o.is_first <> (o.version_key = m.minv))`
+UPDATE feed_members f SET is_latest = c.is_latest, is_first = c.is_first
+FROM changed c WHERE f.obj = c.date_added`
 
 // sourcesOf reads the least and greatest source of the stored versions of ids:
 // an object has one source when they are equal.
@@ -69,6 +84,13 @@ const listSources = `SELECT source, sum(n)::bigint FROM (
 	UNION ALL
 	SELECT source, 0 FROM api_keys WHERE revoked_at IS NULL
 ) s GROUP BY source ORDER BY source`
+
+// deleteObjects deletes the versions that match a condition (%s) with their
+// feeds' membership entries, and counts them: a page reads its keys from the
+// entries alone, so each must have its row.
+const deleteObjects = `WITH gone AS (DELETE FROM objects WHERE %s RETURNING date_added),
+members AS (DELETE FROM feed_members WHERE obj IN (SELECT date_added FROM gone))
+SELECT count(*) FROM gone`
 
 type versionRef struct{ id, key string }
 
@@ -177,11 +199,16 @@ func (s *Store) AddObjectBatches(ctx context.Context, next func() ([]store.Objec
 func (s *Store) addBatch(ctx context.Context, tx pgx.Tx, objs []store.Object) ([]store.AddOutcome, error) {
 	out := make([]store.AddOutcome, len(objs))
 	keys := make([]string, len(objs))
+	digests := make([][]byte, len(objs))
 	var confined []string // ids of confined objects
 	for i, o := range objs {
 		k, err := store.VersionKey(store.ObjectVersion(o.Created, o.Modified))
 		if err != nil {
 			out[i].Refused = fmt.Errorf("version %w", err)
+			continue
+		}
+		if digests[i], err = store.ObjectDigest(o); err != nil {
+			out[i].Refused = err
 			continue
 		}
 		keys[i] = k
@@ -191,6 +218,7 @@ func (s *Store) addBatch(ctx context.Context, tx pgx.Tx, objs []store.Object) ([
 	}
 
 	first := make(map[versionRef]int, len(objs)) // first input index of each version
+	kept := make(map[versionRef][]byte)          // digest of the content kept, for repeats
 	err := func() error {
 		if len(objs) == 0 {
 			return nil
@@ -227,13 +255,13 @@ func (s *Store) addBatch(ctx context.Context, tx pgx.Tx, objs []store.Object) ([
 		ids, types, specs := make([]string, n), make([]string, n), make([]string, n)
 		created, modified, vkeys := make([]string, n), make([]string, n), make([]string, n)
 		sources := make([]string, n)
-		raws := make([][]byte, n)
+		raws, digs := make([][]byte, n), make([][]byte, n)
 		for j, i := range uniq {
 			o := objs[i]
 			dateAdded[j] = base + int64(j)
 			ids[j], types[j], specs[j] = o.ID, o.Type, o.SpecVersion
 			created[j], modified[j], vkeys[j] = o.Created, o.Modified, keys[i]
-			raws[j], sources[j] = o.Raw, o.Source
+			raws[j], sources[j], digs[j] = o.Raw, o.Source, digests[i]
 		}
 		fc, err := s.filterColumns(ctx, tx, objs, uniq)
 		if err != nil {
@@ -255,7 +283,7 @@ func (s *Store) addBatch(ctx context.Context, tx pgx.Tx, objs []store.Object) ([
 			}
 			rows, err := tx.Query(ctx, insertObjects, dateAdded[lo:hi], ids[lo:hi], types[lo:hi], specs[lo:hi],
 				created[lo:hi], modified[lo:hi], vkeys[lo:hi], raws[lo:hi],
-				fc.tlp[lo:hi], fc.creators[lo:hi], fc.confidence[lo:hi], fc.labels[lo:hi], fc.revoked[lo:hi], fc.validUntil[lo:hi], sources[lo:hi])
+				fc.tlp[lo:hi], fc.creators[lo:hi], fc.confidence[lo:hi], fc.labels[lo:hi], fc.revoked[lo:hi], fc.validUntil[lo:hi], sources[lo:hi], digs[lo:hi])
 			if err != nil {
 				return err
 			}
@@ -283,6 +311,7 @@ func (s *Store) addBatch(ctx context.Context, tx pgx.Tx, objs []store.Object) ([
 		for j, i := range uniq {
 			if inserted[j] {
 				out[i] = store.AddOutcome{Added: true, DateAdded: dateAdded[j]}
+				kept[versionRef{ids[j], vkeys[j]}] = digs[j]
 				if addedOf[ids[j]]++; addedOf[ids[j]] == 2 {
 					fix[ids[j]] = true
 				}
@@ -301,12 +330,29 @@ func (s *Store) addBatch(ctx context.Context, tx pgx.Tx, objs []store.Object) ([
 			}
 			var id, key string
 			var d int64
-			_, err = pgx.ForEachRow(rows, []any{&id, &key, &d}, func() error {
-				out[first[versionRef{id, key}]] = store.AddOutcome{DateAdded: d}
+			var dig, raw []byte
+			var fillAt []int64
+			var fill [][]byte
+			_, err = pgx.ForEachRow(rows, []any{&id, &key, &d, &dig, &raw}, func() error {
+				if dig == nil {
+					if dig, err = stix.Digest(raw); err != nil {
+						return fmt.Errorf("stored version %s %s: %w", id, key, err)
+					}
+					fillAt, fill = append(fillAt, d), append(fill, dig)
+				}
+				ref := versionRef{id, key}
+				i := first[ref]
+				kept[ref] = slices.Clone(dig)
+				out[i] = store.AddOutcome{DateAdded: d, Conflict: !bytes.Equal(dig, digests[i])}
 				return nil
 			})
 			if err != nil {
 				return err
+			}
+			if len(fillAt) > 0 {
+				if _, err := tx.Exec(ctx, setDigests, fillAt, fill); err != nil {
+					return err
+				}
 			}
 		}
 		if len(touched) > 0 {
@@ -338,13 +384,15 @@ func (s *Store) addBatch(ctx context.Context, tx pgx.Tx, objs []store.Object) ([
 	if err != nil {
 		return nil, err
 	}
-	// Repeats of a version within the request share the first one's outcome, as not added.
+	// Repeats of a version within the request are not added; each is compared
+	// with the content kept, the first of the request or the one stored before.
 	for i, o := range objs {
 		if out[i].Refused != nil {
 			continue
 		}
-		if j := first[versionRef{o.ID, keys[i]}]; j != i {
-			out[i] = store.AddOutcome{DateAdded: out[j].DateAdded}
+		ref := versionRef{o.ID, keys[i]}
+		if j := first[ref]; j != i {
+			out[i] = store.AddOutcome{DateAdded: out[j].DateAdded, Conflict: !bytes.Equal(kept[ref], digests[i])}
 		}
 	}
 	return out, nil
@@ -352,7 +400,7 @@ func (s *Store) addBatch(ctx context.Context, tx pgx.Tx, objs []store.Object) ([
 
 // conditions builds the WHERE clause of q with numbered placeholders; values never enter the SQL text.
 // A feed filter that is Indexed is served by its membership index: with join the
-// caller walks the index itself (memberScan) and the clause has neither the
+// caller walks the index itself (memberKeysSQL) and the clause has neither the
 // membership nor the date_added bounds; without, the index is a semi-join.
 func conditions(feed store.FeedFilter, q store.Query, args *[]any, join bool) (string, error) {
 	var conds []string
@@ -470,13 +518,25 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 	var (
 		args     []any
 		keysSQL  string
-		rangeSQL func(first, last int64) string
+		rangeSQL func(first, last int64) string // nil: the page's rows are read by their keys
 	)
-	if len(q.IDs) > 0 {
+	switch {
+	case len(q.IDs) > 0:
 		if keysSQL, args, err = idKeysSQL(q); err != nil {
 			return err
 		}
-	} else {
+	case q.Feed.Indexed():
+		if keysSQL, err = memberKeysSQL(q, &args); err != nil {
+			return err
+		}
+		// The membership index is read in its order up to the limit, never
+		// collected and sorted: that would cost the rest of the feed, and the
+		// planner picks it whenever the index's statistics are stale (after a
+		// feed update or a large import, before autovacuum's ANALYZE).
+		if _, err := tx.Exec(ctx, `SET LOCAL enable_sort = off`); err != nil {
+			return interpretError(err)
+		}
+	default:
 		where, err := conditions(q.Feed, q, &args, true)
 		if err != nil {
 			return err
@@ -486,16 +546,6 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 			return "SELECT " + cols + " FROM objects WHERE " + where +
 				" AND date_added BETWEEN " + strconv.FormatInt(first, 10) + " AND " + strconv.FormatInt(last, 10) +
 				" ORDER BY date_added"
-		}
-		if q.Feed.Indexed() {
-			keysSQL, rangeSQL = memberScan(q, where, cols, &args)
-			// The membership index is read in its order up to the limit, never
-			// collected and sorted: that would cost the rest of the feed, and the
-			// planner picks it whenever the index's statistics are stale (after a
-			// feed update or a large import, before autovacuum's ANALYZE).
-			if _, err := tx.Exec(ctx, `SET LOCAL enable_sort = off`); err != nil {
-				return interpretError(err)
-			}
 		}
 	}
 	rows, err := tx.Query(ctx, keysSQL, args...)
@@ -511,8 +561,9 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 		return err
 	}
 
-	if len(q.IDs) > 0 {
-		// The ids' rows may lie far apart: fetch exactly the page's by primary key.
+	if rangeSQL == nil {
+		// The rows of an id list or of a selective feed lie apart: fetch exactly
+		// the page's by primary key, in one batch.
 		rows, err = tx.Query(ctx, "SELECT "+cols+" FROM objects WHERE date_added = ANY($1::bigint[]) ORDER BY date_added", keys[:page.Count])
 	} else {
 		rows, err = tx.Query(ctx, rangeSQL(page.First, page.Last), args...)
@@ -544,29 +595,50 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 	return interpretError(rows.Err())
 }
 
-// memberScan gives the two queries of ScanObjects for an Indexed feed: walk the
-// feed's membership index in order from the cursor, and look each entry up in
-// objects with the other conditions (where). OFFSET 0 keeps the lookup a
-// per-entry probe of the primary key: as a join the planner may merge it with
-// a scan of objects from the first date_added, which costs the depth of the page.
-func memberScan(q store.Query, where, cols string, args *[]any) (string, func(first, last int64) string) {
-	*args = append(*args, q.Feed.Index)
-	feedArg := "$" + strconv.Itoa(len(*args)) + "::uuid"
-	lookup := func(cols string) string {
-		return "CROSS JOIN LATERAL (SELECT " + cols + " FROM objects WHERE date_added = m.obj AND " + where + " OFFSET 0) o"
+// memberKeysSQL is phase 1 of ScanObjects for an Indexed feed: the feed's
+// membership index read in order from the cursor. The conditions of almost
+// every page (latest or first version, expiry, the cursor) are columns of the
+// index entries, so the page is one index-only range scan, as an unfiltered
+// page is. The others (match[type], [spec_version], [version] by time,
+// modified_after) look each entry up in objects; OFFSET 0 keeps that a probe
+// of the primary key per entry, where a join could become a scan of objects
+// from the first date_added, which costs the depth of the page.
+func memberKeysSQL(q store.Query, args *[]any) (string, error) {
+	arg := func(v any) string {
+		*args = append(*args, v)
+		return "$" + strconv.Itoa(len(*args))
 	}
-	keys := "SELECT m.obj FROM feed_members m " + lookup("1") + " WHERE m.feed_id = " + feedArg +
-		" AND m.obj > " + strconv.FormatInt(max(q.AddedAfter, q.After), 10) + " ORDER BY m.obj LIMIT " + strconv.Itoa(q.Limit+1)
-	rows := func(first, last int64) string {
-		return "SELECT o.* FROM feed_members m " + lookup(cols) + " WHERE m.feed_id = " + feedArg +
-			" AND m.obj BETWEEN " + strconv.FormatInt(first, 10) + " AND " + strconv.FormatInt(last, 10) + " ORDER BY m.obj"
+	// Unqualified, these name the entry's columns: the lateral lookup below
+	// shows none of its own.
+	conds := []string{"feed_id = " + arg(q.Feed.Index) + "::uuid", "obj > " + arg(max(q.AddedAfter, q.After)) + "::bigint"}
+	rest := q
+	rest.AddedAfter, rest.After = 0, 0
+	if rest.Feed.ExcludeExpired {
+		conds = append(conds, "(valid_until IS NULL OR valid_until > "+arg(time.Now().UnixMicro())+"::bigint)")
+		rest.Feed.ExcludeExpired = false
 	}
-	return keys, rows
+	if v := q.Versions; len(v.Times) == 0 && len(v.DateAdded) == 0 {
+		if c := versionCondition(v, arg); c != "" {
+			conds = append(conds, c)
+		}
+		rest.Versions = store.VersionMatch{All: true}
+	}
+	where, err := conditions(rest.Feed, rest, args, true)
+	if err != nil {
+		return "", err
+	}
+	from := "feed_members"
+	if where != "true" {
+		from += " CROSS JOIN LATERAL (SELECT FROM objects WHERE date_added = obj AND " + where + " OFFSET 0) o"
+	}
+	return "SELECT obj FROM " + from + " WHERE " + strings.Join(conds, " AND ") +
+		" ORDER BY obj LIMIT " + strconv.Itoa(q.Limit+1), nil
 }
 
-// DeleteObject implements store.Objects. A confined delete locks the clock, as
-// writers do, so that no version of another source arrives between its check
-// and its delete.
+// DeleteObject implements store.Objects. It locks the clock, as writers do:
+// then no version of another source arrives between a confined delete's check
+// and its delete, and no feed update rebuilds a membership index from flags
+// this delete is changing.
 func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id string, versions store.VersionMatch, specVersions []string, source string) (int, error) {
 
 	args := []any{}
@@ -576,21 +648,18 @@ func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id stri
 	}
 	var n int
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, lockWriters); err != nil {
+			return err
+		}
 		foreign := false
 		if source != "" {
-			var last, wall int64
-			if err := tx.QueryRow(ctx, lockClock).Scan(&last, &wall); err != nil {
-				return err
-			}
 			if err := tx.QueryRow(ctx, otherSource, id, source).Scan(&foreign); err != nil {
 				return err
 			}
 		}
-		tag, err := tx.Exec(ctx, "DELETE FROM objects WHERE "+where, args...)
-		if err != nil {
+		if err := tx.QueryRow(ctx, fmt.Sprintf(deleteObjects, where), args...).Scan(&n); err != nil {
 			return err
 		}
-		n = int(tag.RowsAffected())
 		if n == 0 {
 			return nil
 		}

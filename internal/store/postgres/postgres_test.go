@@ -102,7 +102,7 @@ func TestMigrationRecordsSources(t *testing.T) {
 	storetest.CheckSourcesMigrated(t, s)
 }
 
-// TestMigrationBackfillsFilterFields undoes migration 0005 on a store with
+// TestMigrationBackfillsFilterFields undoes migrations 0005 and 0010 on a store with
 // rows, then applies it again: the rows get their filter columns from raw.
 func TestMigrationBackfillsFilterFields(t *testing.T) {
 	s := pgtest.New(t)
@@ -113,7 +113,7 @@ func TestMigrationBackfillsFilterFields(t *testing.T) {
 			ALTER TABLE feeds DROP COLUMN exclude_types, DROP COLUMN tlp, DROP COLUMN sources, DROP COLUMN created_by,
 				DROP COLUMN min_confidence, DROP COLUMN labels, DROP COLUMN exclude_revoked, DROP COLUMN exclude_expired,
 				DROP COLUMN with_context, DROP COLUMN indexed;
-			DELETE FROM schema_migrations WHERE version = 5`)
+			DELETE FROM schema_migrations WHERE version IN (5, 10)`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,4 +142,18 @@ func TestRootCauseOfRefusedConnection(t *testing.T) {
 	if n := strings.Count(cause.Error(), "connection refused"); n != 1 {
 		t.Fatalf("RootCause names the refusal %d times: %v", n, cause)
 	}
+}
+
+// TestLegacyDigests: versions stored before migration 9 have no digest.
+func TestLegacyDigests(t *testing.T) {
+	s := pgtest.New(t)
+	storetest.ExerciseLegacyDigests(t, s, func(t *testing.T) {
+		if _, err := s.Pool().Exec(t.Context(), `UPDATE objects SET digest = NULL`); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Benchmark(b, func(tb testing.TB) store.Store { return pgtest.New(tb) })
 }

@@ -15,7 +15,7 @@ const (
 	last_run, last_success, last_error, last_error_at,
 	last_pulled, last_stored, last_unchanged, last_rejected, last_converted,
 	total_pulled, total_stored, total_unchanged, total_rejected, total_converted,
-	samples, notes, created_at`
+	samples, notes, created_at, last_conflicting, total_conflicting`
 	insertUpstream = `INSERT INTO sources (name, url, taxii_version, username, password, token, ca_pem, insecure,
 	types, interval_us, added_after, paused, next_run, created_at)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING ` + upstreamColumns
@@ -36,7 +36,8 @@ const (
 	last_pulled = $6, last_stored = $7, last_unchanged = $8, last_rejected = $9, last_converted = $10,
 	total_pulled = total_pulled + $6, total_stored = total_stored + $7, total_unchanged = total_unchanged + $8,
 	total_rejected = total_rejected + $9, total_converted = total_converted + $10,
-	samples = CASE WHEN $9 > 0 THEN $11 ELSE samples END, notes = $12
+	last_conflicting = $13, total_conflicting = total_conflicting + $13,
+	samples = CASE WHEN $9 > 0 OR $13 > 0 THEN $11 ELSE samples END, notes = $12
 	WHERE id = $1 AND lease_owner = $2`
 )
 
@@ -49,7 +50,7 @@ func scanUpstream(row pgx.Row) (store.Upstream, error) {
 		&lastRun, &lastSuccess, &u.LastError, &lastErrorAt,
 		&u.LastCounts.Pulled, &u.LastCounts.Stored, &u.LastCounts.Unchanged, &u.LastCounts.Rejected, &u.LastCounts.Converted,
 		&u.TotalCounts.Pulled, &u.TotalCounts.Stored, &u.TotalCounts.Unchanged, &u.TotalCounts.Rejected, &u.TotalCounts.Converted,
-		&u.Samples, &u.Notes, &created)
+		&u.Samples, &u.Notes, &created, &u.LastCounts.Conflicting, &u.TotalCounts.Conflicting)
 	if err != nil {
 		return store.Upstream{}, err
 	}
@@ -149,7 +150,7 @@ func (s *Store) CommitUpstreamPage(ctx context.Context, id int64, l store.Lease,
 func (s *Store) FinishUpstreamRun(ctx context.Context, id int64, owner string, r store.UpstreamRun) error {
 	c := r.Counts
 	tag, err := s.pool.Exec(ctx, finishRun, id, owner, r.Finished.UnixMicro(), r.Started.UnixMicro(), r.Err,
-		c.Pulled, c.Stored, c.Unchanged, c.Rejected, c.Converted, nonNil(r.Samples), nonNil(r.Notes))
+		c.Pulled, c.Stored, c.Unchanged, c.Rejected, c.Converted, nonNil(r.Samples), nonNil(r.Notes), c.Conflicting)
 	if err != nil {
 		return interpretError(err)
 	}

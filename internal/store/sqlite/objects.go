@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 )
 
@@ -29,15 +31,19 @@ WHERE id IN (SELECT value FROM json_each(?)) GROUP BY id`
 
 	insertObject = `
 INSERT INTO objects (date_added, id, type, spec_version, created, modified, version_key, is_latest, is_first, raw,
-	tlp, creators, confidence, labels, revoked, valid_until, source)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	tlp, creators, confidence, labels, revoked, valid_until, source, digest)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id, version_key) DO NOTHING`
 
 	// A new last (first) version of an id takes the flag from the one before.
 	demoteLatest = `UPDATE objects SET is_latest = 0 WHERE id = ? AND is_latest = 1 AND version_key < ?`
 	demoteFirst  = `UPDATE objects SET is_first = 0 WHERE id = ? AND is_first = 1 AND version_key > ?`
 
-	selectDateAdded = `SELECT date_added FROM objects WHERE id = ? AND version_key = ?`
+	// selectStored reads the stored version an insert met, with its digest; the
+	// bytes only of a version stored before digests were (migration 9).
+	selectStored = `SELECT date_added, digest, CASE WHEN digest IS NULL THEN raw END FROM objects WHERE id = ? AND version_key = ?`
+	// setDigest saves a digest computed for a version stored before migration 9, so it is computed once.
+	setDigest = `UPDATE objects SET digest = ? WHERE date_added = ?`
 
 	// otherSource tells whether a version of id ?1 came from a source other than ?2.
 	otherSource = `SELECT EXISTS (SELECT 1 FROM objects WHERE id = ? AND source <> ?)`
@@ -171,11 +177,14 @@ func (s *Store) addBatch(ctx context.Context, tx *sql.Tx, objs []store.Object) (
 	out := make([]store.AddOutcome, len(objs))
 	keys := make([]string, len(objs))
 	ids := make([]string, len(objs))
+	digests := make([][]byte, len(objs))
 	spansQuery := versionSpans
 	for i, o := range objs {
 		k, err := store.VersionKey(store.ObjectVersion(o.Created, o.Modified))
 		if err != nil {
 			out[i].Refused = fmt.Errorf("version %w", err)
+		} else if digests[i], err = store.ObjectDigest(o); err != nil {
+			out[i].Refused = err
 		}
 		keys[i], ids[i] = k, o.ID
 		if o.Confined {
@@ -209,7 +218,7 @@ func (s *Store) addBatch(ctx context.Context, tx *sql.Tx, objs []store.Object) (
 		// it); statements run without it to spare the driver a goroutine each.
 		stmtCtx := context.WithoutCancel(ctx)
 		var stmts [5]*sql.Stmt
-		for i, q := range []string{insertObject, selectDateAdded, demoteLatest, demoteFirst, insertObservable} {
+		for i, q := range []string{insertObject, selectStored, demoteLatest, demoteFirst, insertObservable} {
 			if stmts[i], err = tx.PrepareContext(ctx, q); err != nil {
 				return err
 			}
@@ -236,7 +245,7 @@ func (s *Store) addBatch(ctx context.Context, tx *sql.Tx, objs []store.Object) (
 			fl := fields[i]
 			res, err := ins.ExecContext(stmtCtx, next, o.ID, o.Type, o.SpecVersion,
 				nullIfEmpty(o.Created), nullIfEmpty(o.Modified), k, isLatest, isFirst, o.Raw,
-				int(fl.tlp), fl.creators, fl.confidence, fl.labels, fl.revoked, fl.validUntil, o.Source)
+				int(fl.tlp), fl.creators, fl.confidence, fl.labels, fl.revoked, fl.validUntil, o.Source, digests[i])
 			if err != nil {
 				return fmt.Errorf("object %d (%s): %w", i, o.ID, err)
 			}
@@ -245,9 +254,20 @@ func (s *Store) addBatch(ctx context.Context, tx *sql.Tx, objs []store.Object) (
 				return err
 			}
 			if n == 0 {
-				if err := existing.QueryRowContext(stmtCtx, o.ID, k).Scan(&out[i].DateAdded); err != nil {
+				// Stored before, or earlier in this call: the first content stays.
+				var dig, raw []byte
+				if err := existing.QueryRowContext(stmtCtx, o.ID, k).Scan(&out[i].DateAdded, &dig, &raw); err != nil {
 					return err
 				}
+				if dig == nil {
+					if dig, err = stix.Digest(raw); err != nil {
+						return fmt.Errorf("stored version %s %s: %w", o.ID, k, err)
+					}
+					if _, err := tx.ExecContext(stmtCtx, setDigest, dig, out[i].DateAdded); err != nil {
+						return err
+					}
+				}
+				out[i].Conflict = !bytes.Equal(dig, digests[i])
 				continue
 			}
 			switch {

@@ -16,7 +16,7 @@ const (
 	last_run, last_success, last_error, last_error_at,
 	last_pulled, last_stored, last_unchanged, last_rejected, last_converted,
 	total_pulled, total_stored, total_unchanged, total_rejected, total_converted,
-	samples, notes, created_at`
+	samples, notes, created_at, last_conflicting, total_conflicting`
 	insertUpstream = `INSERT INTO sources (name, url, taxii_version, username, password, token, ca_pem, insecure,
 	types, interval_us, added_after, paused, next_run, created_at)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ` + upstreamColumns
@@ -36,7 +36,8 @@ const (
 	last_pulled = ?6, last_stored = ?7, last_unchanged = ?8, last_rejected = ?9, last_converted = ?10,
 	total_pulled = total_pulled + ?6, total_stored = total_stored + ?7, total_unchanged = total_unchanged + ?8,
 	total_rejected = total_rejected + ?9, total_converted = total_converted + ?10,
-	samples = CASE WHEN ?9 > 0 THEN ?11 ELSE samples END, notes = ?12
+	last_conflicting = ?13, total_conflicting = total_conflicting + ?13,
+	samples = CASE WHEN ?9 > 0 OR ?13 > 0 THEN ?11 ELSE samples END, notes = ?12
 	WHERE id = ?1 AND lease_owner = ?2`
 )
 
@@ -52,7 +53,7 @@ func scanUpstream(row rowScanner) (store.Upstream, error) {
 		&lastRun, &lastSuccess, &u.LastError, &lastErrorAt,
 		&u.LastCounts.Pulled, &u.LastCounts.Stored, &u.LastCounts.Unchanged, &u.LastCounts.Rejected, &u.LastCounts.Converted,
 		&u.TotalCounts.Pulled, &u.TotalCounts.Stored, &u.TotalCounts.Unchanged, &u.TotalCounts.Rejected, &u.TotalCounts.Converted,
-		&samples, &notes, &created)
+		&samples, &notes, &created, &u.LastCounts.Conflicting, &u.TotalCounts.Conflicting)
 	if err != nil {
 		return store.Upstream{}, err
 	}
@@ -160,7 +161,7 @@ func (s *Store) FinishUpstreamRun(ctx context.Context, id int64, owner string, r
 	defer cancel()
 	c := r.Counts
 	err := oneRow(s.w.ExecContext(ctx, finishRun, id, owner, r.Finished.UnixMicro(), r.Started.UnixMicro(), r.Err,
-		c.Pulled, c.Stored, c.Unchanged, c.Rejected, c.Converted, store.JSONList(r.Samples), store.JSONList(r.Notes)))
+		c.Pulled, c.Stored, c.Unchanged, c.Rejected, c.Converted, store.JSONList(r.Samples), store.JSONList(r.Notes), c.Conflicting))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.ErrLeaseLost
 	}

@@ -363,3 +363,19 @@ func TestMigrationBackfillsFilterFields(t *testing.T) {
 		}
 	})
 }
+
+// TestLegacyDigests: versions stored before migration 9 have no digest.
+func TestLegacyDigests(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "taxii.db")
+	s := sqlitetest.Open(t, path)
+	storetest.ExerciseLegacyDigests(t, s, func(t *testing.T) {
+		db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.ExecContext(t.Context(), `UPDATE objects SET digest = NULL`); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

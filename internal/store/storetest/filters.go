@@ -298,6 +298,67 @@ func exerciseFeedFilters(t *testing.T, setup setupFunc) {
 		}
 	})
 
+	// An indexed feed shows, by default, the versions it holds that are the
+	// latest of their object now: a new version, matching or not, hides the one
+	// before, and deleting it brings that one back. The stores read this from
+	// the membership index, so it must follow every change of the latest flag.
+	t.Run("versions in an indexed feed", func(t *testing.T) {
+		id := "00000000-0000-4000-8000-00000000ab1e"
+		filter := store.FeedFilter{Labels: []string{"versioned"}, ExcludeExpired: true}
+		if err := s.CreateFeed(ctx, store.Feed{ID: id, Title: "v", Filter: filter}); err != nil {
+			t.Fatal(err)
+		}
+		f, _ := s.GetFeed(ctx, id)
+		at := func(n int, modified, label, validUntil string) store.Object {
+			o := stixObject("indicator", n, map[string]any{"modified": modified, "labels": []string{label}, "valid_until": validUntil})
+			o.Modified = modified
+			return o
+		}
+		const future, past = "2099-01-01T00:00:00Z", "2020-06-01T00:00:00Z"
+		v1 := at(300, "2021-01-01T00:00:00.000Z", "versioned", future)
+		v2 := at(300, "2022-01-01T00:00:00.000Z", "versioned", future)
+		v3 := at(300, "2023-01-01T00:00:00.000Z", "other", future)
+		expired := at(301, "2021-01-01T00:00:00.000Z", "versioned", past)
+		only := at(302, "2021-06-01T00:00:00.000Z", "versioned", future)
+		show := func(q store.Query) []ref {
+			q.Feed, q.Limit = f.Filter, 1
+			return refs(pageAll(t, ctx, s, q, false))
+		}
+		check := func(when string, q store.Query, want ...store.Object) {
+			t.Helper()
+			if got := show(q); !slices.Equal(got, refsTo(want...)) {
+				t.Errorf("%s, %+v: feed shows %v, want %v", when, q.Versions, got, refsTo(want...))
+			}
+		}
+		add(t, ctx, s, v1, expired, only)
+		check("first version", store.Query{}, v1, only)
+		add(t, ctx, s, v2)
+		check("matching new version", store.Query{}, only, v2)
+		check("matching new version", store.Query{Versions: store.VersionMatch{First: true}}, v1, only)
+		check("matching new version", store.Query{Versions: store.VersionMatch{All: true}}, v1, only, v2)
+		key1, err := store.VersionKey(v1.Modified)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("matching new version", store.Query{Versions: store.VersionMatch{Times: []string{key1}}}, v1)
+		check("matching new version", store.Query{Types: []string{"indicator"}, Versions: store.VersionMatch{Last: true, First: true}}, v1, only, v2)
+		add(t, ctx, s, v3)
+		check("new version that does not match", store.Query{}, only)
+		check("new version that does not match", store.Query{Versions: store.VersionMatch{All: true}}, v1, only, v2)
+		if n, err := s.DeleteObject(ctx, store.FeedFilter{}, v3.ID, store.VersionMatch{Last: true}, nil, ""); err != nil || n != 1 {
+			t.Fatalf("delete the latest version = %d, %v", n, err)
+		}
+		check("latest version deleted", store.Query{}, only, v2)
+		if n, err := s.DeleteObject(ctx, store.FeedFilter{}, v1.ID, store.VersionMatch{First: true}, nil, ""); err != nil || n != 1 {
+			t.Fatalf("delete the first version = %d, %v", n, err)
+		}
+		check("first version deleted", store.Query{Versions: store.VersionMatch{First: true}}, only, v2)
+		if _, err := s.DeleteObject(ctx, store.FeedFilter{}, only.ID, store.VersionMatch{All: true}, nil, ""); err != nil {
+			t.Fatal(err)
+		}
+		check("object deleted", store.Query{Versions: store.VersionMatch{All: true}}, v2)
+	})
+
 	t.Run("DeleteFeed", func(t *testing.T) {
 		if err := s.DeleteFeed(ctx, "00000000-0000-4000-8000-00000000f00d"); err != nil {
 			t.Fatal(err)

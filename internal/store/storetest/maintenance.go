@@ -18,6 +18,11 @@ func withProps(o store.Object, members string) store.Object {
 func exerciseMaintenance(t *testing.T, setup setupFunc) {
 	t.Run("PurgeObjects", func(t *testing.T) {
 		s, ctx := setup(t)
+		// A feed served by a membership index: purged versions must leave it too.
+		const feedID = "00000000-0000-4000-8000-0000000000fe"
+		if err := s.CreateFeed(ctx, store.Feed{ID: feedID, Title: "unrevoked", Filter: store.FeedFilter{ExcludeRevoked: true}}); err != nil {
+			t.Fatal(err)
+		}
 		old := objectID("indicator", 1)
 		updated := objectID("indicator", 2)
 		old2 := add(t, ctx, s,
@@ -65,6 +70,13 @@ func exerciseMaintenance(t *testing.T, setup setupFunc) {
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("after purging:\n got %v\nwant %v", got, want)
+		}
+		f, err := s.GetFeed(ctx, feedID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, inFeed := scan(t, ctx, s, store.Query{Feed: f.Filter, Versions: store.VersionMatch{All: true}, Limit: 100}); !slices.Equal(refs(inFeed), refs(rows)) {
+			t.Fatalf("after purging, the indexed feed shows %v, want %v", refs(inFeed), refs(rows))
 		}
 		if _, err := s.PurgeObjects(ctx, store.Purge{}); err == nil {
 			t.Fatal("a purge without a cutoff was accepted")

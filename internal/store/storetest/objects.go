@@ -55,8 +55,8 @@ func exerciseAddObjects(t *testing.T, setup setupFunc) {
 		again := first
 		again.Raw = []byte(`{"type":"indicator","different":"bytes"}`)
 		out2 := add(t, ctx, s, again)
-		if out2[0].Added || out2[0].DateAdded != out1[0].DateAdded {
-			t.Fatalf("re-add outcome = %+v, want {Added:false DateAdded:%d}", out2[0], out1[0].DateAdded)
+		if out2[0].Added || !out2[0].Conflict || out2[0].DateAdded != out1[0].DateAdded {
+			t.Fatalf("re-add outcome = %+v, want {Added:false Conflict:true DateAdded:%d}", out2[0], out1[0].DateAdded)
 		}
 		_, rows := scan(t, ctx, s, store.Query{Versions: all, Limit: 10})
 		if len(rows) != 1 || !bytes.Equal(rows[0].Raw, first.Raw) || rows[0].DateAdded != out1[0].DateAdded {
@@ -173,7 +173,8 @@ func exerciseAddObjects(t *testing.T, setup setupFunc) {
 		// A version the store cannot order is refused alone (Sources/OneRefusalDoesNotFailTheCall);
 		// an error of the database fails the whole call.
 		noRaw := version(objectID("indicator", 3), "2021-01-01T00:00:00Z")
-		noRaw.Raw = nil // NOT NULL: fails inside the transaction, after the first insert
+		noRaw.Raw = nil                 // NOT NULL: fails inside the transaction, after the first insert
+		noRaw.Digest = make([]byte, 32) // given, so the store does not refuse the raw before the insert
 		for name, bad := range map[string]store.Object{"NilRaw": noRaw} {
 			t.Run(name, func(t *testing.T) {
 				_, err := s.AddObjects(ctx, []store.Object{

@@ -31,6 +31,8 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 
 	t.Run("Schema", func(t *testing.T) { exerciseSchema(t, setup) })
 	t.Run("AddObjects", func(t *testing.T) { exerciseAddObjects(t, setup) })
+	t.Run("Conflicts", func(t *testing.T) { exerciseConflicts(t, setup) })
+	t.Run("ImportJobs", func(t *testing.T) { exerciseImportJobs(t, setup) })
 	t.Run("ScanObjects", func(t *testing.T) { exerciseScanObjects(t, setup) })
 	t.Run("VersionFlags", func(t *testing.T) { exerciseVersionFlags(t, setup) })
 	t.Run("DeleteObject", func(t *testing.T) { exerciseDeleteObject(t, setup) })

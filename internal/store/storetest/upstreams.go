@@ -226,7 +226,7 @@ func exerciseUpstreams(t *testing.T, setup setupFunc) {
 			}
 			return got
 		}
-		c1 := store.UpstreamCounts{Pulled: 10, Stored: 7, Unchanged: 1, Rejected: 2, Converted: 3}
+		c1 := store.UpstreamCounts{Pulled: 10, Stored: 7, Unchanged: 1, Rejected: 2, Converted: 3, Conflicting: 4}
 		got := run("p1", t0, store.UpstreamRun{Counts: c1, Samples: []string{"x: bad"}, Notes: []string{"no headers"}})
 		end1 := t0.Add(10 * time.Second)
 		if got.LeaseOwner != "" || !got.LeaseUntil.IsZero() || !got.NextRun.Equal(end1.Add(time.Hour)) ||
@@ -238,10 +238,11 @@ func exerciseUpstreams(t *testing.T, setup setupFunc) {
 			t.Fatalf("claim before the interval passed: %v", err)
 		}
 		t2 := end1.Add(time.Hour)
-		c2 := store.UpstreamCounts{Pulled: 1, Stored: 1}
-		got = run("p2", t2, store.UpstreamRun{Counts: c2, Err: "upstream answered 503"})
+		c2 := store.UpstreamCounts{Pulled: 1, Stored: 1, Conflicting: 1}
+		// A run with conflicts and no rejection records its samples too (they list the conflicts).
+		got = run("p2", t2, store.UpstreamRun{Counts: c2, Err: "upstream answered 503", Samples: []string{"y: other content"}})
 		if got.LastError != "upstream answered 503" || !got.LastErrorAt.Equal(t2.Add(10*time.Second)) || !got.LastSuccess.Equal(end1) ||
-			got.LastCounts != c2 || got.TotalCounts != c1.Add(c2) || !slices.Equal(got.Samples, []string{"x: bad"}) {
+			got.LastCounts != c2 || got.TotalCounts != c1.Add(c2) || !slices.Equal(got.Samples, []string{"y: other content"}) {
 			t.Fatalf("after a failed run: %+v", got)
 		}
 	})

@@ -297,12 +297,12 @@ func (b *run) importCommand(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var imported, unchanged, rejected int
-	if _, err := fmt.Sscanf(strings.TrimSpace(out), "imported %d, unchanged %d, rejected %d", &imported, &unchanged, &rejected); err != nil {
+	var imported, unchanged, conflicting, rejected int
+	if _, err := fmt.Sscanf(strings.TrimSpace(out), "imported %d, unchanged %d, conflicting %d, rejected %d", &imported, &unchanged, &conflicting, &rejected); err != nil {
 		return fmt.Errorf("unexpected output of import: %q", out)
 	}
 	if imported != b.cfg.N {
-		return fmt.Errorf("import stored %d of %d objects (%d unchanged, %d rejected)", imported, b.cfg.N, unchanged, rejected)
+		return fmt.Errorf("import stored %d of %d objects (%d unchanged, %d conflicting, %d rejected)", imported, b.cfg.N, unchanged, conflicting, rejected)
 	}
 	rate := perSecond(float64(imported), elapsed)
 	dbPer := "-"
