@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/inthreat/taxii-server/internal/store"
@@ -43,11 +44,25 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	keys, next := page(keys, func(k KeyView) string { return k.ID }, after, limit)
-	out := make([]keyJSON, 0, len(keys))
+	use, err := a.svc.usageByKeyID(r.Context())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := make([]keyListItem, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, keyOut(k))
+		u := use[strings.ToLower(k.ID)]
+		out = append(out, keyListItem{keyJSON: keyOut(k), Last24h: u.Day, Last30d: u.Month, LastPoll: optTime(u.LastPoll)})
 	}
 	a.writeJSON(w, http.StatusOK, listPage{Items: out, Next: next})
+}
+
+// keyListItem is a key in the list, with what it asked over the last 24 h and 30 d (usage.go).
+type keyListItem struct {
+	keyJSON
+	Last24h  UsageFigures `json:"last_24h"`
+	Last30d  UsageFigures `json:"last_30d"`
+	LastPoll *time.Time   `json:"last_poll"`
 }
 
 // keyIn is the body of key creation.
