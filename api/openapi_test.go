@@ -17,7 +17,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/inthreat/taxii-server/internal/admin"
+	"github.com/inthreat/taxii-server/internal/admit"
 	"github.com/inthreat/taxii-server/internal/config"
+	"github.com/inthreat/taxii-server/internal/console"
 	"github.com/inthreat/taxii-server/internal/export"
 	"github.com/inthreat/taxii-server/internal/server"
 	"github.com/inthreat/taxii-server/internal/stix"
@@ -106,7 +108,7 @@ func specOperations(t *testing.T) map[string]bool {
 }
 
 // routerOperations walks the real handler: the server's router with the TAXII router,
-// the export routes and the admin API mounted in it and /metrics enabled, on a non-default API root.
+// the export routes, the admin API and the web console mounted in it and /metrics enabled, on a non-default API root.
 func routerOperations(t *testing.T, root string) map[string]bool {
 	t.Helper()
 	d := config.Default()
@@ -124,7 +126,7 @@ func routerOperations(t *testing.T, root string) map[string]bool {
 	if _, ok := api.(chi.Routes); !ok {
 		t.Fatalf("taxii.NewHandler returns %T: the check needs a chi router to walk", api)
 	}
-	rs, err := export.Routes(export.Options{Prefix: export.PrefixOf(root), DefaultLimit: 1, MaxLimit: 1, MaxScan: 1, MaxTemplateLength: 1, ListBatch: 1}, secretStore{}, zaptest.NewLogger(t))
+	rs, err := export.Routes(export.Options{Prefix: export.PrefixOf(root), DefaultLimit: 1, MaxLimit: 1, MaxScan: 1, MaxTemplateLength: 1, ListBatch: 1, PerKey: admit.NewPerKey(1)}, secretStore{}, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,11 +134,16 @@ func routerOperations(t *testing.T, root string) map[string]bool {
 	for _, r := range rs {
 		extra = append(extra, server.Route(r))
 	}
-	adminAPI, err := admin.NewHandler(admin.NewService(secretStore{}, nil, nil, admin.Options{ListLimit: 1, MaxListLimit: 1, CountMax: 1, CountTimeout: time.Second}), nil, admin.APIOptions{MaxBody: 1})
+	svc := admin.NewService(secretStore{}, nil, nil, admin.Options{ListLimit: 1, MaxListLimit: 1, CountMax: 1, CountTimeout: time.Second})
+	adminAPI, err := admin.NewHandler(svc, nil, admin.APIOptions{MaxBody: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := server.New(server.Options{TAXII: api, Routes: extra, Admin: adminAPI, Store: readyStore{}, MetricsHandler: http.NotFoundHandler()})
+	c, err := console.New(console.Options{Admin: svc, Secret: bytes.Repeat([]byte{7}, 32), SessionTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := server.New(server.Options{TAXII: api, Routes: extra, Admin: adminAPI, Console: c, Store: readyStore{}, MetricsHandler: http.NotFoundHandler()})
 	routes, ok := h.(chi.Routes)
 	if !ok {
 		t.Fatalf("server.New returns %T, not a chi router", h)

@@ -19,8 +19,8 @@ import (
 const feedUsage = `Usage: taxii-server feed COMMAND [flags]
 
 Commands:
-  create --title T [--description D] [--alias A] [--writable] [filters]
-  update ID|ALIAS [--title T] [--description D] [--alias A] [--writable] [filters]
+  create --title T [--description D] [--alias A] [--writable] [--format F [--template T]] [filters]
+  update ID|ALIAS [--title T] [--description D] [--alias A] [--writable] [--format F [--template T]] [filters]
   show ID|ALIAS
   list [--json]
   delete ID|ALIAS
@@ -55,6 +55,7 @@ func runFeed(ctx context.Context, args []string, c *cli) error {
 type feedFlags struct {
 	title, description, alias string
 	writable                  bool
+	format, template          string
 	filter                    map[string]*string
 }
 
@@ -63,6 +64,8 @@ func (ff *feedFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&ff.description, "description", "", "feed description; empty: the collection says what the filter holds")
 	fs.StringVar(&ff.alias, "alias", "", "optional unique alias, usable instead of the id in URLs")
 	fs.BoolVar(&ff.writable, "writable", false, "accept objects through the TAXII add-objects endpoint")
+	fs.StringVar(&ff.format, "format", "", "default format of the feed export API when a request names none: json, text, csv or custom")
+	fs.StringVar(&ff.template, "template", "", "with --format custom: its template ($id $name $type $tlp $confidence $valid_until $observables)")
 	ff.filter = map[string]*string{}
 	for _, f := range feed.Flags {
 		v := new(string)
@@ -90,6 +93,12 @@ func (ff *feedFlags) change(set map[string]bool) admin.FeedChange {
 	}
 	if set["writable"] {
 		c.Writable = &ff.writable
+	}
+	if set["format"] {
+		c.Format = &ff.format
+	}
+	if set["template"] {
+		c.Template = &ff.template
 	}
 	for _, fl := range feed.Flags {
 		if set[fl.Name] {
@@ -193,6 +202,7 @@ func feedShow(ctx context.Context, args []string, c *cli) error {
 		{"created-by", strings.Join(f.Filter.CreatedBy, ",")}, {"min-confidence", fmt.Sprint(f.Filter.MinConfidence)},
 		{"labels", strings.Join(f.Filter.Labels, ",")}, {"exclude-revoked", fmt.Sprint(f.Filter.ExcludeRevoked)},
 		{"exclude-expired", fmt.Sprint(f.Filter.ExcludeExpired)}, {"with-context", fmt.Sprint(f.Filter.WithContext)},
+		{"format", exportFormat(f)}, {"template", f.ExportTemplate},
 		{"objects", fmt.Sprint(count)}, {"newest date_added", newestText},
 	} {
 		fmt.Fprintf(tw, "%s:\t%s\n", line[0], line[1])
@@ -217,6 +227,16 @@ type feedJSON struct {
 	Types       []string  `json:"types"`
 	Writable    bool      `json:"writable"`
 	CreatedAt   time.Time `json:"created_at"`
+	Format      string    `json:"format"`             // default of the feed export API
+	Template    string    `json:"template,omitempty"` // with format custom
+}
+
+// exportFormat is the feed's default export format by name.
+func exportFormat(f store.Feed) string {
+	if f.ExportFormat == "" {
+		return "json"
+	}
+	return f.ExportFormat
 }
 
 func feedList(ctx context.Context, args []string, c *cli) error {
@@ -234,18 +254,19 @@ func feedList(ctx context.Context, args []string, c *cli) error {
 		out := make([]feedJSON, 0, len(feeds))
 		for _, f := range feeds {
 			out = append(out, feedJSON{ID: f.ID, Title: f.Title, Description: f.Description, Alias: f.Alias,
-				Types: append([]string{}, f.Filter.Types...), Writable: f.Writable, CreatedAt: f.CreatedAt.UTC()})
+				Types: append([]string{}, f.Filter.Types...), Writable: f.Writable, CreatedAt: f.CreatedAt.UTC(),
+				Format: exportFormat(f), Template: f.ExportTemplate})
 		}
 		return writeJSON(c.stdout, out)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTITLE\tALIAS\tTYPES\tWRITABLE\tCREATED")
+	fmt.Fprintln(tw, "ID\tTITLE\tALIAS\tTYPES\tWRITABLE\tFORMAT\tCREATED")
 	for _, f := range feeds {
 		types := strings.Join(f.Filter.Types, ",")
 		if types == "" {
 			types = "(all)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\n", f.ID, f.Title, f.Alias, types, f.Writable, f.CreatedAt.UTC().Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\t%s\n", f.ID, f.Title, f.Alias, types, f.Writable, exportFormat(f), f.CreatedAt.UTC().Format(time.RFC3339))
 	}
 	return tw.Flush()
 }

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/inthreat/taxii-server/internal/admin"
+	"github.com/inthreat/taxii-server/internal/admit"
 	"github.com/inthreat/taxii-server/internal/auth"
 	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/export"
@@ -111,11 +112,14 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 		reg.MustRegister(metrics.NewPoolCollector(pg.Pool()))
 	}
 	instrumented := metrics.InstrumentStore(st, m)
-	api, err := taxii.NewHandler(taxiiOptions(cfg), instrumented, log)
+	perKey := admit.NewPerKey(cfg.MaxRequestsPerKey) // one cap per key over both APIs
+	topts := taxiiOptions(cfg)
+	topts.PerKey = perKey
+	api, err := taxii.NewHandler(topts, instrumented, log)
 	if err != nil {
 		return err
 	}
-	routes, err := exportRoutes(cfg, instrumented, m, log)
+	routes, err := exportRoutes(cfg, instrumented, m, perKey, log)
 	if err != nil {
 		return err
 	}
@@ -157,6 +161,9 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 	}
 	if cfg.MetricsOnMain {
 		opts.MetricsHandler = metrics.Handler(reg)
+	}
+	if opts.Console, err = consoleHandler(ctx, cfg, adminSvc, log); err != nil {
+		return err
 	}
 
 	listeners := []server.Listener{{Name: "taxii", Listener: ln, Handler: server.New(opts), TLS: tlsConfig, MaxConnections: cfg.MaxConnections}}
@@ -221,7 +228,7 @@ func taxiiOptions(cfg config.Config) taxii.Options {
 }
 
 // exportRoutes is the feed export API (internal/export) under the parent of the API root.
-func exportRoutes(cfg config.Config, st store.Store, m *metrics.Metrics, log *zap.Logger) ([]server.Route, error) {
+func exportRoutes(cfg config.Config, st store.Store, m *metrics.Metrics, perKey *admit.PerKey, log *zap.Logger) ([]server.Route, error) {
 	rs, err := export.Routes(export.Options{
 		Prefix:            export.PrefixOf(cfg.APIRootPath),
 		DefaultLimit:      cfg.ExportDefaultLimit,
@@ -230,6 +237,7 @@ func exportRoutes(cfg config.Config, st store.Store, m *metrics.Metrics, log *za
 		MaxTemplateLength: cfg.ExportMaxTemplateLen,
 		ListBatch:         cfg.ListBatch,
 		ListKeyInQuery:    cfg.ListKeyInQuery,
+		PerKey:            perKey,
 		Metrics:           m,
 	}, st, log)
 	if err != nil {

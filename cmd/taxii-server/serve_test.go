@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -118,6 +119,17 @@ func TestServeOperations(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != 200 || !strings.Contains(string(body), `"https://`+addr+`/api/v2/inthreat/taxii-server/"`) || resp.Header.Get("X-Request-Id") == "" {
 				t.Fatalf("discovery over HTTPS: %s %s", resp.Status, body)
+			}
+
+			// The web console is served by default; over HTTPS its cookies are Secure.
+			cresp, err := client.Get("https://" + addr + "/console/login")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cresp.Body.Close()
+			secure := slices.ContainsFunc(cresp.Cookies(), func(c *http.Cookie) bool { return c.Name == "taxii_console_login" && c.Secure && c.HttpOnly })
+			if cresp.StatusCode != http.StatusOK || !strings.Contains(cresp.Header.Get("Content-Security-Policy"), "script-src 'self'") || !secure {
+				t.Fatalf("console login page over HTTPS: %s, CSP %q, cookies %v", cresp.Status, cresp.Header.Get("Content-Security-Policy"), cresp.Header.Values("Set-Cookie"))
 			}
 
 			// The healthcheck command speaks TLS when the server does.

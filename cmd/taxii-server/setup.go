@@ -232,7 +232,7 @@ func adminOptions(cfg config.Config) admin.Options {
 	return admin.Options{
 		ListLimit: cfg.AdminListLimit, MaxListLimit: cfg.AdminMaxListLimit, PreviewObjects: cfg.AdminPreviewObjects,
 		CountTimeout: cfg.AdminCountTimeout, CountMax: cfg.AdminCountMax, StatsTTL: cfg.FeedStatsTTL, RotateGrace: cfg.KeyRotateGrace, MaxRotateGrace: cfg.KeyRotateMaxGrace,
-		AuditRetention: cfg.AuditRetention, AuditMaxRows: cfg.AuditMaxRows,
+		AuditRetention: cfg.AuditRetention, AuditMaxRows: cfg.AuditMaxRows, MaxTemplateLength: cfg.ExportMaxTemplateLen,
 		Imports: admin.ImportOptions{Limits: objectLimits(cfg), Strict: cfg.StrictValidation, ListMax: cfg.ImportListMax,
 			MaxBytes: cfg.ImportMaxBytes, Retention: cfg.ImportJobRetention},
 	}

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/inthreat/taxii-server/internal/store"
@@ -19,14 +20,6 @@ type keyJSON struct {
 	RevokedAt  *time.Time `json:"revoked_at"`
 	// PreviousSecretValidUntil is when the secret a rotation replaced stops working; null when none is valid.
 	PreviousSecretValidUntil *time.Time `json:"previous_secret_valid_until"`
-	// Usage is set in lists: what the key asked over the last 24 h and 30 d (internal/usage).
-	Usage *keyListUsage `json:"usage,omitempty"`
-}
-
-type keyListUsage struct {
-	Last24h  UsageFigures `json:"last_24h"`
-	Last30d  UsageFigures `json:"last_30d"`
-	LastPoll *time.Time   `json:"last_poll"`
 }
 
 func keyOut(v KeyView) keyJSON {
@@ -51,23 +44,25 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	keys, next := page(keys, func(k KeyView) string { return k.ID }, after, limit)
-	usage, _, err := a.svc.KeysUsage(r.Context())
+	use, err := a.svc.usageByKeyID(r.Context())
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	byID := make(map[string]KeyUsage, len(usage))
-	for _, u := range usage {
-		byID[u.Key.ID] = u
-	}
-	out := make([]keyJSON, 0, len(keys))
+	out := make([]keyListItem, 0, len(keys))
 	for _, k := range keys {
-		j := keyOut(k)
-		u := byID[k.ID]
-		j.Usage = &keyListUsage{Last24h: u.Day, Last30d: u.Month, LastPoll: optTime(u.LastPoll)}
-		out = append(out, j)
+		u := use[strings.ToLower(k.ID)]
+		out = append(out, keyListItem{keyJSON: keyOut(k), Last24h: u.Day, Last30d: u.Month, LastPoll: optTime(u.LastPoll)})
 	}
 	a.writeJSON(w, http.StatusOK, listPage{Items: out, Next: next})
+}
+
+// keyListItem is a key in the list, with what it asked over the last 24 h and 30 d (usage.go).
+type keyListItem struct {
+	keyJSON
+	Last24h  UsageFigures `json:"last_24h"`
+	Last30d  UsageFigures `json:"last_30d"`
+	LastPoll *time.Time   `json:"last_poll"`
 }
 
 // keyIn is the body of key creation.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/inthreat/taxii-server/internal/export"
 	"github.com/inthreat/taxii-server/internal/feed"
 	"github.com/inthreat/taxii-server/internal/store"
 )
@@ -21,7 +22,11 @@ type FeedChange struct {
 	Description *string
 	Alias       *string
 	Writable    *bool
-	Filter      map[string]string
+	// Format and Template set the feed's default export format ("json" is stored as
+	// none); a format other than custom drops the template.
+	Format   *string
+	Template *string
+	Filter   map[string]string
 }
 
 // apply sets on f what c sets, and validates the result. Nothing is stored on error.
@@ -37,6 +42,25 @@ func (s *Service) apply(ctx context.Context, c FeedChange, f *store.Feed) error 
 	}
 	if c.Writable != nil {
 		f.Writable = *c.Writable
+	}
+	if c.Format != nil {
+		f.ExportFormat = *c.Format
+		if f.ExportFormat == "json" {
+			f.ExportFormat = ""
+		}
+		if f.ExportFormat != "custom" {
+			f.ExportTemplate = ""
+		}
+	}
+	if c.Template != nil {
+		f.ExportTemplate = *c.Template
+	}
+	if err := export.CheckFormat(f.ExportFormat, f.ExportTemplate, s.opts.MaxTemplateLength); err != nil {
+		field := "format"
+		if c.Template != nil {
+			field = "template"
+		}
+		return invalid(field, "--format/--template: %s", err.Error())
 	}
 	if strings.TrimSpace(f.Title) == "" {
 		return invalid("title", "--title must not be empty")

@@ -33,6 +33,8 @@ type Options struct {
 	// AuditRetention is how long audit entries are kept, AuditMaxRows how many at most.
 	AuditRetention time.Duration
 	AuditMaxRows   int
+	// MaxTemplateLength bounds a feed's custom export template (TAXII_EXPORT_MAX_TEMPLATE_LENGTH).
+	MaxTemplateLength int
 	// Imports are the limits of Import (imports.go).
 	Imports ImportOptions
 }

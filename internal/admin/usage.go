@@ -121,6 +121,19 @@ func (s *Service) KeysUsage(ctx context.Context) ([]KeyUsage, UsageFigures, erro
 	return out, unattributed, nil
 }
 
+// usageByKeyID is KeysUsage by lower-case key id, for the key list.
+func (s *Service) usageByKeyID(ctx context.Context) (map[string]KeyUsage, error) {
+	keys, _, err := s.KeysUsage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]KeyUsage, len(keys))
+	for _, k := range keys {
+		m[strings.ToLower(k.Key.ID)] = k
+	}
+	return m, nil
+}
+
 // FeedsUsage returns the usage of every feed, in feed creation order, then of
 // deleted feeds whose usage is still kept.
 func (s *Service) FeedsUsage(ctx context.Context) ([]FeedUsage, error) {

@@ -85,7 +85,11 @@ func newUsageBench(t *testing.T, st store.Store) *usageBench {
 	if err != nil {
 		t.Fatal(err)
 	}
-	adm, err := admin.NewHandler(admin.NewService(st, nil, nil, admin.Options{ListLimit: d.AdminListLimit, MaxListLimit: d.AdminMaxListLimit}),
+	adm, err := admin.NewHandler(admin.NewService(st, nil, nil, admin.Options{
+		ListLimit: d.AdminListLimit, MaxListLimit: d.AdminMaxListLimit, PreviewObjects: d.AdminPreviewObjects,
+		CountTimeout: d.AdminCountTimeout, CountMax: d.AdminCountMax, StatsTTL: d.FeedStatsTTL, RotateGrace: d.KeyRotateGrace, MaxRotateGrace: d.KeyRotateMaxGrace,
+		AuditRetention: d.AuditRetention, AuditMaxRows: d.AuditMaxRows,
+	}),
 		nil, admin.APIOptions{MaxBody: d.AdminMaxBody})
 	if err != nil {
 		t.Fatal(err)
@@ -176,6 +180,26 @@ func TestUsageEndpoints(t *testing.T) {
 			}
 			if seen != 2 {
 				t.Fatalf("usage/keys: %+v", keys)
+			}
+
+			// The key list carries the same figures.
+			var list struct {
+				Items []struct {
+					ID  string
+					L24 figures `json:"last_24h"`
+				}
+			}
+			if status := b.get(t, admin.Prefix+"/keys", b.admin, &list); status != http.StatusOK {
+				t.Fatalf("keys: %d", status)
+			}
+			listed := false
+			for _, k := range list.Items {
+				if k.ID == b.pollerID {
+					listed = k.L24.Polls == 2 && k.L24.Objects == 2
+				}
+			}
+			if !listed {
+				t.Fatalf("the key list does not show the poller's usage: %+v", list)
 			}
 
 			var feeds struct {

@@ -78,23 +78,12 @@ func (cfg Config) authenticate(r *http.Request, failed *failures) (*Caller, erro
 	if err := failed.get(plain, now); err != nil {
 		return nil, err
 	}
-	k, err := cfg.Keys.GetKey(r.Context(), id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		err = fmt.Errorf("%w: no key %s", ErrUnauthenticated, id)
-	case err != nil:
-		return nil, fmt.Errorf("auth: get key %s: %w", id, err)
-	case !Opens(k, secret, now):
-		err = fmt.Errorf("%w: wrong secret for key %s", ErrUnauthenticated, id)
-	case !k.RevokedAt.IsZero():
-		err = fmt.Errorf("%w: key %s was revoked at %s", ErrUnauthenticated, id, k.RevokedAt.UTC().Format(time.RFC3339))
-	}
+	k, err := lookup(r.Context(), cfg.Keys, id, secret, now)
 	if err != nil {
-		failed.put(plain, err, now)
+		if errors.Is(err, ErrUnauthenticated) {
+			failed.put(plain, err, now)
+		}
 		return nil, err
-	}
-	if !k.Role.Valid() {
-		return nil, fmt.Errorf("auth: key %s has unknown role %q", id, k.Role)
 	}
 	if now.Sub(k.LastUsedAt) >= touchEvery {
 		// Last-used is bookkeeping: a failed write must not fail the request.
@@ -103,6 +92,38 @@ func (cfg Config) authenticate(r *http.Request, failed *failures) (*Caller, erro
 		}
 	}
 	return &Caller{KeyID: k.ID, Name: k.Name, Role: k.Role, Feeds: k.Feeds, Source: store.KeySource(k)}, nil
+}
+
+// Check returns the active key that plain is, for a login form (the web console):
+// an error wrapping ErrUnauthenticated when plain is malformed, unknown, wrong or
+// revoked; another error when the store fails.
+func Check(ctx context.Context, keys KeyStore, plain string, now time.Time) (store.APIKey, error) {
+	id, secret, err := ParseKey(plain)
+	if err != nil {
+		return store.APIKey{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+	}
+	return lookup(ctx, keys, id, secret, now)
+}
+
+// lookup is the one check of a parsed key against the store.
+func lookup(ctx context.Context, keys KeyStore, id string, secret []byte, now time.Time) (store.APIKey, error) {
+	k, err := keys.GetKey(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		err = fmt.Errorf("%w: no key %s", ErrUnauthenticated, id)
+	case err != nil:
+		return store.APIKey{}, fmt.Errorf("auth: get key %s: %w", id, err)
+	case !Opens(k, secret, now):
+		err = fmt.Errorf("%w: wrong secret for key %s", ErrUnauthenticated, id)
+	case !k.RevokedAt.IsZero():
+		err = fmt.Errorf("%w: key %s was revoked at %s", ErrUnauthenticated, id, k.RevokedAt.UTC().Format(time.RFC3339))
+	case !k.Role.Valid():
+		return store.APIKey{}, fmt.Errorf("auth: key %s has unknown role %q", id, k.Role)
+	}
+	if err != nil {
+		return store.APIKey{}, err
+	}
+	return k, nil
 }
 
 // Credential is the API key an Authorization header carries: the password of

@@ -116,6 +116,10 @@ type Config struct {
 	ImportListMax      int           `env:"TAXII_IMPORT_LIST_MAX" help:"rejected or conflicting objects an import lists one by one (per file, per admin import job); the rest are counted"`
 	ImportMaxBytes     int64         `env:"TAXII_IMPORT_MAX_BYTES" help:"largest body of an admin API import, in bytes (streamed, never held in memory)"`
 	ImportJobRetention time.Duration `env:"TAXII_IMPORT_JOB_RETENTION" help:"how long finished admin import jobs stay readable"`
+
+	Console              bool          `env:"TAXII_CONSOLE" help:"serve the web console at /console/ (log in with an admin API key)"`
+	ConsoleSessionTTL    time.Duration `env:"TAXII_CONSOLE_SESSION_TTL" help:"how long a web console login lasts before the admin key must be entered again"`
+	ConsoleLoginAttempts int           `env:"TAXII_CONSOLE_LOGIN_ATTEMPTS" help:"web console login attempts allowed per client address per minute, per replica"`
 }
 
 // Maxima: a setting above these is refused, so a typo cannot open the server wide.
@@ -163,6 +167,8 @@ const (
 	MaxAuditRetention     = 10 * 365 * 24 * time.Hour
 	MaxAuditRows          = 100_000_000
 	MaxAuditPurgeEvery    = 24 * time.Hour
+	MaxConsoleSessionTTL  = 7 * 24 * time.Hour
+	MaxConsoleLogins      = 1_000
 )
 
 // Default returns the configuration used when nothing is set.
@@ -234,6 +240,10 @@ func Default() Config {
 		AuditRetention:      365 * 24 * time.Hour,
 		AuditMaxRows:        1_000_000,
 		AuditPurgeEvery:     time.Hour,
+
+		Console:              true,
+		ConsoleSessionTTL:    8 * time.Hour,
+		ConsoleLoginAttempts: 10,
 	}
 }
 
@@ -347,8 +357,8 @@ func (c *Config) Validate() error {
 		bad("TAXII_LISTEN: %q is not host:port such as :8080", c.Listen)
 	}
 	p := c.APIRootPath
-	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#{}* ") || p == "/" || strings.HasPrefix(p, "/taxii2") {
-		bad("TAXII_API_ROOT_PATH: %q must be an absolute path such as /api/v2/inthreat/taxii-server/, not / nor under /taxii2", p)
+	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#{}* ") || p == "/" || strings.HasPrefix(p, "/taxii2") || strings.HasPrefix(p, "/console/") {
+		bad("TAXII_API_ROOT_PATH: %q must be an absolute path such as /api/v2/inthreat/taxii-server/, not / nor under /taxii2 or /console", p)
 	} else if !strings.HasSuffix(p, "/") {
 		c.APIRootPath = p + "/"
 	}
@@ -543,6 +553,12 @@ func (c *Config) Validate() error {
 	}
 	if c.RateLimitBurst < 1 {
 		bad("TAXII_RATE_LIMIT_BURST: %d must be at least 1", c.RateLimitBurst)
+	}
+	if c.ConsoleSessionTTL < time.Minute || c.ConsoleSessionTTL > MaxConsoleSessionTTL {
+		bad("TAXII_CONSOLE_SESSION_TTL: %s must be between 1m and %s", c.ConsoleSessionTTL, MaxConsoleSessionTTL)
+	}
+	if c.ConsoleLoginAttempts < 1 || c.ConsoleLoginAttempts > MaxConsoleLogins {
+		bad("TAXII_CONSOLE_LOGIN_ATTEMPTS: %d must be between 1 and %d", c.ConsoleLoginAttempts, MaxConsoleLogins)
 	}
 	return errors.Join(errs...)
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,13 +19,24 @@ import (
 	"github.com/inthreat/taxii-server/internal/store/sqlite/sqlitetest"
 )
 
-// benchIndicators is the size of the feed whose blocklist is measured.
-const benchIndicators = 100_000
+// benchSize is the number of indicators of the feed the blocklist and lookup benchmarks
+// read: 100,000, or BENCH_LIST_N (BENCH_LIST_N=1000000 for the README's figure).
+func benchSize(tb testing.TB) int {
+	if v := os.Getenv("BENCH_LIST_N"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1<<24 {
+			tb.Fatalf("BENCH_LIST_N=%q: want a count up to %d", v, 1<<24)
+		}
+		return n
+	}
+	return 100_000
+}
 
-// BenchmarkBlocklist serves the ipv4 list of a feed of 100,000 indicators (one address
+// BenchmarkBlocklist serves the ipv4 list of a feed of benchSize indicators (one address
 // each) through the assembled server; it reports entries/s and the peak heap growth
 // seen while the list streams, to show the server's memory does not grow with the list.
 func BenchmarkBlocklist(b *testing.B) {
+	benchIndicators := benchSize(b)
 	for _, s := range []struct {
 		name string
 		new  func(testing.TB) store.Store
@@ -71,7 +84,7 @@ func BenchmarkBlocklist(b *testing.B) {
 				resp.Body.Close()
 				close(stop)
 				peak = max(peak, <-sampled)
-				if resp.StatusCode != http.StatusOK || n < benchIndicators*8 {
+				if resp.StatusCode != http.StatusOK || n < int64(benchIndicators)*8 {
 					b.Fatalf("status %d, %d bytes", resp.StatusCode, n)
 				}
 			}
@@ -131,9 +144,10 @@ func fillIndicators(tb testing.TB, st store.Store, n int) {
 	}
 }
 
-// BenchmarkIndicatorContext looks one address up among 100,000 indicators through the
+// BenchmarkIndicatorContext looks one address up among benchSize indicators through the
 // assembled server (authentication, feeds of the key, the observables index).
 func BenchmarkIndicatorContext(b *testing.B) {
+	benchIndicators := benchSize(b)
 	for _, s := range []struct {
 		name string
 		new  func(testing.TB) store.Store
@@ -144,11 +158,14 @@ func BenchmarkIndicatorContext(b *testing.B) {
 		b.Run(s.name, func(b *testing.B) {
 			st := s.new(b)
 			fillIndicators(b, st, benchIndicators)
+			settle(b, st)
 			f := setup(b, st, nil)
-			url := f.api + "/indicators/context?type=ipv4-addr&value=10.1.134.159" // the last indicator: 99999 = 1<<16 + 134<<8 + 159
+			last := benchIndicators - 1 // the newest indicator
+			value := fmt.Sprintf("10.%d.%d.%d", last>>16&255, last>>8&255, last&255)
+			url := f.api + "/indicators/context?type=ipv4-addr&value=" + value
 			for b.Loop() {
 				r := f.get(b, "reader", url)
-				if r.status != http.StatusOK || !strings.Contains(string(r.body), `10.1.134.159'`) {
+				if r.status != http.StatusOK || !strings.Contains(string(r.body), value+`'`) {
 					b.Fatalf("%d %s", r.status, r.body)
 				}
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"github.com/inthreat/taxii-server/internal/admit"
 	"github.com/inthreat/taxii-server/internal/auth"
 	"github.com/inthreat/taxii-server/internal/metrics"
 	"github.com/inthreat/taxii-server/internal/obs"
@@ -36,9 +37,12 @@ type Options struct {
 	MaxTemplateLength int  // longest custom template, in bytes
 	ListBatch         int  // blocklist entries read from the store at a time
 	ListKeyInQuery    bool // blocklists also take the key as ?key=, for devices that cannot send headers
-	Realm             string
-	Metrics           *metrics.Metrics // nil: none
-	Now               func() time.Time // nil: time.Now
+	// PerKey counts the requests in flight of each key; the TAXII API shares it, so
+	// that one key's cap (429 past it) covers both APIs. Required.
+	PerKey  *admit.PerKey
+	Realm   string
+	Metrics *metrics.Metrics // nil: none
+	Now     func() time.Time // nil: time.Now
 }
 
 // PrefixOf derives the export prefix from the TAXII API root path: its parent
@@ -87,20 +91,57 @@ func Routes(opts Options, st store.Store, log *zap.Logger) ([]Route, error) {
 	if p != "" && (!strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.ContainsAny(p, "{}*?#% ")) {
 		return nil, fmt.Errorf("export: prefix %q must be an absolute path without trailing slash", p)
 	}
+	if opts.PerKey == nil {
+		return nil, errors.New("export: nil PerKey")
+	}
 	h := &handler{opts: opts, st: st, log: log}
 	authn := auth.Middleware(auth.Config{Keys: st, Log: log, Fail: h.fail, Now: opts.Now})
+	// The admission of the TAXII API: the connection cap before the key lookup, the key's cap after it.
 	get := func(pattern string, fn http.HandlerFunc, mw ...func(http.Handler) http.Handler) Route {
-		return Route{Method: http.MethodGet, Pattern: p + pattern, Handler: chi.Chain(append(mw, authn)...).HandlerFunc(fn)}
+		chain := append(append([]func(http.Handler) http.Handler{h.connectionCap}, mw...), authn, h.keyCap)
+		return Route{Method: http.MethodGet, Pattern: p + pattern, Handler: chi.Chain(chain...).HandlerFunc(fn)}
 	}
-	list := get("/collections/{feed}/lists/{kind}.txt", h.list, h.keyFromQuery)
-	return []Route{
-		get("/collections/{feed}/objects", h.feedObjects), // items and next_cursor; format=text|csv|custom
-		list, // blocklists
-		{Method: http.MethodHead, Pattern: list.Pattern, Handler: headAsGet(list.Handler)}, // devices checking ETag/Last-Modified
-		get("/objects/{object}", h.object),                                                 // one object, latest version, in the key's feeds
-		get("/objects", h.objects),                                                         // match[id]=a,b
-		get("/indicators/context", h.indicatorContext),                                     // IOC lookup: type, value
-	}, nil
+	gets := []Route{
+		get("/collections/{feed}/objects", h.feedObjects),                   // items and next_cursor; format=text|csv|custom
+		get("/collections/{feed}/lists/{kind}.txt", h.list, h.keyFromQuery), // blocklists
+		get("/objects/{object}", h.object),                                  // one object, latest version, in the key's feeds
+		get("/objects", h.objects),                                          // match[id]=a,b
+		get("/indicators/context", h.indicatorContext),                      // IOC lookup: type, value
+	}
+	// HTTP requires HEAD wherever GET is served; devices check ETag and Last-Modified with it.
+	routes := gets
+	for _, g := range gets {
+		routes = append(routes, Route{Method: http.MethodHead, Pattern: g.Pattern, Handler: headAsGet(g.Handler)})
+	}
+	return routes, nil
+}
+
+// connectionCap answers the requests of a connection accepted over the server's
+// connection cap (admit.Conns) with 503, before they cost a key lookup, and closes it.
+func (h *handler) connectionCap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !admit.Overloaded(r.Context()) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Connection", "close")
+		h.fail(w, r, &apiError{status: http.StatusServiceUnavailable, code: "too_many_connections", retryAfter: 1,
+			message: "The server has as many connections open as it takes; retry in a moment, or reuse a connection."})
+	})
+}
+
+// keyCap admits at most PerKey.Max requests of one key at a time, TAXII ones included (429 past it).
+func (h *handler) keyCap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		release, ok := h.opts.PerKey.Acquire(auth.FromContext(r.Context()).KeyID)
+		if !ok {
+			h.fail(w, r, &apiError{status: http.StatusTooManyRequests, code: "too_many_requests", retryAfter: 1,
+				message: fmt.Sprintf("This API key has %d requests in progress, the most one key may have; retry once one of them is done.", h.opts.PerKey.Max())})
+			return
+		}
+		defer release()
+		next.ServeHTTP(w, r)
+	})
 }
 
 // headAsGet answers HEAD as GET without the body: the same status and headers.

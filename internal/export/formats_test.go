@@ -95,3 +95,69 @@ func TestFormatCustom(t *testing.T) {
 		}
 	})
 }
+
+// TestFormatCSVFormulas: cells that a spreadsheet would run as formulas (OWASP CSV
+// injection) start with an apostrophe in CSV; the same names stay as they are in custom.
+func TestFormatCSVFormulas(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		f := setup(t, st, nil)
+		f.post(t,
+			`{"type":"malware","spec_version":"2.1","id":"malware--00000000-0000-4000-8000-000000000001","created":"2024-01-01T00:00:00.000Z",`+
+				`"modified":"2024-01-01T00:00:00.000Z","name":"=HYPERLINK(\"http://x.example\")","is_family":false,"labels":["@SUM(1)","x"]}`,
+			`{"type":"malware","spec_version":"2.1","id":"malware--00000000-0000-4000-8000-000000000002","created":"2024-01-01T00:00:00.000Z",`+
+				`"modified":"2024-01-01T00:00:00.000Z","name":"+1","is_family":false,"labels":["-2"]}`,
+			`{"type":"malware","spec_version":"2.1","id":"malware--00000000-0000-4000-8000-000000000003","created":"2024-01-01T00:00:00.000Z",`+
+				`"modified":"2024-01-01T00:00:00.000Z","name":"\tcmd","is_family":false,"labels":["\rx"]}`,
+			strings.Replace(indicator(4, "[domain-name:value = 'evil.example']", "stix", ""), `"ind 4"`, `"=1+2"`, 1),
+		)
+		all := f.api + "/collections/" + feedAll + "/objects"
+		rows, err := csv.NewReader(strings.NewReader(string(f.get(t, "reader", all+"?format=csv").ok(t).body))).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got [][2]string
+		for _, r := range rows[1:] {
+			got = append(got, [2]string{r[2], r[11]})
+		}
+		want := [][2]string{{`'=HYPERLINK("http://x.example")`, "'@SUM(1),x"}, {"'+1", "'-2"}, {"'\tcmd", "'\rx"}, {"'=1+2", ""}}
+		if !slices.Equal(got, want) {
+			t.Errorf("csv names and labels:\n got %q\nwant %q", got, want)
+		}
+		if r := f.get(t, "reader", all+"?format=custom&template="+url.QueryEscape("$name $observables")).ok(t); string(r.body) != "=1+2 evil.example\n" {
+			t.Errorf("custom: %q", r.body)
+		}
+	})
+}
+
+// TestFeedDefaultFormat: a feed's stored format answers requests that name none; a
+// request's format, or template, wins over it.
+func TestFeedDefaultFormat(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		f, _ := formatsFixture(t, st)
+		const feedCSV, feedCustom = "7c1f0d2e-3a4b-4c5d-8e6f-70a1b2c3d4e1", "7c1f0d2e-3a4b-4c5d-8e6f-70a1b2c3d4e2"
+		for _, fd := range []store.Feed{
+			{ID: feedCSV, Title: "CSV", ExportFormat: "csv"},
+			{ID: feedCustom, Title: "Custom", ExportFormat: "custom", ExportTemplate: "$name=$observables"},
+		} {
+			if err := st.CreateFeed(t.Context(), fd); err != nil {
+				t.Fatal(err)
+			}
+		}
+		objects := func(feed string) string { return f.api + "/collections/" + feed + "/objects?limit=2" }
+		if r := f.get(t, "reader", objects(feedCSV)).ok(t); r.header.Get("Content-Type") != "text/csv; charset=utf-8" || !strings.HasPrefix(string(r.body), "id,type,name,") {
+			t.Errorf("csv feed without format: %s %q", r.header.Get("Content-Type"), r.body)
+		}
+		if r := f.get(t, "reader", objects(feedCSV)+"&format=json").ok(t); len(r.items(t).Items) != 2 {
+			t.Errorf("csv feed with format=json: %q", r.body)
+		}
+		if r := f.get(t, "reader", objects(feedCustom)).ok(t); string(r.body) != "ind 1=198.51.100.1,evil.example\nind 2=\n" {
+			t.Errorf("custom feed without format: %q", r.body)
+		}
+		if r := f.get(t, "reader", objects(feedCustom)+"&template="+url.QueryEscape("$id")).ok(t); string(r.body) != indicatorID(1)+"\n"+indicatorID(2)+"\n" {
+			t.Errorf("custom feed with its own template: %q", r.body)
+		}
+		if r := f.get(t, "reader", objects(feedAll)+"&format=custom"); r.status != 400 {
+			t.Errorf("format=custom without a template on a json feed: %d", r.status)
+		}
+	})
+}

@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/inthreat/taxii-server/internal/admit"
 	"github.com/inthreat/taxii-server/internal/auth"
 	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/export"
@@ -42,6 +44,7 @@ type fixture struct {
 	keys   map[string]string
 	reg    *prometheus.Registry
 	config config.Config
+	ahead  atomic.Int64 // how far the export API's clock runs ahead of the wall clock (ns)
 }
 
 func eachStore(t *testing.T, fn func(t *testing.T, st store.Store)) {
@@ -88,6 +91,7 @@ func setup(t testing.TB, st store.Store, change func(*config.Config)) *fixture {
 	}
 	log := zaptest.NewLogger(t)
 	m := metrics.New(f.reg)
+	perKey := admit.NewPerKey(cfg.MaxRequestsPerKey) // shared by both APIs, as serve does
 	api, err := taxii.NewHandler(taxii.Options{
 		APIRootPath: cfg.APIRootPath, Title: cfg.Title, APIRootTitle: cfg.APIRootTitle,
 		DefaultPageSize: cfg.DefaultPageSize, MaxPageSize: cfg.MaxPageSize, MaxContentLength: cfg.MaxContentLength,
@@ -95,6 +99,7 @@ func setup(t testing.TB, st store.Store, change func(*config.Config)) *fixture {
 		ObjectLimits:     stix.Limits{MaxObjectSize: cfg.MaxObjectSize, MaxDepth: cfg.MaxJSONDepth, MaxProperties: cfg.MaxJSONProps},
 		PageBufferMemory: cfg.PageBufferMemory, PageWriteTimeout: cfg.PageWriteTimeout, MaxRequestsPerKey: cfg.MaxRequestsPerKey,
 		MaxAddBytes: cfg.MaxAddBytes, AddSpoolMemory: cfg.AddSpoolMemory, MaxStatusReads: cfg.MaxStatusReads, MaxMatchIDs: cfg.MaxMatchIDs, MaxMatchValues: cfg.MaxMatchValues,
+		PerKey: perKey,
 	}, st, log)
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +107,8 @@ func setup(t testing.TB, st store.Store, change func(*config.Config)) *fixture {
 	rs, err := export.Routes(export.Options{
 		Prefix: export.PrefixOf(cfg.APIRootPath), DefaultLimit: cfg.ExportDefaultLimit, MaxLimit: cfg.ExportMaxLimit,
 		MaxScan: cfg.ExportMaxScan, MaxTemplateLength: cfg.ExportMaxTemplateLen, ListBatch: cfg.ListBatch,
-		ListKeyInQuery: cfg.ListKeyInQuery, Metrics: m,
+		ListKeyInQuery: cfg.ListKeyInQuery, PerKey: perKey, Metrics: m,
+		Now: func() time.Time { return time.Now().Add(time.Duration(f.ahead.Load())) },
 	}, st, log)
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +117,12 @@ func setup(t testing.TB, st store.Store, change func(*config.Config)) *fixture {
 	for _, r := range rs {
 		routes = append(routes, server.Route(r))
 	}
-	f.srv = httptest.NewServer(server.New(server.Options{TAXII: api, Routes: routes, Store: st, Log: log, Metrics: m}))
+	// The connection cap as server.Serve sets it up (TAXII_MAX_CONNECTIONS).
+	f.srv = httptest.NewUnstartedServer(server.New(server.Options{TAXII: api, Routes: routes, Store: st, Log: log, Metrics: m}))
+	conns := admit.NewConns(cfg.MaxConnections)
+	f.srv.Listener = conns.Listener(f.srv.Listener)
+	f.srv.Config.ConnContext = conns.ConnContext
+	f.srv.Start()
 	t.Cleanup(f.srv.Close)
 	f.api = f.srv.URL + export.PrefixOf(cfg.APIRootPath)
 	f.taxii = f.srv.URL + strings.TrimSuffix(cfg.APIRootPath, "/")
@@ -122,6 +133,7 @@ type response struct {
 	status int
 	header http.Header
 	body   []byte
+	close  bool // the server closes the connection after it
 }
 
 // get requests url with the key as Bearer ("" for none); extra headers as name, value pairs.

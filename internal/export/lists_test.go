@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/store"
@@ -159,6 +160,49 @@ func TestBlocklistFeedFilters(t *testing.T) {
 			if got := ids(f.get(t, "reader", f.api+"/collections/"+feed+"/objects").ok(t).items(t)); !slices.Equal(got, want) {
 				t.Errorf("feed %s objects: %v, want %v", feed, got, want)
 			}
+		}
+	})
+}
+
+// TestBlocklistDatesExpiry: an entry that expires changes the list with no write at
+// all: the ETag changes and Last-Modified moves to the expiry. If-Modified-Since is
+// honoured when no If-None-Match comes, which takes precedence.
+func TestBlocklistDatesExpiry(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		f := setup(t, st, nil)
+		until := time.Now().UTC().Add(time.Hour).Truncate(time.Second)
+		f.post(t,
+			indicator(1, "[ipv4-addr:value = '198.51.100.1']", "stix", `,"valid_until":"`+until.Format(time.RFC3339)+`"`),
+			indicator(2, "[ipv4-addr:value = '198.51.100.2']", "stix", ""))
+		list := f.api + "/collections/" + feedAll + "/lists/ipv4.txt"
+		before := f.get(t, "reader", list).ok(t)
+		lm, err := http.ParseTime(before.header.Get("Last-Modified"))
+		if err != nil || string(before.body) != "198.51.100.1\n198.51.100.2\n" {
+			t.Fatalf("before: %q, Last-Modified %q", before.body, before.header.Get("Last-Modified"))
+		}
+		if r := f.get(t, "reader", list, "If-Modified-Since", before.header.Get("Last-Modified")); r.status != http.StatusNotModified || len(r.body) != 0 {
+			t.Errorf("If-Modified-Since the Last-Modified: %d %q", r.status, r.body)
+		}
+		if r := f.get(t, "reader", list, "If-Modified-Since", lm.Add(-time.Second).Format(http.TimeFormat)); r.status != http.StatusOK {
+			t.Errorf("If-Modified-Since a second earlier: %d", r.status)
+		}
+		if r := f.get(t, "reader", list, "If-None-Match", `"other"`, "If-Modified-Since", before.header.Get("Last-Modified")); r.status != http.StatusOK {
+			t.Errorf("If-None-Match that does not match, with an If-Modified-Since that does: %d", r.status)
+		}
+
+		f.ahead.Store(int64(2 * time.Hour)) // the first entry has expired; nothing was written
+		after := f.get(t, "reader", list, "If-None-Match", before.header.Get("ETag"), "If-Modified-Since", before.header.Get("Last-Modified")).ok(t)
+		if string(after.body) != "198.51.100.2\n" || after.header.Get("ETag") == before.header.Get("ETag") {
+			t.Errorf("after the expiry: %q, ETag %s (before %s)", after.body, after.header.Get("ETag"), before.header.Get("ETag"))
+		}
+		if got := after.header.Get("Last-Modified"); got != until.Format(http.TimeFormat) {
+			t.Errorf("Last-Modified after the expiry %q, want the expiry %q", got, until.Format(http.TimeFormat))
+		}
+		if r := f.get(t, "reader", list, "If-Modified-Since", before.header.Get("Last-Modified")); r.status != http.StatusOK {
+			t.Errorf("If-Modified-Since the old Last-Modified after the expiry: %d", r.status)
+		}
+		if r := f.get(t, "reader", list, "If-Modified-Since", after.header.Get("Last-Modified")); r.status != http.StatusNotModified {
+			t.Errorf("If-Modified-Since the new Last-Modified: %d", r.status)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package export
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
@@ -34,25 +35,49 @@ type page struct {
 	expired  bool // include expired indicators
 }
 
+// CheckFormat applies the rules of the format and template parameters, to a request
+// or to the default a feed stores (feed create/update --format --template): a known
+// format ("" is json), and for custom a template of at most maxTemplate bytes.
+func CheckFormat(format, template string, maxTemplate int) error {
+	switch format {
+	case "", formatJSON, formatText, formatCSV:
+		if template != "" {
+			return badRequest("bad_template", "A template goes with format=custom only, not format=%s.", cmp.Or(format, formatJSON))
+		}
+		return nil
+	case formatCustom:
+	default:
+		return badRequest("bad_format", "format %q is unknown: use json, text, csv or custom.", shorten(format))
+	}
+	if template == "" {
+		return badRequest("bad_template", "format=custom needs a template, e.g. template=$name;$observables")
+	}
+	if len(template) > maxTemplate {
+		return badRequest("template_too_long", "The template has %d bytes; at most %d are allowed.", len(template), maxTemplate)
+	}
+	return nil
+}
+
 func (h *handler) pageParams(r *http.Request, f store.Feed) (page, error) {
 	q := r.URL.Query()
 	p := page{format: formatJSON, limit: h.opts.DefaultLimit, revoked: true, expired: true}
-	if v := q.Get("format"); v != "" {
-		switch v {
-		case formatJSON, formatText, formatCSV, formatCustom:
-			p.format = v
-		default:
-			return p, badRequest("bad_format", "format %q is unknown: use json, text, csv or custom.", shorten(v))
-		}
+	// Without a format the feed's default applies; a custom one takes the feed's
+	// template unless the request brings its own.
+	format, template := q.Get("format"), q.Get("template")
+	if format == "" {
+		format = f.ExportFormat
 	}
-	if p.format == formatCustom {
-		p.template = q.Get("template")
-		if p.template == "" {
-			return p, badRequest("bad_template", "format=custom needs a template, e.g. template=$name;$observables")
-		}
-		if len(p.template) > h.opts.MaxTemplateLength {
-			return p, badRequest("template_too_long", "The template has %d bytes; at most %d are allowed.", len(p.template), h.opts.MaxTemplateLength)
-		}
+	if format == formatCustom && template == "" && f.ExportFormat == formatCustom {
+		template = f.ExportTemplate
+	}
+	if format != formatCustom {
+		template = "" // other formats ignore it
+	}
+	if err := CheckFormat(format, template, h.opts.MaxTemplateLength); err != nil {
+		return p, err
+	}
+	if format != "" {
+		p.format, p.template = format, template
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -249,12 +274,15 @@ func writeLines(w http.ResponseWriter, p page, items []item) {
 			m := it.meta
 			row := []string{m.ID, m.Type, m.Name, "", "", m.tlp(), m.confidence(), m.ValidFrom, m.ValidUntil,
 				strconv.FormatBool(m.Revoked), m.CreatedByRef, strings.Join(m.Labels, ",")}
+			for i := range row {
+				row[i] = inertCell(row[i])
+			}
 			obs := observables.OfType(m.Type, it.raw)
 			if len(obs) == 0 {
 				_ = cw.Write(row)
 			}
 			for _, o := range obs {
-				row[3], row[4] = o.Type, o.Value
+				row[3], row[4] = inertCell(o.Type), inertCell(o.Value)
 				_ = cw.Write(row)
 			}
 		}
@@ -269,6 +297,18 @@ func writeLines(w http.ResponseWriter, p page, items []item) {
 		}
 	}
 	_ = bw.Flush()
+}
+
+// inertCell keeps a spreadsheet from reading a CSV cell as a formula (OWASP CSV
+// injection): names, labels and even observable values come from whoever wrote the
+// intelligence, so a cell starting with = + - @ tab or CR gets a leading apostrophe.
+// Custom templates are not escaped: their output is the client's own format (often
+// a device list, where the apostrophe would corrupt the value), not CSV.
+func inertCell(s string) string {
+	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
+		return "'" + s
+	}
+	return s
 }
 
 // render fills a custom template. Variables: $id $name $type $tlp $confidence

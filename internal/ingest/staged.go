@@ -61,7 +61,7 @@ func (s *Staged) Add(items []Item) error {
 	if s.scratch == nil {
 		est := 16
 		for _, o := range b.objs {
-			est += len(o.Raw) + len(o.ID) + 96 + 64*len(o.Observables)
+			est += len(o.Raw) + len(o.Digest) + len(o.ID) + 96 + 64*len(o.Observables)
 		}
 		s.scratch = make([]byte, 0, est) // most batches fit: one allocation, held at its size
 	}
@@ -204,6 +204,10 @@ func appendObject(b []byte, o store.Object) []byte {
 	}
 	b = binary.AppendUvarint(b, uint64(len(o.Raw)))
 	b = append(b, o.Raw...)
+	// The digest validation computed, so that the store need not compute it
+	// again; "" decodes as nil, which lets the store compute it.
+	b = binary.AppendUvarint(b, uint64(len(o.Digest)))
+	b = append(b, o.Digest...)
 	b = binary.AppendUvarint(b, uint64(len(o.Observables)))
 	for _, ob := range o.Observables {
 		for _, s := range []string{ob.Type, ob.Value, ob.List, ob.Entry} {
@@ -256,6 +260,9 @@ func (d *segmentDecoder) string() string { return string(d.bytes()) }
 func (d *segmentDecoder) object() store.Object {
 	o := store.Object{ID: d.string(), Type: d.string(), SpecVersion: d.string(), Created: d.string(), Modified: d.string()}
 	o.Raw = d.bytes()
+	if dg := d.bytes(); len(dg) > 0 {
+		o.Digest = dg
+	}
 	if n := d.uvarint(); n > 0 && !d.bad {
 		o.Observables = make([]store.Observable, 0, min(n, uint64(len(d.b))))
 		for range n {

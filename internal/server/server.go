@@ -46,7 +46,10 @@ type Options struct {
 	// RateLimit is the TAXII requests per second allowed per API key; 0: no limit.
 	RateLimit float64
 	RateBurst int
-	Now       func() time.Time // nil: time.Now
+	// Console, when set, is the web console (internal/console), served at /console/
+	// beside the TAXII API: it has its own sessions and login limit, not the key rate limit.
+	Console http.Handler
+	Now     func() time.Time // nil: time.Now
 }
 
 // New returns the main handler: operations endpoints beside the TAXII API, all
@@ -65,6 +68,9 @@ func New(o Options) http.Handler {
 	r.Get("/readyz", readyz(o.Store, o.Log))
 	if o.MetricsHandler != nil {
 		r.Method(http.MethodGet, "/metrics", o.MetricsHandler)
+	}
+	if o.Console != nil {
+		r.Mount(ConsolePath, o.Console)
 	}
 	r.Group(func(r chi.Router) {
 		if o.RateLimit > 0 {

@@ -270,16 +270,17 @@ type ObservableIndex interface {
 	// blocklist kind greater than after: those of the latest versions the feed shows
 	// that are not revoked nor expired at now (µs). One short read; no connection is held after it.
 	ListEntries(ctx context.Context, feed FeedFilter, kind, after string, now int64, limit int) ([]string, error)
-	// ListState summarises the same set as ListEntries: it changes whenever the list does.
+	// ListState dates the set ListEntries reads: it changes whenever the list does. One short read.
 	ListState(ctx context.Context, feed FeedFilter, kind string, now int64) (ListState, error)
 }
 
-// ListState summarises the current entries of one blocklist, for its ETag and Last-Modified.
+// ListState dates the current entries of one blocklist, for its ETag and Last-Modified,
+// without reading them: a list changes only when the store changes or an entry expires.
+// The expiries are those of the kind in the whole store, a superset of any feed's.
 type ListState struct {
-	Rows       int64 // observable rows behind the entries (an entry may have several)
-	SumAdded   int64 // sum of their date_added (wrapping): any change of the set changes it
-	LastAdded  int64 // newest date_added among them; 0 when none
-	NextExpiry int64 // earliest valid_until after now among them (µs); 0: none
+	Changed    int64 // µs: the store's last change (a version added, a delete, a purge, a feed update)
+	NextExpiry int64 // earliest valid_until after now among the kind's entries (µs); 0: none
+	LastExpiry int64 // latest valid_until at or before now among them (µs); 0: none
 }
 
 // Feed is a saved filter over the store, published as one TAXII collection.
@@ -291,6 +292,10 @@ type Feed struct {
 	Filter      FeedFilter
 	Writable    bool
 	CreatedAt   time.Time
+	// ExportFormat and ExportTemplate are what the feed export answers a request that
+	// names no format: json (""), text, csv or custom with its template (package export checks them).
+	ExportFormat   string
+	ExportTemplate string
 }
 
 // Feeds manages feeds.
@@ -303,7 +308,7 @@ type Feeds interface {
 	GetFeed(ctx context.Context, idOrAlias string) (Feed, error)
 	// ListFeeds returns all feeds ordered by creation time, then id.
 	ListFeeds(ctx context.Context) ([]Feed, error)
-	// UpdateFeed replaces the title, description, alias, filter and writable flag
+	// UpdateFeed replaces the title, description, alias, filter, writable flag and export format
 	// of the feed with f.ID, keeping its id and creation time. Pages served after
 	// it returns use the new filter; the membership index is rebuilt in the same
 	// transaction, serialised with writers. ErrNotFound when none, ErrConflict

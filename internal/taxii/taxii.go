@@ -50,9 +50,13 @@ type Options struct {
 	PageBufferMemory  int64         // bytes of pages held in memory, server-wide; the rest spills to temp files
 	PageWriteTimeout  time.Duration // longest one write of a page may wait on the client
 	MaxRequestsPerKey int           // requests in flight per API key; past it 429
-	MaxAddBytes       int64         // bytes of Add Objects bodies in flight, server-wide; past it 503
-	AddSpoolMemory    int64         // bytes of checked objects waiting to be stored held in memory, server-wide; the rest spills to temp files
-	MaxStatusReads    int           // status resources read at once; others wait their turn
+	// PerKey, when set, is the count of requests in flight per key shared with the
+	// APIs served beside this one (internal/export), so that one cap covers them all;
+	// nil: this API's own, of MaxRequestsPerKey.
+	PerKey         *admit.PerKey
+	MaxAddBytes    int64 // bytes of Add Objects bodies in flight, server-wide; past it 503
+	AddSpoolMemory int64 // bytes of checked objects waiting to be stored held in memory, server-wide; the rest spills to temp files
+	MaxStatusReads int   // status resources read at once; others wait their turn
 }
 
 // realm is the realm of WWW-Authenticate.
@@ -163,7 +167,10 @@ func NewHandler(opts Options, st store.Store, log *zap.Logger) (http.Handler, er
 	h := &handler{opts: opts, root: root, st: st, log: log, cursors: codec,
 		pages: admit.NewBytes(opts.PageBufferMemory), adds: admit.NewBytes(opts.MaxAddBytes),
 		addSpool: admit.NewBytes(opts.AddSpoolMemory),
-		perKey:   admit.NewPerKey(opts.MaxRequestsPerKey), statusReads: make(chan struct{}, opts.MaxStatusReads)}
+		perKey:   opts.PerKey, statusReads: make(chan struct{}, opts.MaxStatusReads)}
+	if h.perKey == nil {
+		h.perKey = admit.NewPerKey(opts.MaxRequestsPerKey)
+	}
 	// Compiling the STIX schemas takes a tenth of a second: a server that is
 	// never written to (and every read-only test) does not pay for it.
 	h.validator = sync.OnceValues(func() (*stix.Validator, error) {

@@ -11,7 +11,8 @@ import (
 )
 
 const feedColumns = `id::text, title, description, coalesce(alias, ''), types, writable, created_at,
-	exclude_types, tlp, sources, created_by, min_confidence, labels, exclude_revoked, exclude_expired, with_context`
+	exclude_types, tlp, sources, created_by, min_confidence, labels, exclude_revoked, exclude_expired, with_context,
+	export_format, export_template`
 
 // selectFeed finds a feed by id ($1, a uuid or NULL) or alias ($2), through the
 // primary key and the alias index; an id beats an alias that spells another feed's id.
@@ -24,7 +25,7 @@ func scanFeed(row pgx.Row) (store.Feed, error) {
 	flt := &f.Filter
 	err := row.Scan(&f.ID, &f.Title, &f.Description, &f.Alias, &flt.Types, &f.Writable, &f.CreatedAt,
 		&flt.ExcludeTypes, &tlp, &flt.Sources, &flt.CreatedBy, &flt.MinConfidence, &flt.Labels,
-		&flt.ExcludeRevoked, &flt.ExcludeExpired, &flt.WithContext)
+		&flt.ExcludeRevoked, &flt.ExcludeExpired, &flt.WithContext, &f.ExportFormat, &f.ExportTemplate)
 	for _, l := range tlp {
 		flt.TLP = append(flt.TLP, store.TLP(l))
 	}
@@ -59,6 +60,11 @@ func filterArgs(f store.FeedFilter) []any {
 // under exactly one of the two filters.
 const lockWriters = `SELECT 1 FROM store_clock WHERE one FOR UPDATE`
 
+// markChanged dates a change that adds no version (store.ListState.Changed), taking
+// the store clock until commit as lockWriters does.
+const markChanged = `UPDATE store_clock SET changed_us = greatest(changed_us + 1, last_us + 1,
+	(extract(epoch FROM clock_timestamp()) * 1000000)::bigint) WHERE one`
+
 // CreateFeed implements store.Feeds.
 func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
 	id, ok := store.CanonicalUUID(f.ID)
@@ -73,10 +79,11 @@ func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
 			return err
 		}
 		args := append([]any{id, f.Title, f.Description, f.Alias, f.Writable, f.CreatedAt}, filterArgs(f.Filter)...)
+		args = append(args, f.ExportFormat, f.ExportTemplate)
 		if _, err := tx.Exec(ctx, `INSERT INTO feeds (id, title, description, alias, writable, created_at,
 			types, exclude_types, tlp, sources, created_by, min_confidence, labels, exclude_revoked, exclude_expired,
-			with_context, indexed)
-			VALUES ($1, $2, $3, nullif($4, ''), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`, args...); err != nil {
+			with_context, indexed, export_format, export_template)
+			VALUES ($1, $2, $3, nullif($4, ''), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`, args...); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, rebuildMembers, id)
@@ -92,13 +99,15 @@ func (s *Store) UpdateFeed(ctx context.Context, f store.Feed) error {
 		return store.ErrNotFound
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, lockWriters); err != nil {
+		if _, err := tx.Exec(ctx, markChanged); err != nil {
 			return err
 		}
 		args := append([]any{id, f.Title, f.Description, f.Alias, f.Writable}, filterArgs(f.Filter)...)
+		args = append(args, f.ExportFormat, f.ExportTemplate)
 		tag, err := tx.Exec(ctx, `UPDATE feeds SET title = $2, description = $3, alias = nullif($4, ''), writable = $5,
 			types = $6, exclude_types = $7, tlp = $8, sources = $9, created_by = $10, min_confidence = $11,
-			labels = $12, exclude_revoked = $13, exclude_expired = $14, with_context = $15, indexed = $16
+			labels = $12, exclude_revoked = $13, exclude_expired = $14, with_context = $15, indexed = $16,
+			export_format = $17, export_template = $18
 			WHERE id = $1::uuid`, args...)
 		if err != nil {
 			return err

@@ -43,7 +43,7 @@ func (s *Store) PurgeObjects(ctx context.Context, p store.Purge) (store.PurgeRes
 	sel := fmt.Sprintf(purgeSelect, extra)
 	var res store.PurgeResult
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, lockClock); err != nil {
+		if _, err := tx.Exec(ctx, markChanged); err != nil {
 			return err
 		}
 		if err := tx.QueryRow(ctx, "SELECT count(*) FROM ("+sel+") doomed", args...).Scan(&res.Objects); err != nil {

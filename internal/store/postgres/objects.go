@@ -635,10 +635,10 @@ func memberKeysSQL(q store.Query, args *[]any) (string, error) {
 		" ORDER BY obj LIMIT " + strconv.Itoa(q.Limit+1), nil
 }
 
-// DeleteObject implements store.Objects. It locks the clock, as writers do:
-// then no version of another source arrives between a confined delete's check
-// and its delete, and no feed update rebuilds a membership index from flags
-// this delete is changing.
+// DeleteObject implements store.Objects. It takes the clock, as writers do
+// (markChanged, which also dates the change for blocklists): then no version of
+// another source arrives between a confined delete's check and its delete, and
+// no feed update rebuilds a membership index from flags this delete is changing.
 func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id string, versions store.VersionMatch, specVersions []string, source string) (int, error) {
 
 	args := []any{}
@@ -648,7 +648,8 @@ func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id stri
 	}
 	var n int
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, lockWriters); err != nil {
+		// Taken first, as writers take it, so that no deadlock is possible with them.
+		if _, err := tx.Exec(ctx, markChanged); err != nil {
 			return err
 		}
 		foreign := false

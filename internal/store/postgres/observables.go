@@ -36,13 +36,18 @@ const (
 WHERE date_added IN (SELECT date_added FROM observables WHERE is_latest AND value = $1 AND ($2::text = '' OR type = $2::text))
 	AND %s
 ORDER BY date_added LIMIT %d`
-	listEntries = `SELECT DISTINCT entry FROM observables
-WHERE is_latest AND NOT revoked AND list <> '' AND list = $1 AND entry > $2 AND (valid_until = 0 OR valid_until > $3)%s
-ORDER BY entry LIMIT $4`
-	listState = `SELECT count(*), coalesce(sum(date_added %% 2147483647), 0)::bigint, coalesce(max(date_added), 0),
-	coalesce(min(valid_until) FILTER (WHERE valid_until > 0), 0)
-FROM observables
-WHERE is_latest AND NOT revoked AND list <> '' AND list = $1 AND (valid_until = 0 OR valid_until > $2)%s`
+	// listEntries reads observables_list_idx in order: byte order (COLLATE "C"), so
+	// that DISTINCT streams and compares bytes, not the database's collation.
+	listEntries = `SELECT DISTINCT entry COLLATE "C" AS e FROM observables
+WHERE is_latest AND NOT revoked AND list <> '' AND list = $1 AND entry COLLATE "C" > $2 AND (valid_until = 0 OR valid_until > $3)%s
+ORDER BY e LIMIT $4`
+	// listState reads the clock row and two probes of observables_expiry_idx.
+	listState = `SELECT greatest(last_us, changed_us),
+	coalesce((SELECT min(valid_until) FROM observables WHERE is_latest AND NOT revoked AND list <> '' AND list = $1
+		AND valid_until > 0 AND valid_until > $2), 0),
+	coalesce((SELECT max(valid_until) FROM observables WHERE is_latest AND NOT revoked AND list <> '' AND list = $1
+		AND valid_until > 0 AND valid_until <= $2), 0)
+FROM store_clock WHERE one`
 	backfillBatch = `SELECT date_added, raw FROM objects WHERE type = 'indicator' AND date_added > $1 ORDER BY date_added LIMIT 1000`
 )
 
@@ -167,14 +172,9 @@ func (s *Store) ListEntries(ctx context.Context, feed store.FeedFilter, kind, af
 // ListState implements store.ObservableIndex.
 func (s *Store) ListState(ctx context.Context, feed store.FeedFilter, kind string, now int64) (store.ListState, error) {
 	var st store.ListState
-	cond, extra, skip, err := listFeed(feed, 3)
-	if err != nil || skip {
+	if _, _, skip, err := listFeed(feed, 3); err != nil || skip {
 		return st, err
 	}
-	args := []any{kind, now}
-	if extra != nil {
-		args = append(args, extra)
-	}
-	err = s.pool.QueryRow(ctx, fmt.Sprintf(listState, cond), args...).Scan(&st.Rows, &st.SumAdded, &st.LastAdded, &st.NextExpiry)
+	err := s.pool.QueryRow(ctx, listState, kind, now).Scan(&st.Changed, &st.NextExpiry, &st.LastExpiry)
 	return st, interpretError(err)
 }

@@ -14,15 +14,17 @@ const (
 	insertFeed = `
 INSERT INTO feeds (id, title, description, alias, writable, created_at,
 	types, exclude_types, tlp, sources, created_by, min_confidence, labels, exclude_revoked, exclude_expired,
-	with_context, indexed)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	with_context, indexed, export_format, export_template)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	updateFeed = `
 UPDATE feeds SET title = ?2, description = ?3, alias = ?4, writable = ?5,
 	types = ?6, exclude_types = ?7, tlp = ?8, sources = ?9, created_by = ?10, min_confidence = ?11, labels = ?12,
-	exclude_revoked = ?13, exclude_expired = ?14, with_context = ?15, indexed = ?16
+	exclude_revoked = ?13, exclude_expired = ?14, with_context = ?15, indexed = ?16,
+	export_format = ?17, export_template = ?18
 WHERE id = ?1`
 	feedColumns = `id, title, description, coalesce(alias, ''), types, writable, created_at,
-	exclude_types, tlp, sources, created_by, min_confidence, labels, exclude_revoked, exclude_expired, with_context`
+	exclude_types, tlp, sources, created_by, min_confidence, labels, exclude_revoked, exclude_expired, with_context,
+	export_format, export_template`
 	// An id beats an alias that happens to spell another feed's id.
 	selectFeed  = `SELECT ` + feedColumns + ` FROM feeds WHERE id = ?1 OR alias = ?2 ORDER BY id = ?1 DESC LIMIT 1`
 	selectFeeds = `SELECT ` + feedColumns + ` FROM feeds ORDER BY created_at, id`
@@ -70,6 +72,7 @@ func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
 	}
 	id := canonicalID(f.ID)
 	args := append([]any{id, f.Title, f.Description, nullIfEmpty(f.Alias), f.Writable, f.CreatedAt.UnixMicro()}, filter...)
+	args = append(args, f.ExportFormat, f.ExportTemplate)
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, insertFeed, args...); err != nil {
 			return err
@@ -91,8 +94,12 @@ func (s *Store) UpdateFeed(ctx context.Context, f store.Feed) error {
 	}
 	id := canonicalID(f.ID)
 	args := append([]any{id, f.Title, f.Description, nullIfEmpty(f.Alias), f.Writable}, filter...)
+	args = append(args, f.ExportFormat, f.ExportTemplate)
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		if err := oneRow(tx.ExecContext(ctx, updateFeed, args...)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, markChanged, s.now().UnixMicro()); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, deleteMembers, id); err != nil {
@@ -148,7 +155,7 @@ func scanFeed(row interface{ Scan(...any) error }) (store.Feed, error) {
 	flt := &f.Filter
 	if err := row.Scan(&f.ID, &f.Title, &f.Description, &f.Alias, &types, &f.Writable, &created,
 		&exclude, &tlp, &sources, &createdBy, &flt.MinConfidence, &labels,
-		&flt.ExcludeRevoked, &flt.ExcludeExpired, &flt.WithContext); err != nil {
+		&flt.ExcludeRevoked, &flt.ExcludeExpired, &flt.WithContext, &f.ExportFormat, &f.ExportTemplate); err != nil {
 		return store.Feed{}, err
 	}
 	for _, l := range []struct {

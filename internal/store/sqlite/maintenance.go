@@ -50,6 +50,9 @@ func (s *Store) PurgeObjects(ctx context.Context, p store.Purge) (store.PurgeRes
 		if p.DryRun || res.Objects == 0 {
 			return tx.QueryRowContext(ctx, fmt.Sprintf(purgeCount, sel), args...).Scan(&res.Versions)
 		}
+		if _, err := tx.ExecContext(ctx, markChanged, s.now().UnixMicro()); err != nil {
+			return err
+		}
 		r, err := tx.ExecContext(ctx, fmt.Sprintf(purgeDelete, sel), args...)
 		if err != nil {
 			return err

@@ -457,6 +457,9 @@ func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id stri
 		if foreign {
 			return store.ErrOtherSource
 		}
+		if _, err = tx.ExecContext(ctx, markChanged, s.now().UnixMicro()); err != nil {
+			return err
+		}
 		if _, err = tx.ExecContext(ctx, refreshFlags, id); err != nil {
 			return err
 		}

@@ -30,10 +30,15 @@ ORDER BY date_added LIMIT %d`
 	listEntries = `SELECT DISTINCT entry FROM observables
 WHERE is_latest = 1 AND revoked = 0 AND list <> '' AND list = ? AND entry > ? AND (valid_until = 0 OR valid_until > ?)%s
 ORDER BY entry LIMIT ?`
-	listState = `SELECT count(*), coalesce(sum(date_added %% 2147483647), 0), coalesce(max(date_added), 0),
-	coalesce(min(CASE WHEN valid_until > 0 THEN valid_until END), 0)
-FROM observables
-WHERE is_latest = 1 AND revoked = 0 AND list <> '' AND list = ? AND (valid_until = 0 OR valid_until > ?)%s`
+	// listState reads the clock row and two probes of observables_expiry.
+	listState = `SELECT max(last, changed),
+	coalesce((SELECT min(valid_until) FROM observables WHERE is_latest = 1 AND revoked = 0 AND list <> '' AND list = ?1
+		AND valid_until > 0 AND valid_until > ?2), 0),
+	coalesce((SELECT max(valid_until) FROM observables WHERE is_latest = 1 AND revoked = 0 AND list <> '' AND list = ?1
+		AND valid_until > 0 AND valid_until <= ?2), 0)
+FROM clock WHERE id = 1`
+	// markChanged dates a change that adds no version (store.ListState.Changed); ?1 is now (µs).
+	markChanged   = `UPDATE clock SET changed = max(changed + 1, last + 1, ?1) WHERE id = 1`
 	backfillBatch = `SELECT date_added, raw, is_latest FROM objects WHERE type = 'indicator' AND date_added > ? ORDER BY date_added LIMIT 1000`
 )
 
@@ -169,10 +174,9 @@ func (s *Store) ListState(ctx context.Context, feed store.FeedFilter, kind strin
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var st store.ListState
-	cond, extra, skip, err := listFeed(feed)
-	if err != nil || skip {
+	if _, _, skip, err := listFeed(feed); err != nil || skip {
 		return st, err
 	}
-	err = s.r.QueryRowContext(ctx, fmt.Sprintf(listState, cond), append([]any{kind, now}, extra...)...).Scan(&st.Rows, &st.SumAdded, &st.LastAdded, &st.NextExpiry)
+	err := s.r.QueryRowContext(ctx, listState, kind, now).Scan(&st.Changed, &st.NextExpiry, &st.LastExpiry)
 	return st, interpretError(err)
 }

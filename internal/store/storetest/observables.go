@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/inthreat/taxii-server/internal/observables"
 	"github.com/inthreat/taxii-server/internal/store"
@@ -124,8 +125,13 @@ func exerciseObservables(t *testing.T, setup setupFunc) {
 		if got := listAll(t, ctx, s, store.FeedFilter{Types: []string{"malware"}}, observables.ListIPv4, now2025, 10); len(got) != 0 {
 			t.Errorf("a feed without indicators lists %v", got)
 		}
-		if before.Rows != 3 || before.NextExpiry != 2051222400000000 || before.LastAdded == 0 {
-			t.Errorf("state %+v: want 3 rows, next expiry 2035", before)
+		if before.Changed == 0 || before.NextExpiry != 2051222400000000 || before.LastExpiry != 1704067200000000 {
+			t.Errorf("state %+v: want a change time, the next expiry in 2035 and the last in 2024", before)
+		}
+		// Time passes: the expiries move, the change time does not.
+		if later, err := s.ListState(ctx, store.FeedFilter{}, observables.ListIPv4, 2051222400000001); err != nil ||
+			later.Changed != before.Changed || later.NextExpiry != 0 || later.LastExpiry != 2051222400000000 {
+			t.Errorf("state in 2036 %+v, %v: want the same change time, no next expiry, the last in 2035", later, err)
 		}
 		// Revoking one of the duplicates keeps the entry; the state changes.
 		add(t, ctx, s, indicatorVersion(objectID("indicator", 3), "2022-01-01T00:00:00Z", "[ipv4-addr:value = '198.51.100.2']", `,"revoked":true`))
@@ -153,6 +159,44 @@ func exerciseObservables(t *testing.T, setup setupFunc) {
 		}
 		if deleted == after {
 			t.Errorf("state unchanged by a deletion: %+v", deleted)
+		}
+	})
+
+	// The list state is read from the clock, not the list: every change that can
+	// change a list moves it, each in its own way.
+	t.Run("ListStateMovesOnEveryChange", func(t *testing.T) {
+		s, ctx := setup(t)
+		state := func() store.ListState {
+			t.Helper()
+			st, err := s.ListState(ctx, store.FeedFilter{}, observables.ListIPv4, now2025)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}
+		empty := state()
+		add(t, ctx, s, indicatorVersion(objectID("indicator", 1), "2021-01-01T00:00:00Z", "[ipv4-addr:value = '198.51.100.1']", ""),
+			indicatorVersion(objectID("indicator", 2), "2021-01-01T00:00:00Z", "[ipv4-addr:value = '198.51.100.2']", ""))
+		added := state()
+		const feedID = "0b6d8a8e-4c1a-4f3e-9d8b-6f2c1a0e9d11"
+		if err := s.CreateFeed(ctx, store.Feed{ID: feedID, Title: "f"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.UpdateFeed(ctx, store.Feed{ID: feedID, Title: "f", Filter: store.FeedFilter{MinConfidence: 50}}); err != nil {
+			t.Fatal(err)
+		}
+		updated := state()
+		if _, err := s.PurgeObjects(ctx, store.Purge{Before: time.Now().Add(time.Hour).UnixMicro(), Feed: store.FeedFilter{Types: []string{"indicator"}}}); err != nil {
+			t.Fatal(err)
+		}
+		purged := state()
+		for _, c := range []struct {
+			what          string
+			before, after store.ListState
+		}{{"an addition", empty, added}, {"a feed update", added, updated}, {"a purge", updated, purged}} {
+			if c.after.Changed <= c.before.Changed {
+				t.Errorf("after %s the change time is %d, before %d", c.what, c.after.Changed, c.before.Changed)
+			}
 		}
 	})
 
