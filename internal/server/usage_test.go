@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inthreat/taxii-server/internal/admit"
 	"github.com/inthreat/taxii-server/internal/auth"
 	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/export"
@@ -50,7 +51,7 @@ func usageServer(t *testing.T, st store.Store) (srv *httptest.Server, rec *usage
 		t.Fatal(err)
 	}
 	ers, err := export.Routes(export.Options{Prefix: export.PrefixOf(d.APIRootPath), DefaultLimit: d.ExportDefaultLimit, MaxLimit: d.ExportMaxLimit,
-		MaxScan: d.ExportMaxScan, MaxTemplateLength: d.ExportMaxTemplateLen, ListBatch: d.ListBatch}, st, nil)
+		MaxScan: d.ExportMaxScan, MaxTemplateLength: d.ExportMaxTemplateLen, ListBatch: d.ListBatch, PerKey: admit.NewPerKey(d.MaxRequestsPerKey)}, st, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
