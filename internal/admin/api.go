@@ -93,11 +93,16 @@ type route struct {
 // can carry this content type without a CORS preflight, which is never
 // granted, so a page elsewhere cannot make an admin's browser change anything.
 func jsonOnly(a *API) func(http.Handler) http.Handler {
+	// None of these is a type a simple request may carry, so the reasoning
+	// holds for each; the others are what an import's body may be.
+	changeTypes := map[string]bool{"application/json": true, "application/x-ndjson": true,
+		"application/stix+json": true, "application/taxii+json": true}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method != http.MethodGet && r.Method != http.MethodHead {
-				if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-					a.fail(w, r, invalid("", "Send changes with Content-Type: application/json (also when the body is empty)."))
+				if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || !changeTypes[mt] {
+					a.fail(w, r, invalid("", "Send changes with Content-Type: application/json (also when the body is empty; "+
+						"an import may also be application/x-ndjson, application/stix+json or application/taxii+json)."))
 					return
 				}
 			}

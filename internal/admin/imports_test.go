@@ -40,7 +40,8 @@ func newImportServer(t *testing.T, st store.Store, o admin.ImportOptions) *impor
 	}
 	cfg := config.Default()
 	log := zaptest.NewLogger(t)
-	svc := admin.NewService(st, log, time.Now, admin.Options{ListLimit: cfg.AdminListLimit, MaxListLimit: cfg.AdminMaxListLimit, Imports: o})
+	svc := admin.NewService(st, log, time.Now, admin.Options{ListLimit: cfg.AdminListLimit, MaxListLimit: cfg.AdminMaxListLimit,
+		PreviewObjects: cfg.AdminPreviewObjects, CountTimeout: cfg.AdminCountTimeout, CountMax: cfg.AdminCountMax, Imports: o})
 	h, err := admin.NewHandler(svc, log, admin.APIOptions{MaxBody: cfg.AdminMaxBody})
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +73,9 @@ func (s *importServer) send(t *testing.T, method, path string, body io.Reader, s
 	}
 	req.ContentLength = size // -1: chunked
 	req.Header.Set("Authorization", "Bearer "+s.key)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/x-ndjson")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
