@@ -114,6 +114,8 @@ func TestImportJob(t *testing.T) {
 		t.Run(named.Name, func(t *testing.T) {
 			s := newImportServer(t, named.New(t), admin.ImportOptions{ListMax: 10, MaxBytes: 1 << 30, Retention: time.Hour})
 			pr, pw := io.Pipe()
+			// A failure below must not leave the upload, and the server's Close, waiting forever.
+			t.Cleanup(func() { pw.CloseWithError(io.ErrUnexpectedEOF) })
 			type answer struct {
 				code int
 				job  importJob
