@@ -40,7 +40,8 @@ func newImportServer(t *testing.T, st store.Store, o admin.ImportOptions) *impor
 	}
 	cfg := config.Default()
 	log := zaptest.NewLogger(t)
-	svc := admin.NewService(st, log, time.Now, admin.Options{ListLimit: cfg.AdminListLimit, MaxListLimit: cfg.AdminMaxListLimit, Imports: o})
+	svc := admin.NewService(st, log, time.Now, admin.Options{ListLimit: cfg.AdminListLimit, MaxListLimit: cfg.AdminMaxListLimit,
+		PreviewObjects: cfg.AdminPreviewObjects, CountTimeout: cfg.AdminCountTimeout, CountMax: cfg.AdminCountMax, Imports: o})
 	h, err := admin.NewHandler(svc, log, admin.APIOptions{MaxBody: cfg.AdminMaxBody})
 	if err != nil {
 		t.Fatal(err)
@@ -111,6 +112,8 @@ func TestImportJob(t *testing.T) {
 		t.Run(named.Name, func(t *testing.T) {
 			s := newImportServer(t, named.New(t), admin.ImportOptions{ListMax: 10, MaxBytes: 1 << 30, Retention: time.Hour})
 			pr, pw := io.Pipe()
+			// A failure below must not leave the upload, and the server's Close, waiting forever.
+			t.Cleanup(func() { pw.CloseWithError(io.ErrUnexpectedEOF) })
 			type answer struct {
 				code int
 				job  importJob
