@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"net/http"
 	"slices"
 
 	"github.com/inthreat/taxii-server/internal/store"
@@ -53,4 +54,13 @@ func NewContext(ctx context.Context, c *Caller) context.Context {
 func FromContext(ctx context.Context) *Caller {
 	c, _ := ctx.Value(callerKey{}).(*Caller)
 	return c
+}
+
+// KeyID names the key that authenticated r, "" for none: what per-key
+// admission (admit.KeyCap) counts by.
+func KeyID(r *http.Request) string {
+	if c := FromContext(r.Context()); c != nil {
+		return c.KeyID
+	}
+	return ""
 }

@@ -65,7 +65,8 @@ func TestExportAdmission(t *testing.T) {
 				return r.status == http.StatusTooManyRequests
 			})
 			refusal(r, http.StatusTooManyRequests, "requests in progress")
-			fresh("reader", f.api+path).ok(t) // another key goes on
+			// Another key goes on (once the server has counted the refused connection closed).
+			waitFor("the reader's export request is served", func() bool { return fresh("reader", f.api+path).status == http.StatusOK })
 		}
 
 		// Connections: the held one and two idle ones make three; a fourth is told 503.

@@ -98,7 +98,8 @@ func Routes(opts Options, st store.Store, log *zap.Logger) ([]Route, error) {
 	authn := auth.Middleware(auth.Config{Keys: st, Log: log, Fail: h.fail, Now: opts.Now})
 	// The admission of the TAXII API: the connection cap before the key lookup, the key's cap after it.
 	get := func(pattern string, fn http.HandlerFunc, mw ...func(http.Handler) http.Handler) Route {
-		chain := append(append([]func(http.Handler) http.Handler{h.connectionCap}, mw...), authn, h.keyCap)
+		chain := append(append([]func(http.Handler) http.Handler{admit.ConnectionCap(h.fail)}, mw...), authn,
+			admit.KeyCap(h.opts.PerKey, auth.KeyID, h.fail))
 		return Route{Method: http.MethodGet, Pattern: p + pattern, Handler: chi.Chain(chain...).HandlerFunc(fn)}
 	}
 	gets := []Route{
@@ -114,34 +115,6 @@ func Routes(opts Options, st store.Store, log *zap.Logger) ([]Route, error) {
 		routes = append(routes, Route{Method: http.MethodHead, Pattern: g.Pattern, Handler: headAsGet(g.Handler)})
 	}
 	return routes, nil
-}
-
-// connectionCap answers the requests of a connection accepted over the server's
-// connection cap (admit.Conns) with 503, before they cost a key lookup, and closes it.
-func (h *handler) connectionCap(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !admit.Overloaded(r.Context()) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		w.Header().Set("Connection", "close")
-		h.fail(w, r, &apiError{status: http.StatusServiceUnavailable, code: "too_many_connections", retryAfter: 1,
-			message: "The server has as many connections open as it takes; retry in a moment, or reuse a connection."})
-	})
-}
-
-// keyCap admits at most PerKey.Max requests of one key at a time, TAXII ones included (429 past it).
-func (h *handler) keyCap(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		release, ok := h.opts.PerKey.Acquire(auth.FromContext(r.Context()).KeyID)
-		if !ok {
-			h.fail(w, r, &apiError{status: http.StatusTooManyRequests, code: "too_many_requests", retryAfter: 1,
-				message: fmt.Sprintf("This API key has %d requests in progress, the most one key may have; retry once one of them is done.", h.opts.PerKey.Max())})
-			return
-		}
-		defer release()
-		next.ServeHTTP(w, r)
-	})
 }
 
 // headAsGet answers HEAD as GET without the body: the same status and headers.

@@ -3,42 +3,7 @@ package taxii
 import (
 	"fmt"
 	"net/http"
-
-	"github.com/inthreat/taxii-server/internal/admit"
-	"github.com/inthreat/taxii-server/internal/auth"
 )
-
-// connectionCap answers the requests of a connection the server accepted over
-// its connection cap (admit.Conns) with 503, before they cost a key lookup, and
-// closes the connection.
-func (h *handler) connectionCap(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !admit.Overloaded(r.Context()) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		w.Header().Set("Connection", "close")
-		h.fail(w, r, &apiError{status: http.StatusServiceUnavailable, code: "too_many_connections", retryAfter: 1,
-			description: "The server has as many connections open as it takes; retry in a moment, or reuse a connection."})
-	})
-}
-
-// keyCap admits at most MaxRequestsPerKey requests of one API key at a time
-// (429 past it), so that one client's stalled or parallel requests cannot take
-// every connection, page buffer and database connection from the others.
-func (h *handler) keyCap(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := auth.FromContext(r.Context())
-		release, ok := h.perKey.Acquire(c.KeyID)
-		if !ok {
-			h.fail(w, r, &apiError{status: http.StatusTooManyRequests, code: "too_many_requests", retryAfter: 1,
-				description: fmt.Sprintf("This API key has %d requests in progress, the most one key may have; retry once one of them is done.", h.perKey.Max())})
-			return
-		}
-		defer release()
-		next.ServeHTTP(w, r)
-	})
-}
 
 // admitBody takes the bytes of an Add Objects body from the server-wide budget
 // (MaxAddBytes), the whole max_content_length when the client did not say, or

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"github.com/inthreat/taxii-server/internal/admit"
 	"github.com/inthreat/taxii-server/internal/auth"
 	"github.com/inthreat/taxii-server/internal/obs"
 	"github.com/inthreat/taxii-server/internal/stix"
@@ -84,6 +85,7 @@ func classify(err error) *apiError {
 	var ae *apiError
 	var tooBig *http.MaxBytesError
 	var decodeErr *stix.DecodeError
+	var keyBusy *admit.KeyBusyError
 	switch {
 	case errors.As(err, &ae):
 		return ae
@@ -97,6 +99,12 @@ func classify(err error) *apiError {
 			description: "A valid API key is required: send it as the password of HTTP Basic authentication (any username) or as \"Authorization: Bearer <key>\"."}
 	case errors.Is(err, store.ErrNotFound):
 		return &apiError{status: http.StatusNotFound, code: "not_found", description: "The requested resource does not exist."}
+	case errors.Is(err, admit.ErrOverloaded):
+		return &apiError{status: http.StatusServiceUnavailable, code: "too_many_connections", retryAfter: 1,
+			description: "The server has as many connections open as it takes; retry in a moment, or reuse a connection."}
+	case errors.As(err, &keyBusy):
+		return &apiError{status: http.StatusTooManyRequests, code: "too_many_requests", retryAfter: 1,
+			description: fmt.Sprintf("This API key has %d requests in progress, the most one key may have; retry once one of them is done.", keyBusy.Max)}
 	case errors.Is(err, store.ErrBusy):
 		return &apiError{status: http.StatusServiceUnavailable, code: "database_busy", retryAfter: 5,
 			description: "The database did not answer within its time limit; retry in a few seconds."}

@@ -6,6 +6,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/inthreat/taxii-server/internal/admit"
 	"github.com/inthreat/taxii-server/internal/auth"
 )
 
@@ -14,8 +15,8 @@ import (
 // is application/taxii+json;version=2.1 after negotiation and authentication.
 func (h *handler) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(headAsGet, middleware.StripSlashes, h.negotiate, h.connectionCap,
-		auth.Middleware(auth.Config{Keys: h.st, Log: h.log, Fail: h.fail}), h.keyCap, h.plainURL)
+	r.Use(headAsGet, middleware.StripSlashes, h.negotiate, admit.ConnectionCap(h.fail),
+		auth.Middleware(auth.Config{Keys: h.st, Log: h.log, Fail: h.fail}), admit.KeyCap(h.perKey, auth.KeyID, h.fail), h.plainURL)
 	r.NotFound(h.notFound)
 	r.MethodNotAllowed(h.methodNotAllowed(r))
 
