@@ -6,9 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/term"
@@ -137,21 +135,9 @@ type importer struct {
 	// admin import job keeps them), and how far it has been read, for percent and ETA.
 	file0 *ingest.Report
 	files []importedFile // every file done, for --json
-	read  *countingReader
+	read  *ingest.CountingReader
 	size  int64 // -1 when unknown (standard input)
 	begun time.Time
-}
-
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n atomic.Int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
 }
 
 // file streams one file: decode, validate a batch on every core, store it.
@@ -168,7 +154,7 @@ func (imp *importer) file(ctx context.Context, name string) error {
 			imp.size = fi.Size()
 		}
 	}
-	imp.read = &countingReader{r: r}
+	imp.read = ingest.NewCountingReader(r)
 	dec := stix.NewDecoder(imp.read, imp.limits)
 	type batch struct {
 		index []int // input index of each item
@@ -260,7 +246,7 @@ func (imp *importer) showProgress(final bool) {
 	imp.lastShow = now
 	line := fmt.Sprintf("import: %d objects, %.0f objects/s", n, rate)
 	if imp.size > 0 && imp.read != nil {
-		done := imp.read.n.Load()
+		done := imp.read.Count()
 		pct := 100 * float64(done) / float64(imp.size)
 		line += fmt.Sprintf(", %.0f%% of the file", min(pct, 100))
 		if bps := float64(done) / max(now.Sub(imp.begun).Seconds(), 1e-9); bps > 0 && done < imp.size {

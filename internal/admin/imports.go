@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -50,18 +49,6 @@ const (
 	// (it stopped or died) and is shown as failed.
 	importStale = 30 * time.Second
 )
-
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n atomic.Int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
-}
 
 // Import reads r to its end through ingest, the one write path, as the CLI's
 // import does. The job is stored before the first object is read (started, when
@@ -115,12 +102,12 @@ func (s *Service) Import(ctx context.Context, who Actor, r io.Reader, req Import
 	}
 
 	rep := &ingest.Report{Input: input, Max: o.ListMax}
-	body := &countingReader{r: r}
 	if o.MaxBytes > 0 {
-		body.r = io.LimitReader(r, o.MaxBytes+1)
+		r = io.LimitReader(r, o.MaxBytes+1)
 	}
+	body := ingest.NewCountingReader(r)
 	fill := func() {
-		job.Bytes = body.n.Load()
+		job.Bytes = body.Count()
 		job.Imported, job.Unchanged, job.Conflicting, job.Rejected = int64(rep.Imported), int64(rep.Unchanged), int64(rep.Conflicting), int64(rep.Rejected)
 		job.OldSTIX, job.Unlisted = int64(rep.OldSTIX), int64(rep.Unlisted)
 		job.Lines = rep.Lines

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync/atomic"
 
 	"github.com/inthreat/taxii-server/internal/stix"
 )
@@ -69,3 +70,22 @@ type InputError struct{ Err error }
 
 func (e *InputError) Error() string { return e.Err.Error() }
 func (e *InputError) Unwrap() error { return e.Err }
+
+// CountingReader counts the bytes read through it, for an import's progress
+// while another goroutine reads.
+type CountingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+// NewCountingReader counts what is read from r.
+func NewCountingReader(r io.Reader) *CountingReader { return &CountingReader{r: r} }
+
+func (c *CountingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// Count is the number of bytes read so far.
+func (c *CountingReader) Count() int64 { return c.n.Load() }
