@@ -24,6 +24,8 @@ type feedJSON struct {
 	CreatedAt   time.Time      `json:"created_at"`
 	Filter      map[string]any `json:"filter"`
 	Summary     string         `json:"summary"` // the filter in words
+	Format      string         `json:"format"`  // the export API's default format; "" is JSON
+	Template    string         `json:"template,omitempty"`
 }
 
 func feedOut(f store.Feed) feedJSON {
@@ -39,6 +41,7 @@ func feedOut(f store.Feed) feedJSON {
 	}
 	return feedJSON{ID: f.ID, Title: f.Title, Description: f.Description, Alias: f.Alias, Writable: f.Writable,
 		Default: feed.IsDefault(f.ID), CreatedAt: f.CreatedAt.UTC(), Summary: feed.Describe(f.Filter),
+		Format: f.ExportFormat, Template: f.ExportTemplate,
 		Filter: map[string]any{
 			"types": list(f.Filter.Types), "exclude-types": list(f.Filter.ExcludeTypes), "tlp": tlp,
 			"sources": list(f.Filter.Sources), "created-by": list(f.Filter.CreatedBy), "min-confidence": f.Filter.MinConfidence,
@@ -53,13 +56,16 @@ type feedIn struct {
 	Description *string                    `json:"description"`
 	Alias       *string                    `json:"alias"`
 	Writable    *bool                      `json:"writable"`
+	Format      *string                    `json:"format"`
+	Template    *string                    `json:"template"`
 	Filter      map[string]json.RawMessage `json:"filter"`
 }
 
 // change turns the body into a FeedChange: each filter value may be a string in
 // its command-line form, a list of strings, a number or a boolean; null clears it.
 func (in feedIn) change() (FeedChange, error) {
-	c := FeedChange{Title: in.Title, Description: in.Description, Alias: in.Alias, Writable: in.Writable, Filter: map[string]string{}}
+	c := FeedChange{Title: in.Title, Description: in.Description, Alias: in.Alias, Writable: in.Writable,
+		Format: in.Format, Template: in.Template, Filter: map[string]string{}}
 	for name, raw := range in.Filter {
 		v, err := filterValue(raw)
 		if err != nil {

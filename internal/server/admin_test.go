@@ -39,7 +39,7 @@ type adminServer struct {
 
 // adminOpts are small limits, so that tests reach them.
 var adminOpts = admin.Options{ListLimit: 2, MaxListLimit: 3, PreviewObjects: 2, CountTimeout: 10 * time.Second, CountMax: 3,
-	StatsTTL: time.Minute, RotateGrace: 24 * time.Hour, MaxRotateGrace: 48 * time.Hour, AuditRetention: time.Hour, AuditMaxRows: 100}
+	StatsTTL: time.Minute, RotateGrace: 24 * time.Hour, MaxRotateGrace: 48 * time.Hour, AuditRetention: time.Hour, AuditMaxRows: 100, MaxTemplateLength: 64}
 
 func newAdminServer(t *testing.T, st store.Store, now func() time.Time, proxies ...netip.Prefix) *adminServer {
 	t.Helper()
@@ -200,6 +200,20 @@ func TestAdminAPIFeedRules(t *testing.T) {
 			}
 			if got := s.do(t, s.admin, "PATCH", "/feeds/apt", map[string]any{"title": "APT 2"}, &g); got != 200 || g.ID != f.ID || g.Title != "APT 2" {
 				t.Errorf("update: %d %+v, want the same id %s", got, g, f.ID)
+			}
+			// The export API's default format, as feed create/update --format --template set it.
+			var x struct {
+				Format   string `json:"format"`
+				Template string `json:"template"`
+			}
+			if got := s.do(t, s.admin, "PATCH", "/feeds/apt", map[string]any{"format": "custom", "template": "$id $observables"}, &x); got != 200 || x.Format != "custom" || x.Template != "$id $observables" {
+				t.Errorf("set format: %d %+v", got, x)
+			}
+			if got := s.do(t, s.admin, "PATCH", "/feeds/apt", map[string]any{"format": "xml"}, &e); got != 400 {
+				t.Errorf("format xml: %d %+v, want 400", got, e)
+			}
+			if stored, err := s.st.GetFeed(context.Background(), "apt"); err != nil || stored.ExportFormat != "custom" || stored.ExportTemplate != "$id $observables" {
+				t.Errorf("stored format %q template %q (%v), want custom kept after the refused change", stored.ExportFormat, stored.ExportTemplate, err)
 			}
 		})
 	}
