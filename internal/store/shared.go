@@ -125,3 +125,24 @@ func IsSentinel(err error) bool {
 	}
 	return false
 }
+
+// DrainBatches hands add every batch next gives, until an empty one, and
+// collects the outcomes: the loop of AddObjectBatches, which both stores run
+// inside their one transaction. nextErr is next's own error, to be returned as
+// it was rather than read as a database error; err is add's.
+func DrainBatches(next func() ([]Object, error), add func([]Object) ([]AddOutcome, error)) (out []AddOutcome, nextErr, err error) {
+	for {
+		objs, err := next()
+		if err != nil {
+			return nil, err, err
+		}
+		if len(objs) == 0 {
+			return out, nil, nil
+		}
+		o, err := add(objs)
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, o...)
+	}
+}

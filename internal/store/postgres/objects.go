@@ -168,22 +168,11 @@ func (s *Store) addObjects(ctx context.Context, objs []store.Object, inTx func(t
 func (s *Store) AddObjectBatches(ctx context.Context, next func() ([]store.Object, error)) ([]store.AddOutcome, error) {
 	var out []store.AddOutcome
 	var nextErr error
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		for {
-			objs, err := next()
-			if err != nil {
-				nextErr = err
-				return err
-			}
-			if len(objs) == 0 {
-				return nil
-			}
-			o, err := s.addBatch(ctx, tx, objs)
-			if err != nil {
-				return err
-			}
-			out = append(out, o...)
-		}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
+		out, nextErr, err = store.DrainBatches(next, func(objs []store.Object) ([]store.AddOutcome, error) {
+			return s.addBatch(ctx, tx, objs)
+		})
+		return err
 	})
 	switch {
 	case nextErr != nil:

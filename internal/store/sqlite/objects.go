@@ -145,22 +145,11 @@ func (s *Store) AddObjectBatches(ctx context.Context, next func() ([]store.Objec
 	defer cancel()
 	var out []store.AddOutcome
 	var nextErr error
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		for {
-			objs, err := next()
-			if err != nil {
-				nextErr = err
-				return err
-			}
-			if len(objs) == 0 {
-				return nil
-			}
-			o, err := s.addBatch(ctx, tx, objs)
-			if err != nil {
-				return err
-			}
-			out = append(out, o...)
-		}
+	err := s.writeTx(ctx, func(tx *sql.Tx) (err error) {
+		out, nextErr, err = store.DrainBatches(next, func(objs []store.Object) ([]store.AddOutcome, error) {
+			return s.addBatch(ctx, tx, objs)
+		})
+		return err
 	})
 	switch {
 	case nextErr != nil:
