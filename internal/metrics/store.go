@@ -129,9 +129,9 @@ func (s *instrumented) UpdateStatus(ctx context.Context, st store.Status) (err e
 	return s.Store.UpdateStatus(ctx, st)
 }
 
-func (s *instrumented) GetStatus(ctx context.Context, id string, now time.Time) (_ store.Status, err error) {
-	defer func(start time.Time) { s.observe("get_status", start, err) }(time.Now())
-	return s.Store.GetStatus(ctx, id, now)
+func (s *instrumented) ScanStatus(ctx context.Context, id string, now time.Time, begin func(store.Status) error, each func(store.StatusList, store.StatusObject) error) (err error) {
+	defer func(start time.Time) { s.observe("scan_status", start, err) }(time.Now())
+	return s.Store.ScanStatus(ctx, id, now, begin, each)
 }
 
 func (s *instrumented) DeleteExpiredStatuses(ctx context.Context, now time.Time, limit int) (_ int, err error) {

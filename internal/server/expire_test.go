@@ -61,7 +61,7 @@ func TestExpireStatusesPurgesInBatches(t *testing.T) {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
-			if _, err := st.GetStatus(ctx, live.ID, time.Now()); err != nil {
+			if _, err := storetest.GetStatus(ctx, st, live.ID, time.Now()); err != nil {
 				t.Fatalf("the live status went: %v", err)
 			}
 		})

@@ -62,22 +62,6 @@ func EncodeStatusObjects(list []StatusObject) []byte {
 	return b
 }
 
-// DecodeStatusObjects reads what EncodeStatusObjects wrote; an empty list is nil.
-func DecodeStatusObjects(b []byte) ([]StatusObject, error) {
-	var in []statusObject
-	if err := json.Unmarshal(b, &in); err != nil {
-		return nil, fmt.Errorf("decode status objects: %w", err)
-	}
-	if len(in) == 0 {
-		return nil, nil
-	}
-	out := make([]StatusObject, len(in))
-	for i, o := range in {
-		out[i] = StatusObject(o)
-	}
-	return out, nil
-}
-
 // CanonicalUUID returns the stored form (lower case, hyphenated) of a feed, key
 // or status id, and false when s is not a UUID in its 36-character form. Lookups
 // of a malformed id find nothing without asking the database.

@@ -427,6 +427,16 @@ type StatusObject struct {
 	Message string // failures only
 }
 
+// StatusList names one of the three lists of a status.
+type StatusList int
+
+// The lists of a status, in the order of the resource.
+const (
+	StatusSuccesses StatusList = iota
+	StatusFailures
+	StatusPendings
+)
+
 // Status is a TAXII status resource: the outcome of one add-objects request.
 type Status struct {
 	ID               string // UUID
@@ -450,8 +460,14 @@ type Statuses interface {
 	CreateStatus(ctx context.Context, s Status) error
 	// UpdateStatus replaces a stored status. ErrNotFound when none.
 	UpdateStatus(ctx context.Context, s Status) error
-	// GetStatus returns a status live at now (now < ExpiresAt). ErrNotFound otherwise.
-	GetStatus(ctx context.Context, id string, now time.Time) (Status, error)
+	// ScanStatus reads the status with this id that is live at now (now <
+	// ExpiresAt) one entry at a time, from one snapshot, so that reading it
+	// costs the same memory whatever its size: begin gets the status with nil
+	// lists, then each gets every entry of its lists in order (the successes,
+	// then the failures, then the pendings, each in the order stored). An error
+	// of begin or each ends the scan and is returned as is. ErrNotFound, before
+	// begin, when there is no such status.
+	ScanStatus(ctx context.Context, id string, now time.Time, begin func(Status) error, each func(StatusList, StatusObject) error) error
 	// DeleteExpiredStatuses removes up to limit statuses with ExpiresAt <= now, the
 	// longest expired first, and returns how many. The bound keeps each run short.
 	DeleteExpiredStatuses(ctx context.Context, now time.Time, limit int) (int, error)

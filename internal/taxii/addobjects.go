@@ -1,6 +1,7 @@
 package taxii
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -119,7 +120,9 @@ func (h *handler) addObjects(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	obs.FromContext(r.Context()).AddImported(st.SuccessCount, st.FailureCount)
-	h.writeJSON(w, r, http.StatusAccepted, toStatusResource(st))
+	var body bytes.Buffer
+	_ = writeStatus(&body, st) // strings into a buffer: cannot fail
+	writeBody(w, http.StatusAccepted, body.Bytes())
 }
 
 // unsupportedVersionOnly reports whether every element of a non-empty request was

@@ -82,12 +82,15 @@ func FuzzAddObjects(f *testing.F) {
 		after := stored(t, st)
 		switch w.Code {
 		case http.StatusAccepted:
-			var s statusResource
+			var s statusRes
 			if err := json.Unmarshal(w.Body.Bytes(), &s); err != nil {
 				t.Fatalf("202 body %q: %v", w.Body.Bytes(), err)
 			}
-			if s.Status != "complete" || s.SuccessCount != len(s.Successes) || s.FailureCount != len(s.Failures) ||
-				s.PendingCount != 0 || s.SuccessCount+s.FailureCount != s.TotalCount || s.TotalCount > 20 {
+			if s.TotalCount == nil || s.SuccessCount == nil || s.FailureCount == nil || s.PendingCount == nil {
+				t.Fatalf("status without a count %s", w.Body.Bytes())
+			}
+			if s.Status != "complete" || *s.SuccessCount != len(s.Successes) || *s.FailureCount != len(s.Failures) ||
+				*s.PendingCount != 0 || *s.SuccessCount+*s.FailureCount != *s.TotalCount || *s.TotalCount > 20 {
 				t.Fatalf("inconsistent status %s", w.Body.Bytes())
 			}
 			refs := storedRefs(after)
@@ -100,8 +103,8 @@ func FuzzAddObjects(f *testing.F) {
 					t.Fatalf("success %+v is not stored (store: %v)", d, refs)
 				}
 			}
-			if len(after) < len(before) || len(after) > len(before)+s.SuccessCount {
-				t.Fatalf("%d versions stored before, %d after %d successes", len(before), len(after), s.SuccessCount)
+			if len(after) < len(before) || len(after) > len(before)+*s.SuccessCount {
+				t.Fatalf("%d versions stored before, %d after %d successes", len(before), len(after), *s.SuccessCount)
 			}
 		case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
 			var e errorResource

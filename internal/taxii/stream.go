@@ -185,9 +185,17 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request, q store.Quer
 		h.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Length", strconv.FormatInt(p.out.size, 10))
+	if h.sendSpool(w, r, p.out) {
+		obs.FromContext(r.Context()).AddServed(p.items)
+	}
+}
+
+// sendSpool answers 200 with the body in out, and reports whether all of it
+// was written.
+func (h *handler) sendSpool(w http.ResponseWriter, r *http.Request, out *spool) bool {
+	w.Header().Set("Content-Length", strconv.FormatInt(out.size, 10))
 	w.WriteHeader(http.StatusOK)
-	if err := p.out.writeTo(w, h.opts.PageWriteTimeout); err != nil {
+	if err := out.writeTo(w, h.opts.PageWriteTimeout); err != nil {
 		// The rows are all read: only the client's side can fail here, or the
 		// temporary file. The short body tells the client the page is cut.
 		fields := []zap.Field{zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err)}
@@ -196,9 +204,9 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request, q store.Quer
 		} else {
 			h.log.Error("page stream failed after the response started", fields...)
 		}
-		return
+		return false
 	}
-	obs.FromContext(r.Context()).AddServed(p.items)
+	return true
 }
 
 // objectExists reports whether the feed shows any version of id, as a 404 when not.

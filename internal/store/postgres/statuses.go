@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/inthreat/taxii-server/internal/store"
 )
 
@@ -17,10 +19,22 @@ func statusArgs(st store.Status) (args []any, ok bool) {
 		st.ExpiresAt}, ok
 }
 
-// selectStatus finds a live status by its primary key, the id compared as a uuid.
+// selectStatus finds a live status by its primary key, the id compared as a
+// uuid, without its lists.
 const selectStatus = `SELECT id::text, feed_id::text, key_id, status, request_timestamp,
-		total_count, success_count, failure_count, pending_count, successes::text, failures::text, pendings::text, expires_at
+		total_count, success_count, failure_count, pending_count, expires_at
 		FROM statuses WHERE id = $1::uuid AND expires_at > $2`
+
+// selectStatusEntries are the entries of a status, a row each, list by list (0
+// successes, 1 failures, 2 pendings: store.StatusList's values) in stored order.
+// The server sorts them (on disk past work_mem); the client holds a row at a time.
+const selectStatusEntries = `SELECT l.n, COALESCE(e.value->>'id', ''), COALESCE(e.value->>'version', ''),
+		COALESCE(e.value->>'message', '')
+		FROM statuses s
+		CROSS JOIN LATERAL (VALUES (0, s.successes), (1, s.failures), (2, s.pendings)) AS l(n, list)
+		CROSS JOIN LATERAL jsonb_array_elements(l.list) WITH ORDINALITY AS e(value, ord)
+		WHERE s.id = $1::uuid
+		ORDER BY l.n, e.ord`
 
 // CreateStatus implements store.Statuses.
 func (s *Store) CreateStatus(ctx context.Context, st store.Status) error {
@@ -53,29 +67,46 @@ func (s *Store) UpdateStatus(ctx context.Context, st store.Status) error {
 	return nil
 }
 
-// GetStatus implements store.Statuses.
-func (s *Store) GetStatus(ctx context.Context, id string, now time.Time) (store.Status, error) {
+// ScanStatus implements store.Statuses.
+func (s *Store) ScanStatus(ctx context.Context, id string, now time.Time, begin func(store.Status) error, each func(store.StatusList, store.StatusObject) error) error {
 	uid, ok := store.CanonicalUUID(id)
 	if !ok {
-		return store.Status{}, store.ErrNotFound
+		return store.ErrNotFound
 	}
-	var st store.Status
-	var succ, fail, pend []byte
-	err := s.pool.QueryRow(ctx, selectStatus, uid, now).Scan(
-		&st.ID, &st.FeedID, &st.KeyID, &st.Status, &st.RequestTimestamp,
-		&st.TotalCount, &st.SuccessCount, &st.FailureCount, &st.PendingCount, &succ, &fail, &pend, &st.ExpiresAt)
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return store.Status{}, interpretError(err)
+		return interpretError(err)
 	}
-	for _, p := range []struct {
-		dst *[]store.StatusObject
-		src []byte
-	}{{&st.Successes, succ}, {&st.Failures, fail}, {&st.Pendings, pend}} {
-		if *p.dst, err = store.DecodeStatusObjects(p.src); err != nil {
-			return store.Status{}, err
+	defer tx.Rollback(ctx) //nolint:errcheck // read-only; nothing to keep
+
+	var st store.Status
+	err = tx.QueryRow(ctx, selectStatus, uid, now).Scan(
+		&st.ID, &st.FeedID, &st.KeyID, &st.Status, &st.RequestTimestamp,
+		&st.TotalCount, &st.SuccessCount, &st.FailureCount, &st.PendingCount, &st.ExpiresAt)
+	if err != nil {
+		return interpretError(err)
+	}
+	if err := begin(st); err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, selectStatusEntries, uid)
+	if err != nil {
+		return interpretError(err)
+	}
+	defer rows.Close()
+	var (
+		list int32
+		o    store.StatusObject
+	)
+	for rows.Next() {
+		if err := rows.Scan(&list, &o.ID, &o.Version, &o.Message); err != nil {
+			return interpretError(err)
+		}
+		if err := each(store.StatusList(list), o); err != nil {
+			return err
 		}
 	}
-	return st, nil
+	return interpretError(rows.Err())
 }
 
 // DeleteExpiredStatuses implements store.Statuses.

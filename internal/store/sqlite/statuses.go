@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -21,8 +22,18 @@ WHERE id = ?1`
 	// A status is live while now < expires_at.
 	selectStatus = `
 SELECT id, feed_id, key_id, status, request_timestamp, total_count, success_count, failure_count,
-    pending_count, successes, failures, pendings, expires_at
+    pending_count, expires_at
 FROM statuses WHERE id = ? AND expires_at > ?`
+	// The entries of a status, a row each, list by list (0 successes, 1
+	// failures, 2 pendings: store.StatusList's values) in stored order.
+	selectStatusEntries = `
+SELECT l.n, coalesce(e.value ->> '$.id', ''), coalesce(e.value ->> '$.version', ''),
+    coalesce(e.value ->> '$.message', '')
+FROM statuses s
+JOIN (SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2) AS l
+JOIN json_each(CASE l.n WHEN 0 THEN s.successes WHEN 1 THEN s.failures ELSE s.pendings END) AS e
+WHERE s.id = ?
+ORDER BY l.n, e.key`
 	deleteExpiredStatuses = `DELETE FROM statuses WHERE rowid IN (
     SELECT rowid FROM statuses WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`
 )
@@ -51,34 +62,52 @@ func (s *Store) UpdateStatus(ctx context.Context, st store.Status) error {
 	return interpretError(oneRow(res, err))
 }
 
-// GetStatus returns a status that has not expired at now. ErrNotFound otherwise.
-func (s *Store) GetStatus(ctx context.Context, id string, now time.Time) (store.Status, error) {
+// ScanStatus reads a status live at now entry by entry; see store.Statuses.
+// SQLite itself reads each list whole to walk it, one status per reader.
+func (s *Store) ScanStatus(ctx context.Context, id string, now time.Time, begin func(store.Status) error, each func(store.StatusList, store.StatusObject) error) error {
 	uid, ok := store.CanonicalUUID(id)
 	if !ok {
-		return store.Status{}, store.ErrNotFound
+		return store.ErrNotFound
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return interpretError(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+
 	var st store.Status
 	var requested, expires int64
-	var successes, failures, pendings []byte
-	err := s.r.QueryRowContext(ctx, selectStatus, uid, now.UnixMicro()).Scan(
+	err = tx.QueryRowContext(ctx, selectStatus, uid, now.UnixMicro()).Scan(
 		&st.ID, &st.FeedID, &st.KeyID, &st.Status, &requested, &st.TotalCount, &st.SuccessCount,
-		&st.FailureCount, &st.PendingCount, &successes, &failures, &pendings, &expires)
+		&st.FailureCount, &st.PendingCount, &expires)
 	if err != nil {
-		return store.Status{}, interpretError(err)
+		return interpretError(err)
 	}
 	st.RequestTimestamp = fromMicros(requested)
 	st.ExpiresAt = fromMicros(expires)
-	for _, l := range []struct {
-		text []byte
-		dst  *[]store.StatusObject
-	}{{successes, &st.Successes}, {failures, &st.Failures}, {pendings, &st.Pendings}} {
-		if *l.dst, err = store.DecodeStatusObjects(l.text); err != nil {
-			return store.Status{}, err
+	if err := begin(st); err != nil {
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, selectStatusEntries, uid)
+	if err != nil {
+		return interpretError(err)
+	}
+	defer rows.Close()
+	var (
+		list int
+		o    store.StatusObject
+	)
+	for rows.Next() {
+		if err := rows.Scan(&list, &o.ID, &o.Version, &o.Message); err != nil {
+			return interpretError(err)
+		}
+		if err := each(store.StatusList(list), o); err != nil {
+			return err
 		}
 	}
-	return st, nil
+	return interpretError(rows.Err())
 }
 
 // DeleteExpiredStatuses removes up to limit statuses expired at now and returns how many.

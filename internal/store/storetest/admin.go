@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -453,6 +454,29 @@ func exerciseKeys(t *testing.T, setup setupFunc) {
 	})
 }
 
+// GetStatus collects what ScanStatus reads into one Status, for tests: the
+// server itself never holds a whole status.
+func GetStatus(ctx context.Context, s store.Statuses, id string, now time.Time) (store.Status, error) {
+	var st store.Status
+	err := s.ScanStatus(ctx, id, now, func(head store.Status) error {
+		st = head
+		return nil
+	}, func(l store.StatusList, o store.StatusObject) error {
+		switch l {
+		case store.StatusSuccesses:
+			st.Successes = append(st.Successes, o)
+		case store.StatusFailures:
+			st.Failures = append(st.Failures, o)
+		case store.StatusPendings:
+			st.Pendings = append(st.Pendings, o)
+		default:
+			return fmt.Errorf("entry of unknown list %d", l)
+		}
+		return nil
+	})
+	return st, err
+}
+
 func exerciseStatuses(t *testing.T, setup setupFunc) {
 	const (
 		feedID = "6d1a2f9e-3f2c-4c55-9d0b-7d1cb1e6d001"
@@ -502,7 +526,7 @@ func exerciseStatuses(t *testing.T, setup setupFunc) {
 		if err := s.CreateStatus(ctx, want); err != nil {
 			t.Fatalf("CreateStatus: %v", err)
 		}
-		got, err := s.GetStatus(ctx, st1, live)
+		got, err := GetStatus(ctx, s, st1, live)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -515,7 +539,7 @@ func exerciseStatuses(t *testing.T, setup setupFunc) {
 		if err := s.UpdateStatus(ctx, want); err != nil {
 			t.Fatalf("UpdateStatus: %v", err)
 		}
-		if got, err = s.GetStatus(ctx, st1, live); err != nil {
+		if got, err = GetStatus(ctx, s, st1, live); err != nil {
 			t.Fatal(err)
 		}
 		sameStatus(t, got, want)
@@ -524,7 +548,7 @@ func exerciseStatuses(t *testing.T, setup setupFunc) {
 	t.Run("NotFoundAndConflict", func(t *testing.T) {
 		s := setupFeed(t)
 		ctx := t.Context()
-		if _, err := s.GetStatus(ctx, st1, live); !errors.Is(err, store.ErrNotFound) {
+		if _, err := GetStatus(ctx, s, st1, live); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("GetStatus(unknown): %v, want ErrNotFound", err)
 		}
 		if err := s.UpdateStatus(ctx, status(st1, expires)); !errors.Is(err, store.ErrNotFound) {
@@ -544,14 +568,14 @@ func exerciseStatuses(t *testing.T, setup setupFunc) {
 		if err := s.CreateStatus(ctx, status(strings.ToUpper(st1), expires)); err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.GetStatus(ctx, st1, live)
+		got, err := GetStatus(ctx, s, st1, live)
 		if err != nil || got.ID != st1 {
 			t.Fatalf("GetStatus(lower case) = %q, %v; want the status, id in lower case", got.ID, err)
 		}
 		if err := s.UpdateStatus(ctx, status(strings.ToUpper(st1), expires)); err != nil {
 			t.Fatalf("UpdateStatus(upper case): %v", err)
 		}
-		if got, err := s.GetStatus(ctx, strings.ToUpper(st1), live); err != nil || got.ID != st1 {
+		if got, err := GetStatus(ctx, s, strings.ToUpper(st1), live); err != nil || got.ID != st1 {
 			t.Fatalf("GetStatus(upper case) = %q, %v; want the status", got.ID, err)
 		}
 	})
@@ -564,7 +588,7 @@ func exerciseStatuses(t *testing.T, setup setupFunc) {
 			t.Fatal(err)
 		}
 		for _, id := range []string{"", "not-a-uuid", st1 + "0", st1[:35], "{" + st1 + "}", "urn:uuid:" + st1, strings.ReplaceAll(st1, "-", "")} {
-			if _, err := s.GetStatus(ctx, id, live); !errors.Is(err, store.ErrNotFound) {
+			if _, err := GetStatus(ctx, s, id, live); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("GetStatus(%q): %v, want ErrNotFound", id, err)
 			}
 			if err := s.UpdateStatus(ctx, status(id, expires)); !errors.Is(err, store.ErrNotFound) {
@@ -606,8 +630,101 @@ func exerciseStatuses(t *testing.T, setup setupFunc) {
 				}
 			}
 		}
-		if _, err := s.GetStatus(ctx, st2, now); err != nil {
+		if _, err := GetStatus(ctx, s, st2, now); err != nil {
 			t.Fatalf("the live status went: %v", err)
+		}
+	})
+
+	// ScanStatus hands over the head first, with no lists, then every entry list
+	// by list in stored order; enough entries that a store sorting them, or
+	// reading them in pieces, would show it.
+	t.Run("ScanStatusStreamsInOrder", func(t *testing.T) {
+		s := setupFeed(t)
+		ctx := t.Context()
+		want := status(st1, expires)
+		want.Successes, want.Failures, want.Pendings = nil, nil, nil
+		for i := range 3000 {
+			o := store.StatusObject{ID: objectID("indicator", 3000-i), Version: fmt.Sprintf("2021-01-01T00:00:%02d.000Z", i%60)}
+			switch {
+			case i%10 == 3:
+				o.Message = fmt.Sprintf("bad \"pattern\" %d \u00e9\n<x>", i)
+				want.Failures = append(want.Failures, o)
+			case i%10 == 7:
+				want.Pendings = append(want.Pendings, o)
+			default:
+				want.Successes = append(want.Successes, o)
+			}
+		}
+		want.SuccessCount, want.FailureCount, want.PendingCount = len(want.Successes), len(want.Failures), len(want.Pendings)
+		want.TotalCount = 3000
+		if err := s.CreateStatus(ctx, want); err != nil {
+			t.Fatal(err)
+		}
+		var got store.Status
+		began, entries := false, 0
+		err := s.ScanStatus(ctx, st1, live, func(head store.Status) error {
+			if began || entries > 0 || head.Successes != nil || head.Failures != nil || head.Pendings != nil {
+				t.Fatalf("begin: called again or after entries, or with lists: %+v", head)
+			}
+			began, got = true, head
+			return nil
+		}, func(l store.StatusList, o store.StatusObject) error {
+			if !began {
+				t.Fatal("an entry before begin")
+			}
+			entries++
+			switch l {
+			case store.StatusSuccesses:
+				got.Successes = append(got.Successes, o)
+			case store.StatusFailures:
+				got.Failures = append(got.Failures, o)
+			case store.StatusPendings:
+				got.Pendings = append(got.Pendings, o)
+			}
+			// A later list never comes back to an earlier one.
+			if l == store.StatusSuccesses && (len(got.Failures) > 0 || len(got.Pendings) > 0) || l == store.StatusFailures && len(got.Pendings) > 0 {
+				t.Fatalf("entry %d of list %d after a later list", entries, l)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameStatus(t, got, want)
+	})
+
+	// An error of begin or each ends the scan and comes back as is; a status
+	// not found is ErrNotFound before begin.
+	t.Run("ScanStatusStops", func(t *testing.T) {
+		s := setupFeed(t)
+		ctx := t.Context()
+		if err := s.CreateStatus(ctx, status(st1, expires)); err != nil {
+			t.Fatal(err)
+		}
+		stop := errors.New("stop")
+		entries := 0
+		count := func(store.StatusList, store.StatusObject) error { entries++; return nil }
+		if err := s.ScanStatus(ctx, st1, live, func(store.Status) error { return stop }, count); err != stop || entries != 0 {
+			t.Fatalf("begin's error: %v after %d entries, want it as is and no entry", err, entries)
+		}
+		err := s.ScanStatus(ctx, st1, live, func(store.Status) error { return nil }, func(store.StatusList, store.StatusObject) error {
+			entries++
+			return stop
+		})
+		if err != stop || entries != 1 {
+			t.Fatalf("each's error: %v after %d entries, want it as is after 1", err, entries)
+		}
+		for _, c := range []struct {
+			id  string
+			now time.Time
+		}{{st2, live}, {st1, expires}, {"not-a-uuid", live}} {
+			err := s.ScanStatus(ctx, c.id, c.now, func(store.Status) error {
+				t.Fatalf("begin called for %s at %v", c.id, c.now)
+				return nil
+			}, count)
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("ScanStatus(%s at %v): %v, want ErrNotFound", c.id, c.now, err)
+			}
 		}
 	})
 
@@ -620,12 +737,12 @@ func exerciseStatuses(t *testing.T, setup setupFunc) {
 		if err := s.CreateStatus(ctx, status(st2, at(45))); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.GetStatus(ctx, st1, expires.Add(-time.Microsecond)); err != nil {
+		if _, err := GetStatus(ctx, s, st1, expires.Add(-time.Microsecond)); err != nil {
 			t.Fatalf("GetStatus just before expiry: %v", err)
 		}
 		// A status expires at ExpiresAt: from then on it is gone.
 		for _, now := range []time.Time{expires, expires.Add(time.Hour)} {
-			if _, err := s.GetStatus(ctx, st1, now); !errors.Is(err, store.ErrNotFound) {
+			if _, err := GetStatus(ctx, s, st1, now); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("GetStatus at %v, expired at %v: %v, want ErrNotFound", now, expires, err)
 			}
 		}
@@ -633,7 +750,7 @@ func exerciseStatuses(t *testing.T, setup setupFunc) {
 		if err != nil || n != 1 {
 			t.Fatalf("DeleteExpiredStatuses = %d, %v; want 1", n, err)
 		}
-		if _, err := s.GetStatus(ctx, st2, at(42)); err != nil {
+		if _, err := GetStatus(ctx, s, st2, at(42)); err != nil {
 			t.Fatalf("the live status went with the expired one: %v", err)
 		}
 		// Deleted, not just hidden: updating it finds nothing.
