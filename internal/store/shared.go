@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/google/uuid"
@@ -60,6 +61,29 @@ func EncodeStatusObjects(list []StatusObject) []byte {
 	}
 	b, _ := json.Marshal(out) // strings only: cannot fail
 	return b
+}
+
+// ScanStatusObjects hands each entry of the list in r, as EncodeStatusObjects
+// wrote it, to each in order, as entries of list l. It decodes one entry at a
+// time: the entries in memory at once are one, whatever the list's length.
+func ScanStatusObjects(r io.Reader, l StatusList, each func(StatusList, StatusObject) error) error {
+	dec := json.NewDecoder(r)
+	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+		return fmt.Errorf("decode status objects: not an array: %v %v", t, err)
+	}
+	for dec.More() {
+		var o statusObject
+		if err := dec.Decode(&o); err != nil {
+			return fmt.Errorf("decode status objects: %w", err)
+		}
+		if err := each(l, StatusObject(o)); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return fmt.Errorf("decode status objects: %w", err)
+	}
+	return nil
 }
 
 // CanonicalUUID returns the stored form (lower case, hyphenated) of a feed, key

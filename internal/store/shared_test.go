@@ -1,8 +1,10 @@
 package store_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -55,7 +57,27 @@ func TestStatusObjectsCodec(t *testing.T) {
 	if want := `[{"id":"a--1","version":"v","message":"bad \"x\""},{"id":"b--2"}]`; string(b) != want {
 		t.Fatalf("encoded %s, want %s", b, want)
 	}
-	// Reading it back, entry by entry, is each store's ScanStatus: storetest covers it.
+	var out []store.StatusObject
+	err := store.ScanStatusObjects(bytes.NewReader(b), store.StatusFailures, func(l store.StatusList, o store.StatusObject) error {
+		if l != store.StatusFailures {
+			t.Errorf("entry of list %d, want %d", l, store.StatusFailures)
+		}
+		out = append(out, o)
+		return nil
+	})
+	if err != nil || !slices.Equal(out, in) {
+		t.Fatalf("scanned %+v, %v; want %+v", out, err, in)
+	}
+	stop := errors.New("stop")
+	calls := 0
+	if err := store.ScanStatusObjects(bytes.NewReader(b), 0, func(store.StatusList, store.StatusObject) error { calls++; return stop }); err != stop || calls != 1 {
+		t.Fatalf("each's error: %v after %d calls, want it as is after 1", err, calls)
+	}
+	for _, bad := range []string{"", "{", `{"id":"a"}`, `[{"id":"a"}`, `[{"id":1}]`, `[{"id":"a"},]`} {
+		if err := store.ScanStatusObjects(strings.NewReader(bad), 0, func(store.StatusList, store.StatusObject) error { return nil }); err == nil {
+			t.Errorf("%q scans", bad)
+		}
+	}
 }
 
 func TestCanonicalUUID(t *testing.T) {

@@ -22,9 +22,10 @@ func (h *handler) admitBody(r *http.Request) (release func(), err error) {
 	return func() { h.adds.Release(n) }, nil
 }
 
-// statusTurn waits for one of the MaxStatusReads turns to read a status: a
-// status of 100,000 entries takes tens of MB to decode and encode, so reads of
-// large statuses at once are bounded, not refused.
+// statusTurn waits for one of the MaxStatusReads turns to read a status from
+// the store: a reader holds a database connection, and on SQLite the stored
+// text of the status (about 90 bytes an entry), so reads of large statuses at
+// once are bounded, not refused.
 func (h *handler) statusTurn(r *http.Request) (release func(), err error) {
 	select {
 	case h.statusReads <- struct{}{}:

@@ -166,8 +166,8 @@ func writeStatus(out statusBody, st store.Status) error {
 // database query.
 //
 // The status is read entry by entry into a spool, as a page is (spool.go): its
-// size costs memory from the server-wide page budget, then a temporary file,
-// and a slow client holds neither the database nor more than that.
+// body takes memory from the server-wide page budget, then a temporary file,
+// and a slow client holds neither the database nor a status-read turn.
 func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 	raw := pathParam(r, "status")
 	missing := notFound("There is no status %q in this API root: it never existed, has expired, or belongs to a collection your API key may not read.", raw)
@@ -176,26 +176,9 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, missing)
 		return
 	}
-	release, err := h.statusTurn(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	defer release()
 	out := newSpool(h.pages)
 	defer out.release()
-	sw := newStatusWriter(out)
-	caller := auth.FromContext(r.Context())
-	err = h.st.ScanStatus(r.Context(), id.String(), h.opts.Now(), func(st store.Status) error {
-		if !caller.CanRead(st.FeedID) {
-			return store.ErrNotFound // no different from a status that does not exist
-		}
-		obs.FromContext(r.Context()).SetFeed(st.FeedID)
-		return sw.begin(st)
-	}, sw.entry)
-	if err == nil {
-		err = sw.end()
-	}
+	err = h.spoolStatus(r, id.String(), out)
 	if errors.Is(err, store.ErrNotFound) {
 		err = missing
 	}
@@ -205,4 +188,28 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.sendSpool(w, r, out)
+}
+
+// spoolStatus writes the status resource of id into out, in one of the
+// MaxStatusReads turns: the turn is given back once the status is read, so a
+// slow client holds its spool, not a turn.
+func (h *handler) spoolStatus(r *http.Request, id string, out *spool) error {
+	release, err := h.statusTurn(r)
+	if err != nil {
+		return err
+	}
+	defer release()
+	sw := newStatusWriter(out)
+	caller := auth.FromContext(r.Context())
+	err = h.st.ScanStatus(r.Context(), id, h.opts.Now(), func(st store.Status) error {
+		if !caller.CanRead(st.FeedID) {
+			return store.ErrNotFound // no different from a status that does not exist
+		}
+		obs.FromContext(r.Context()).SetFeed(st.FeedID)
+		return sw.begin(st)
+	}, sw.entry)
+	if err != nil {
+		return err
+	}
+	return sw.end()
 }

@@ -2,8 +2,8 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/inthreat/taxii-server/internal/store"
@@ -22,18 +22,8 @@ WHERE id = ?1`
 	// A status is live while now < expires_at.
 	selectStatus = `
 SELECT id, feed_id, key_id, status, request_timestamp, total_count, success_count, failure_count,
-    pending_count, expires_at
+    pending_count, successes, failures, pendings, expires_at
 FROM statuses WHERE id = ? AND expires_at > ?`
-	// The entries of a status, a row each, list by list (0 successes, 1
-	// failures, 2 pendings: store.StatusList's values) in stored order.
-	selectStatusEntries = `
-SELECT l.n, coalesce(e.value ->> '$.id', ''), coalesce(e.value ->> '$.version', ''),
-    coalesce(e.value ->> '$.message', '')
-FROM statuses s
-JOIN (SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2) AS l
-JOIN json_each(CASE l.n WHEN 0 THEN s.successes WHEN 1 THEN s.failures ELSE s.pendings END) AS e
-WHERE s.id = ?
-ORDER BY l.n, e.key`
 	deleteExpiredStatuses = `DELETE FROM statuses WHERE rowid IN (
     SELECT rowid FROM statuses WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`
 )
@@ -63,7 +53,9 @@ func (s *Store) UpdateStatus(ctx context.Context, st store.Status) error {
 }
 
 // ScanStatus reads a status live at now entry by entry; see store.Statuses.
-// SQLite itself reads each list whole to walk it, one status per reader.
+// SQLite reads a whole value to walk it, even with json_each, so the lists are
+// read as text and decoded here one entry at a time: the text of one status
+// (about 90 bytes an entry) is what a reader holds, never its entries.
 func (s *Store) ScanStatus(ctx context.Context, id string, now time.Time, begin func(store.Status) error, each func(store.StatusList, store.StatusObject) error) error {
 	uid, ok := store.CanonicalUUID(id)
 	if !ok {
@@ -71,17 +63,13 @@ func (s *Store) ScanStatus(ctx context.Context, id string, now time.Time, begin 
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return interpretError(err)
-	}
-	defer func() { _ = tx.Rollback() }()
-
 	var st store.Status
 	var requested, expires int64
-	err = tx.QueryRowContext(ctx, selectStatus, uid, now.UnixMicro()).Scan(
+	var lists [3]string // strings: the driver's own, not copied again
+	err := s.r.QueryRowContext(ctx, selectStatus, uid, now.UnixMicro()).Scan(
 		&st.ID, &st.FeedID, &st.KeyID, &st.Status, &requested, &st.TotalCount, &st.SuccessCount,
-		&st.FailureCount, &st.PendingCount, &expires)
+		&st.FailureCount, &st.PendingCount, &lists[store.StatusSuccesses], &lists[store.StatusFailures],
+		&lists[store.StatusPendings], &expires)
 	if err != nil {
 		return interpretError(err)
 	}
@@ -90,24 +78,12 @@ func (s *Store) ScanStatus(ctx context.Context, id string, now time.Time, begin 
 	if err := begin(st); err != nil {
 		return err
 	}
-	rows, err := tx.QueryContext(ctx, selectStatusEntries, uid)
-	if err != nil {
-		return interpretError(err)
-	}
-	defer rows.Close()
-	var (
-		list int
-		o    store.StatusObject
-	)
-	for rows.Next() {
-		if err := rows.Scan(&list, &o.ID, &o.Version, &o.Message); err != nil {
-			return interpretError(err)
-		}
-		if err := each(store.StatusList(list), o); err != nil {
+	for l, text := range lists {
+		if err := store.ScanStatusObjects(strings.NewReader(text), store.StatusList(l), each); err != nil {
 			return err
 		}
 	}
-	return interpretError(rows.Err())
+	return nil
 }
 
 // DeleteExpiredStatuses removes up to limit statuses expired at now and returns how many.
