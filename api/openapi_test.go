@@ -118,7 +118,7 @@ func routerOperations(t *testing.T, root string) map[string]bool {
 		MaxMatchIDs: d.MaxMatchIDs, MaxMatchValues: d.MaxMatchValues,
 		ObjectLimits:     stix.Limits{MaxObjectSize: d.MaxObjectSize, MaxDepth: d.MaxJSONDepth, MaxProperties: d.MaxJSONProps},
 		PageBufferMemory: d.PageBufferMemory, PageWriteTimeout: d.PageWriteTimeout, MaxRequestsPerKey: d.MaxRequestsPerKey,
-		MaxAddBytes: d.MaxAddBytes, AddSpoolMemory: d.AddSpoolMemory, MaxStatusReads: d.MaxStatusReads,
+		MaxAddBytes: d.MaxAddBytes, AddSpoolMemory: d.AddSpoolMemory, MaxStatusReads: d.MaxStatusReads, StatusBufferMemory: d.StatusBufferMemory,
 	}, secretStore{}, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)

@@ -224,6 +224,7 @@ func taxiiOptions(cfg config.Config) taxii.Options {
 		MaxAddBytes:        cfg.MaxAddBytes,
 		AddSpoolMemory:     cfg.AddSpoolMemory,
 		MaxStatusReads:     cfg.MaxStatusReads,
+		StatusBufferMemory: cfg.StatusBufferMemory,
 	}
 }
 

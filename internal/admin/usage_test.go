@@ -80,7 +80,7 @@ func newUsageBench(t *testing.T, st store.Store) *usageBench {
 		MaxMatchIDs: d.MaxMatchIDs, MaxMatchValues: d.MaxMatchValues,
 		ObjectLimits:     stix.Limits{MaxObjectSize: d.MaxObjectSize, MaxDepth: d.MaxJSONDepth, MaxProperties: d.MaxJSONProps},
 		PageBufferMemory: d.PageBufferMemory, PageWriteTimeout: d.PageWriteTimeout, MaxRequestsPerKey: d.MaxRequestsPerKey,
-		MaxAddBytes: d.MaxAddBytes, MaxStatusReads: d.MaxStatusReads,
+		MaxAddBytes: d.MaxAddBytes, MaxStatusReads: d.MaxStatusReads, StatusBufferMemory: d.StatusBufferMemory,
 	}, st, nil)
 	if err != nil {
 		t.Fatal(err)

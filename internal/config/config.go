@@ -89,7 +89,8 @@ type Config struct {
 	PageWriteTimeout     time.Duration `env:"TAXII_PAGE_WRITE_TIMEOUT" help:"longest a client may take to accept one 64 KiB part of a page before the response is cut"`
 	MaxAddBytes          int64         `env:"TAXII_MAX_ADD_BYTES" help:"bytes of add-objects request bodies in progress, server-wide (a body without Content-Length counts as TAXII_MAX_CONTENT_LENGTH); past it 503"`
 	AddSpoolMemory       int64         `env:"TAXII_ADD_SPOOL_MEMORY" help:"bytes of memory for the checked objects of add-objects requests waiting to be stored, server-wide; the rest goes to temporary files"`
-	MaxStatusReads       int           `env:"TAXII_MAX_STATUS_READS" help:"status resources read at once; further reads wait their turn"`
+	MaxStatusReads       int           `env:"TAXII_MAX_STATUS_READS" help:"status resources read from the database at once; further reads wait their turn"`
+	StatusBufferMemory   int64         `env:"TAXII_STATUS_BUFFER_MEMORY" help:"bytes of memory for status resources being written to clients, server-wide; the rest goes to temporary files"`
 
 	SourcePollInterval time.Duration `env:"TAXII_SOURCE_POLL_INTERVAL" help:"how often serve looks for upstream sources due to be pulled"`
 	SourceLease        time.Duration `env:"TAXII_SOURCE_LEASE" help:"how long a replica holds an upstream source between commits; a replica that dies frees it after this"`
@@ -149,6 +150,7 @@ const (
 	MaxAddBytesLimit      = 16 << 30
 	MaxAddSpoolMemory     = 16 << 30
 	MaxStatusReadsLimit   = 1_000
+	MaxStatusBufferMemory = 16 << 30
 	MaxSourcePollInterval = time.Hour
 	MaxSourceLease        = 24 * time.Hour
 	MaxSourceHTTPTimeout  = time.Hour
@@ -219,6 +221,7 @@ func Default() Config {
 		MaxAddBytes:        256 << 20,
 		AddSpoolMemory:     64 << 20,
 		MaxStatusReads:     4,
+		StatusBufferMemory: 32 << 20,
 		SourcePollInterval: 5 * time.Second,
 		SourceLease:        10 * time.Minute,
 		SourceHTTPTimeout:  5 * time.Minute,
@@ -547,6 +550,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxStatusReads < 1 || c.MaxStatusReads > MaxStatusReadsLimit {
 		bad("TAXII_MAX_STATUS_READS: %d must be between 1 and %d", c.MaxStatusReads, MaxStatusReadsLimit)
+	}
+	if c.StatusBufferMemory < 0 || c.StatusBufferMemory > MaxStatusBufferMemory {
+		bad("TAXII_STATUS_BUFFER_MEMORY: %d must be between 0 and %d bytes", c.StatusBufferMemory, int64(MaxStatusBufferMemory))
 	}
 	if c.RateLimit < 0 {
 		bad("TAXII_RATE_LIMIT: %g is negative", c.RateLimit)

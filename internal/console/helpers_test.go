@@ -91,7 +91,7 @@ func setup(t *testing.T, o options) *env {
 		DefaultPageSize: d.DefaultPageSize, MaxPageSize: d.MaxPageSize, MaxContentLength: d.MaxContentLength,
 		MaxObjectsPerAdd: d.MaxObjectsPerAdd, StatusTTL: d.StatusTTL, MaxMatchIDs: d.MaxMatchIDs, MaxMatchValues: d.MaxMatchValues,
 		ObjectLimits: limits(), PageBufferMemory: d.PageBufferMemory, PageWriteTimeout: d.PageWriteTimeout,
-		MaxRequestsPerKey: d.MaxRequestsPerKey, MaxAddBytes: d.MaxAddBytes, MaxStatusReads: d.MaxStatusReads,
+		MaxRequestsPerKey: d.MaxRequestsPerKey, MaxAddBytes: d.MaxAddBytes, MaxStatusReads: d.MaxStatusReads, StatusBufferMemory: d.StatusBufferMemory,
 	}, st, log)
 	if err != nil {
 		t.Fatal(err)

@@ -98,7 +98,7 @@ func setup(t testing.TB, st store.Store, change func(*config.Config)) *fixture {
 		MaxObjectsPerAdd: cfg.MaxObjectsPerAdd, StatusTTL: cfg.StatusTTL,
 		ObjectLimits:     stix.Limits{MaxObjectSize: cfg.MaxObjectSize, MaxDepth: cfg.MaxJSONDepth, MaxProperties: cfg.MaxJSONProps},
 		PageBufferMemory: cfg.PageBufferMemory, PageWriteTimeout: cfg.PageWriteTimeout, MaxRequestsPerKey: cfg.MaxRequestsPerKey,
-		MaxAddBytes: cfg.MaxAddBytes, AddSpoolMemory: cfg.AddSpoolMemory, MaxStatusReads: cfg.MaxStatusReads, MaxMatchIDs: cfg.MaxMatchIDs, MaxMatchValues: cfg.MaxMatchValues,
+		MaxAddBytes: cfg.MaxAddBytes, AddSpoolMemory: cfg.AddSpoolMemory, MaxStatusReads: cfg.MaxStatusReads, StatusBufferMemory: cfg.StatusBufferMemory, MaxMatchIDs: cfg.MaxMatchIDs, MaxMatchValues: cfg.MaxMatchValues,
 		PerKey: perKey,
 	}, st, log)
 	if err != nil {

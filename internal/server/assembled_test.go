@@ -107,6 +107,7 @@ func taxiiOptions() taxii.Options {
 		ObjectLimits:     stix.Limits{MaxObjectSize: d.MaxObjectSize, MaxDepth: d.MaxJSONDepth, MaxProperties: d.MaxJSONProps},
 		PageBufferMemory: d.PageBufferMemory, PageWriteTimeout: d.PageWriteTimeout, MaxRequestsPerKey: d.MaxRequestsPerKey,
 		MaxAddBytes: d.MaxAddBytes, AddSpoolMemory: d.AddSpoolMemory, MaxStatusReads: d.MaxStatusReads,
+		StatusBufferMemory: d.StatusBufferMemory,
 	}
 }
 

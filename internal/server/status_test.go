@@ -145,13 +145,13 @@ func slowClient() *http.Client {
 	}}
 }
 
-// A status of 100,000 entries is served whole, byte for byte what the status
-// resource of what was stored is, to clients that read it slowly, on both
-// stores. Its body goes through the page budget: with 1 MiB of it, six such
-// bodies on their way to clients that have stopped reading cost the heap a few
-// MiB, not their 54 MB (the rest is in temporary files), and those clients hold
-// no status-read turn: with two turns, all six got their headers.
-func TestLargeStatusIsServedWholeWithinThePageBudget(t *testing.T) {
+// A status of 100,000 entries is served whole, byte for byte the status
+// resource of what was stored, to clients that read it slowly, on both stores.
+// TAXII_STATUS_BUFFER_MEMORY bounds what the bodies in flight take: with 1 MiB,
+// six such bodies on their way to clients that have stopped reading cost the
+// heap a few MiB, not their 54 MB (the rest is in temporary files). And those
+// clients hold no status-read turn: with two turns, all six got their headers.
+func TestLargeStatusIsServedWholeWithinItsBudget(t *testing.T) {
 	const (
 		entries = 100_000
 		readers = 6
@@ -162,7 +162,7 @@ func TestLargeStatusIsServedWholeWithinThePageBudget(t *testing.T) {
 		t.Run(named.Name, func(t *testing.T) {
 			st := named.New(t)
 			o := taxiiOptions()
-			o.PageBufferMemory, o.MaxStatusReads = budget, 2
+			o.StatusBufferMemory, o.MaxStatusReads = budget, 2
 			srv, key := statusServer(t, st, o)
 			stored := bigStatus(id, entries, time.Now())
 			if err := st.CreateStatus(t.Context(), stored); err != nil {
@@ -216,7 +216,7 @@ func TestLargeStatusIsServedWholeWithinThePageBudget(t *testing.T) {
 			grown := int64(during.HeapAlloc) - int64(before.HeapAlloc)
 			t.Logf("%d bodies of %d bytes in flight: heap grown by %d bytes", readers, len(want), grown)
 			if grown > budget+4<<20 {
-				t.Errorf("%d bodies of %d bytes in flight grow the heap by %d bytes, want at most the %d of the page budget and a little", readers, len(want), grown, budget)
+				t.Errorf("%d bodies of %d bytes in flight grow the heap by %d bytes, want at most the %d of the status buffer budget and a little", readers, len(want), grown, budget)
 			}
 			for i, resp := range paused {
 				got, err := io.ReadAll(resp.Body)

@@ -461,12 +461,12 @@ type Statuses interface {
 	// UpdateStatus replaces a stored status. ErrNotFound when none.
 	UpdateStatus(ctx context.Context, s Status) error
 	// ScanStatus reads the status with this id that is live at now (now <
-	// ExpiresAt) one entry at a time, from one snapshot, so that reading it
-	// costs the same memory whatever its size: begin gets the status with nil
-	// lists, then each gets every entry of its lists in order (the successes,
-	// then the failures, then the pendings, each in the order stored). An error
-	// of begin or each ends the scan and is returned as is. ErrNotFound, before
-	// begin, when there is no such status.
+	// ExpiresAt) one entry at a time, from one snapshot, never holding its
+	// entries decoded: begin gets the status with nil lists, then each gets
+	// every entry of its lists in order (the successes, then the failures,
+	// then the pendings, each in the order stored). An error of begin or each
+	// ends the scan and is returned as is. ErrNotFound, before begin, when
+	// there is no such status.
 	ScanStatus(ctx context.Context, id string, now time.Time, begin func(Status) error, each func(StatusList, StatusObject) error) error
 	// DeleteExpiredStatuses removes up to limit statuses with ExpiresAt <= now, the
 	// longest expired first, and returns how many. The bound keeps each run short.

@@ -161,6 +161,9 @@ func withConfigDefaults(o Options) Options {
 	if o.MaxStatusReads == 0 {
 		o.MaxStatusReads = d.MaxStatusReads
 	}
+	if o.StatusBufferMemory == 0 {
+		o.StatusBufferMemory = d.StatusBufferMemory
+	}
 	return o
 }
 

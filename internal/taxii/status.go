@@ -165,9 +165,10 @@ func writeStatus(out statusBody, st store.Status) error {
 // else, as after expiry, it does not exist (404). Status ids are UUIDs; anything else is 404 without a
 // database query.
 //
-// The status is read entry by entry into a spool, as a page is (spool.go): its
-// body takes memory from the server-wide page budget, then a temporary file,
-// and a slow client holds neither the database nor a status-read turn.
+// The status is read entry by entry into a spool, as a page is (spool.go), but
+// with a budget of its own (StatusBufferMemory), then a temporary file: a slow
+// client holds neither the database nor a status-read turn, and statuses in
+// flight cost the memory of that budget however many and large they are.
 func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 	raw := pathParam(r, "status")
 	missing := notFound("There is no status %q in this API root: it never existed, has expired, or belongs to a collection your API key may not read.", raw)
@@ -176,7 +177,7 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, missing)
 		return
 	}
-	out := newSpool(h.pages)
+	out := newSpool(h.statusBufs)
 	defer out.release()
 	err = h.spoolStatus(r, id.String(), out)
 	if errors.Is(err, store.ErrNotFound) {

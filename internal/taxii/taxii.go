@@ -57,6 +57,9 @@ type Options struct {
 	MaxAddBytes    int64 // bytes of Add Objects bodies in flight, server-wide; past it 503
 	AddSpoolMemory int64 // bytes of checked objects waiting to be stored held in memory, server-wide; the rest spills to temp files
 	MaxStatusReads int   // status resources read at once; others wait their turn
+	// StatusBufferMemory is the bytes of status resources on their way to
+	// clients held in memory, server-wide; the rest spills to temp files.
+	StatusBufferMemory int64
 }
 
 // realm is the realm of WWW-Authenticate.
@@ -94,8 +97,8 @@ func (o Options) validate() error {
 	if o.PageBufferMemory < 1 || o.PageWriteTimeout <= 0 || o.MaxRequestsPerKey < 1 || o.MaxStatusReads < 1 {
 		return fmt.Errorf("taxii: admission limits (page buffer memory, page write timeout, requests per key, status reads) must be positive")
 	}
-	if o.AddSpoolMemory < 0 {
-		return fmt.Errorf("taxii: add spool memory %d < 0", o.AddSpoolMemory)
+	if o.AddSpoolMemory < 0 || o.StatusBufferMemory < 0 {
+		return fmt.Errorf("taxii: add spool memory %d or status buffer memory %d < 0", o.AddSpoolMemory, o.StatusBufferMemory)
 	}
 	if o.MaxAddBytes < o.MaxContentLength {
 		return fmt.Errorf("taxii: max add bytes %d < max content length %d: the largest request could never be admitted", o.MaxAddBytes, o.MaxContentLength)
@@ -130,6 +133,7 @@ type handler struct {
 	addSpool    *admit.Bytes  // bytes of Add Objects spools held in memory
 	perKey      *admit.PerKey // requests in flight per key
 	statusReads chan struct{} // one token per status read in progress
+	statusBufs  *admit.Bytes  // memory of status resources being written
 }
 
 // NewHandler returns the TAXII API, to be mounted at "/". It reads the cursor
@@ -166,8 +170,8 @@ func NewHandler(opts Options, st store.Store, log *zap.Logger) (http.Handler, er
 	}
 	h := &handler{opts: opts, root: root, st: st, log: log, cursors: codec,
 		pages: admit.NewBytes(opts.PageBufferMemory), adds: admit.NewBytes(opts.MaxAddBytes),
-		addSpool: admit.NewBytes(opts.AddSpoolMemory),
-		perKey:   opts.PerKey, statusReads: make(chan struct{}, opts.MaxStatusReads)}
+		addSpool: admit.NewBytes(opts.AddSpoolMemory), statusBufs: admit.NewBytes(opts.StatusBufferMemory),
+		perKey: opts.PerKey, statusReads: make(chan struct{}, opts.MaxStatusReads)}
 	if h.perKey == nil {
 		h.perKey = admit.NewPerKey(opts.MaxRequestsPerKey)
 	}
