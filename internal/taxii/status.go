@@ -39,7 +39,6 @@ var statusLists = [...]struct{ count, list string }{
 // buffer for the answer to Add Objects.
 type statusBody interface {
 	io.Writer
-	io.ByteWriter
 	io.StringWriter
 }
 

@@ -260,3 +260,69 @@ func TestTaxii2ClientRoundTrip(t *testing.T) {
 		}
 	})
 }
+
+// writeStatus writes, entry by entry, exactly what encoding/json writes for
+// the whole status resource as a struct (spec order, empty lists omitted, no
+// HTML escaping), whatever lists are empty and whatever the strings hold.
+func TestStatusWriterMatchesEncodingJSON(t *testing.T) {
+	type details struct {
+		ID      string `json:"id"`
+		Version string `json:"version"`
+		Message string `json:"message,omitempty"`
+	}
+	type resource struct {
+		ID               string    `json:"id"`
+		Status           string    `json:"status"`
+		RequestTimestamp string    `json:"request_timestamp,omitempty"`
+		TotalCount       int       `json:"total_count"`
+		SuccessCount     int       `json:"success_count"`
+		Successes        []details `json:"successes,omitempty"`
+		FailureCount     int       `json:"failure_count"`
+		Failures         []details `json:"failures,omitempty"`
+		PendingCount     int       `json:"pending_count"`
+		Pendings         []details `json:"pendings,omitempty"`
+	}
+	list := func(in []store.StatusObject) []details {
+		var out []details
+		for _, o := range in {
+			out = append(out, details(o))
+		}
+		return out
+	}
+	odd := store.StatusObject{ID: "x--\"<a>&\u2028\u2029\n\t\x01\xff", Version: "caf\u00e9", Message: "line\r\n\"q\" </script>"}
+	plain := store.StatusObject{ID: "indicator--1", Version: "2026-01-01T00:00:00.000Z"}
+	ts := time.Date(2026, 5, 1, 12, 0, 0, 123456000, time.UTC)
+	for name, st := range map[string]store.Status{
+		"empty":               {ID: "a", Status: "complete", RequestTimestamp: ts},
+		"no timestamp":        {ID: "a", Status: "complete", TotalCount: 1, SuccessCount: 1, Successes: []store.StatusObject{plain}},
+		"failures only":       {ID: "a", Status: "complete", RequestTimestamp: ts, TotalCount: 2, FailureCount: 2, Failures: []store.StatusObject{odd, plain}},
+		"pendings only":       {ID: "a", Status: "pending", RequestTimestamp: ts, TotalCount: 1, PendingCount: 1, Pendings: []store.StatusObject{plain}},
+		"all three":           {ID: "a", Status: "pending", RequestTimestamp: ts, TotalCount: 4, SuccessCount: 2, Successes: []store.StatusObject{plain, odd}, FailureCount: 1, Failures: []store.StatusObject{odd}, PendingCount: 1, Pendings: []store.StatusObject{plain}},
+		"successes, pendings": {ID: "a", Status: "pending", RequestTimestamp: ts, TotalCount: 2, SuccessCount: 1, Successes: []store.StatusObject{odd}, PendingCount: 1, Pendings: []store.StatusObject{odd}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := resource{ID: st.ID, Status: st.Status, TotalCount: st.TotalCount, SuccessCount: st.SuccessCount, Successes: list(st.Successes),
+				FailureCount: st.FailureCount, Failures: list(st.Failures), PendingCount: st.PendingCount, Pendings: list(st.Pendings)}
+			if !st.RequestTimestamp.IsZero() {
+				r.RequestTimestamp = st.RequestTimestamp.Format(store.DateAddedLayout)
+			}
+			want, err := encodeJSON(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got bytes.Buffer
+			if err := writeStatus(&got, st); err != nil || !bytes.Equal(got.Bytes(), want) {
+				t.Fatalf("writeStatus: %v\n%s\nwant\n%s", err, got.Bytes(), want)
+			}
+		})
+	}
+	// Entries out of list order are a store's error, not a malformed answer.
+	w := newStatusWriter(&bytes.Buffer{})
+	_ = w.begin(store.Status{ID: "a"})
+	if err := w.entry(store.StatusFailures, plain); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.entry(store.StatusSuccesses, plain); err == nil {
+		t.Fatal("a success after a failure was written")
+	}
+}
