@@ -31,7 +31,7 @@ const (
 	commitWatermark = `UPDATE sources SET watermark = $4, lease_until = GREATEST(lease_until, $5)
 	WHERE id = $1 AND lease_owner = $2 AND lease_until > $3`
 	releaseUpstream = `UPDATE sources SET lease_owner = '', lease_until = 0, run_now = true WHERE id = $1 AND lease_owner = $2`
-	finishRun = `UPDATE sources SET lease_owner = '', lease_until = 0, next_run = $3 + interval_us,
+	finishRun       = `UPDATE sources SET lease_owner = '', lease_until = 0, next_run = $3 + interval_us,
 	last_run = $4, last_success = CASE WHEN $5 = '' THEN $3 ELSE last_success END,
 	last_error = $5, last_error_at = CASE WHEN $5 = '' THEN last_error_at ELSE $3 END,
 	last_pulled = $6, last_stored = $7, last_unchanged = $8, last_rejected = $9, last_converted = $10,
