@@ -54,10 +54,6 @@ var (
 	stix21  = mediaType{"application/stix+json", "2.1"}
 )
 
-// acceptsTAXII reports whether an Accept header admits application/taxii+json
-// version 2.1.
-func acceptsTAXII(values []string) bool { return acceptable(values, taxii21) }
-
 // acceptable reports whether the Accept header values admit one of the
 // representations: no Accept header admits anything. As RFC 7231 5.3.2 says,
 // the most specific range that matches a representation gives its quality, so
