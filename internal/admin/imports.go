@@ -142,6 +142,9 @@ func (s *Service) Import(ctx context.Context, who Actor, r io.Reader, req Import
 		job.State, job.Error = store.ImportFailed, "the store failed"
 		storeErr = err
 	}
+	if err := ingest.AfterImport(context.WithoutCancel(ctx), s.st, rep.Imported); err != nil {
+		s.log.Warn("refreshing planner statistics after an import", zap.String("job", job.ID), zap.Error(err))
+	}
 	// The final record is written even when the request's context has ended.
 	if err := s.st.UpdateImportJob(context.WithoutCancel(ctx), job); err != nil && storeErr == nil {
 		storeErr = err
