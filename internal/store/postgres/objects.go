@@ -387,7 +387,7 @@ func (s *Store) addBatch(ctx context.Context, tx pgx.Tx, objs []store.Object) ([
 	return out, nil
 }
 
-// conditions builds the WHERE clause of q with numbered placeholders; values never enter the SQL text.
+// conditions builds the WHERE clause of q with numbered placeholders; no value but a feed's id (see below) enters the SQL text.
 // A feed filter that is Indexed is served by its membership index: with own the
 // clause is on the rows of relation(feed), the feed's own entries, which carry
 // every column it names; without, on objects, the entries a semi-join.
