@@ -20,15 +20,6 @@ import (
 // to amortise the round trips, small enough that writers do not queue long.
 const importBatch = 2000
 
-// analyzeAfter is how many new objects make an import refresh the store's planner
-// statistics: without them, the first pages of a freshly loaded feed get poor plans.
-const analyzeAfter = 10_000
-
-// analyzer is a store that can refresh its planner statistics (Postgres).
-type analyzer interface {
-	Analyze(ctx context.Context) error
-}
-
 func runImport(ctx context.Context, args []string, c *cli) error {
 	var collection, source string
 	var strict, asJSON bool
@@ -99,10 +90,8 @@ func runImport(ctx context.Context, args []string, c *cli) error {
 	}
 	imp.showProgress(true)
 	n := imp.counts
-	if a, ok := st.(analyzer); ok && n.Imported >= analyzeAfter {
-		if err := a.Analyze(ctx); err != nil {
-			fmt.Fprintf(c.stderr, "import: refreshing planner statistics: %v\n", err)
-		}
+	if err := ingest.AfterImport(ctx, st, n.Imported); err != nil {
+		fmt.Fprintf(c.stderr, "import: refreshing planner statistics: %v\n", err)
 	}
 	if asJSON {
 		imp.printJSON(false)

@@ -89,10 +89,10 @@ func mirrorBatch(first, n int, modified string) []byte {
 
 // TestMirrorOfAnUpstreamSurvivesAKilledPuller: one taxii-server is the
 // upstream, fed over TAXII by a writer; a second mirrors it as a source. The
-// mirror is killed in the middle of its pull (its context cancelled: the
-// running page's transaction rolls back and its lease is never released)
-// while the writer goes on; restarted, it takes the source over when the lease
-// lapses and ends with exactly the upstream's versions, none stored twice.
+// mirror is stopped in the middle of its pull (its context cancelled: the
+// running page's transaction rolls back and the lease is given back) while the
+// writer goes on; restarted, it goes on from the last committed watermark and
+// ends with exactly the upstream's versions, none stored twice.
 func TestMirrorOfAnUpstreamSurvivesAKilledPuller(t *testing.T) {
 	for name, newBinary := range binaries(t) {
 		t.Run(name, func(t *testing.T) {
@@ -168,8 +168,10 @@ func TestMirrorOfAnUpstreamSurvivesAKilledPuller(t *testing.T) {
 			if killedAt == 0 || killedAt >= 400 {
 				t.Fatalf("the mirror held %d of 400 objects when killed: not in the middle of its pull", killedAt)
 			}
-			if u, err := mst.GetUpstream(t.Context(), "upstream-a"); err != nil || u.LeaseOwner == "" || u.Watermark == "" {
-				t.Fatalf("after the kill: %+v, %v; want the lease still held and a watermark committed", u, err)
+			// Stopped, it gave its lease back and left the source due at once.
+			if u, err := mst.GetUpstream(t.Context(), "upstream-a"); err != nil || u.LeaseOwner != "" || !u.RunNow || u.Watermark == "" {
+				t.Fatalf("after the stop: lease %q, run now %v, watermark %q, %v; want the lease given back, the source due and a watermark committed",
+					u.LeaseOwner, u.RunNow, u.Watermark, err)
 			}
 
 			// The writer goes on: new objects, and new versions of pulled ones.

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -106,26 +108,51 @@ func (s *Service) Import(ctx context.Context, who Actor, r io.Reader, req Import
 		r = io.LimitReader(r, o.MaxBytes+1)
 	}
 	body := ingest.NewCountingReader(r)
-	fill := func() {
-		job.Bytes = body.Count()
+	var mu sync.Mutex // job, between Stream's batches and the ticker
+	counts := func() {
 		job.Imported, job.Unchanged, job.Conflicting, job.Rejected = int64(rep.Imported), int64(rep.Unchanged), int64(rep.Conflicting), int64(rep.Rejected)
 		job.OldSTIX, job.Unlisted = int64(rep.OldSTIX), int64(rep.Unlisted)
-		job.Lines = rep.Lines
+		job.Lines = slices.Clone(rep.Lines)
+	}
+	fill := func() {
+		job.Bytes = body.Count()
 		job.UpdatedAt = s.now().UTC()
 	}
-	last := s.now()
+	// The job is written every importTick whether or not a batch was stored
+	// since: an upload that pauses still shows its last batch, and the write is
+	// the job's heartbeat (a job not written for importStale is shown failed).
 	var tickErr error
-	err = in.Stream(ctx, body, o.Limits, importBatch, rep, func() {
-		if s.now().Sub(last) < importTick || tickErr != nil {
-			return
+	ticks, stopTicks := time.NewTicker(importTick), make(chan struct{})
+	var ticker sync.WaitGroup
+	ticker.Go(func() {
+		for {
+			select {
+			case <-stopTicks:
+				return
+			case <-ticks.C:
+			}
+			mu.Lock()
+			fill()
+			snapshot := job
+			mu.Unlock()
+			if err := s.st.UpdateImportJob(ctx, snapshot); err != nil {
+				tickErr = err // read after Wait
+				return
+			}
 		}
-		last = s.now()
-		fill()
-		tickErr = s.st.UpdateImportJob(ctx, job)
 	})
+	err = in.Stream(ctx, body, o.Limits, importBatch, rep, func() {
+		mu.Lock()
+		counts()
+		mu.Unlock()
+	})
+	close(stopTicks)
+	ticks.Stop()
+	ticker.Wait()
 	if err == nil {
 		err = tickErr
 	}
+	counts()
 	fill()
 	job.State, job.FinishedAt = store.ImportDone, job.UpdatedAt
 	var storeErr error
@@ -141,6 +168,9 @@ func (s *Service) Import(ctx context.Context, who Actor, r io.Reader, req Import
 	default:
 		job.State, job.Error = store.ImportFailed, "the store failed"
 		storeErr = err
+	}
+	if err := ingest.AfterImport(context.WithoutCancel(ctx), s.st, rep.Imported); err != nil {
+		s.log.Warn("refreshing planner statistics after an import", zap.String("job", job.ID), zap.Error(err))
 	}
 	// The final record is written even when the request's context has ended.
 	if err := s.st.UpdateImportJob(context.WithoutCancel(ctx), job); err != nil && storeErr == nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/inthreat/taxii-server/internal/admin"
 	"github.com/inthreat/taxii-server/internal/auth"
 	"github.com/inthreat/taxii-server/internal/config"
+	"github.com/inthreat/taxii-server/internal/ingest"
 	"github.com/inthreat/taxii-server/internal/server"
 	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
@@ -213,5 +215,33 @@ func TestServiceImportFromReader(t *testing.T) {
 		func(j store.ImportJob) { started = j.ID })
 	if err != nil || job.State != store.ImportDone || job.Imported != 3 || job.Source != "import" || started != job.ID {
 		t.Fatalf("Import = %+v, %v (started %q)", job, err, started)
+	}
+}
+
+// analyzeCounter is a store that counts refreshes of its planner statistics.
+type analyzeCounter struct {
+	store.Store
+	calls atomic.Int32
+}
+
+func (a *analyzeCounter) Analyze(ctx context.Context) error {
+	a.calls.Add(1)
+	return a.Store.Analyze(ctx)
+}
+
+// An import job that stores ingest.AnalyzeAfter objects or more refreshes the
+// store's planner statistics, as the command line's import does; a smaller one
+// does not.
+func TestImportJobRefreshesStatistics(t *testing.T) {
+	st := &analyzeCounter{Store: storetest.Stores(t)[0].New(t)}
+	svc := admin.NewService(st, zaptest.NewLogger(t), time.Now, admin.Options{Imports: admin.ImportOptions{ListMax: 5, Limits: stix.Limits{}}})
+	for _, c := range []struct{ from, n, calls int }{{0, 10, 0}, {10, ingest.AnalyzeAfter, 1}} {
+		job, err := svc.Import(context.Background(), admin.CLI, strings.NewReader(linesOf(c.from, c.n)), admin.ImportRequest{Input: "lines.jsonl"}, nil)
+		if err != nil || job.Imported != int64(c.n) {
+			t.Fatalf("Import = %+v, %v", job, err)
+		}
+		if got := int(st.calls.Load()); got != c.calls {
+			t.Errorf("after importing %d objects: %d refreshes, want %d", c.n, got, c.calls)
+		}
 	}
 }

@@ -5,6 +5,7 @@ package export
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -118,12 +119,21 @@ func Routes(opts Options, st store.Store, log *zap.Logger) ([]Route, error) {
 }
 
 // headAsGet answers HEAD as GET without the body: the same status and headers.
+// A handler whose body costs more than its headers asks isHead and stops there.
 func headAsGet(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r = r.Clone(r.Context())
+		r = r.Clone(context.WithValue(r.Context(), headKey{}, true))
 		r.Method = http.MethodGet
 		next.ServeHTTP(bodiless{w}, r)
 	})
+}
+
+type headKey struct{}
+
+// isHead reports whether r is a HEAD request that headAsGet serves as a GET.
+func isHead(r *http.Request) bool {
+	head, _ := r.Context().Value(headKey{}).(bool)
+	return head
 }
 
 // bodiless drops the body of a HEAD answer.

@@ -55,6 +55,10 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if isHead(r) { // devices check ETag and Last-Modified with HEAD: the entries are not read
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	bw := bufio.NewWriterSize(w, 64<<10)
 	ctx, stop := context.WithCancel(r.Context())
 	defer stop() // ends the reader when the client goes

@@ -1,10 +1,12 @@
 package export_test
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"net/url"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,9 +18,21 @@ func basic(key string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte("firewall:"+key))
 }
 
+// entryCounter is a store that counts the reads of a list's entries.
+type entryCounter struct {
+	store.Store
+	entryReads atomic.Int32
+}
+
+func (c *entryCounter) ListEntries(ctx context.Context, feed store.FeedFilter, kind, after string, now int64, limit int) ([]string, error) {
+	c.entryReads.Add(1)
+	return c.Store.ListEntries(ctx, feed, kind, after, now, limit)
+}
+
 func TestBlocklists(t *testing.T) {
 	eachStore(t, func(t *testing.T, st store.Store) {
-		f := setup(t, st, func(c *config.Config) { c.ListBatch = 100 })
+		cs := &entryCounter{Store: st}
+		f := setup(t, cs, func(c *config.Config) { c.ListBatch = 100 })
 		f.post(t,
 			indicator(1, "[ipv4-addr:value = '198.51.100.2'] OR [ipv4-addr:value = '10.0.0.0/8']", "stix", ""),
 			indicator(2, "[ipv4-addr:value = '198.51.100.1/32']", "stix", `,"valid_until":"2099-01-01T00:00:00Z"`),
@@ -66,7 +80,8 @@ func TestBlocklists(t *testing.T) {
 		if string(r.body) != "198.51.100.1\n198.51.100.2\n198.51.100.9\n" || r.header.Get("ETag") == etag {
 			t.Errorf("after a new indicator: %q, ETag %s", r.body, r.header.Get("ETag"))
 		}
-		// HEAD: the same headers, no body.
+		// HEAD: the same headers, no body, and the entries are not read.
+		reads := cs.entryReads.Load()
 		req, _ := http.NewRequest(http.MethodHead, lists+"ipv4.txt", nil)
 		req.Header.Set("Authorization", basic(f.keys["reader"]))
 		resp, err := http.DefaultClient.Do(req)
@@ -76,6 +91,9 @@ func TestBlocklists(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK || resp.Header.Get("ETag") != r.header.Get("ETag") {
 			t.Errorf("HEAD: %d, ETag %q", resp.StatusCode, resp.Header.Get("ETag"))
+		}
+		if n := cs.entryReads.Load(); n != reads {
+			t.Errorf("HEAD read the list's entries (%d reads)", n-reads)
 		}
 		// Unknown kinds and names are 400; no key is 401; the key in the query is off by default.
 		f.get(t, "reader", lists+"mac.txt").apiError(t, http.StatusBadRequest, "not a list")

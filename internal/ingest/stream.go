@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/inthreat/taxii-server/internal/stix"
+	"github.com/inthreat/taxii-server/internal/store"
 )
 
 // Stream reads every object of r (any container stix.NewDecoder reads: a
@@ -89,3 +90,17 @@ func (c *CountingReader) Read(p []byte) (int, error) {
 
 // Count is the number of bytes read so far.
 func (c *CountingReader) Count() int64 { return c.n.Load() }
+
+// AnalyzeAfter is how many objects stored by one import make it refresh the
+// store's planner statistics: without them, the first pages of a freshly
+// loaded feed can get poor plans until the database's autovacuum runs.
+const AnalyzeAfter = 10_000
+
+// AfterImport is the one rule both importers (the command line and the admin
+// API's import jobs) apply when an import ends.
+func AfterImport(ctx context.Context, st store.Maintenance, imported int) error {
+	if imported < AnalyzeAfter {
+		return nil
+	}
+	return st.Analyze(ctx)
+}

@@ -86,13 +86,22 @@ func (r *Runner) RunDue(ctx context.Context) int {
 	return n
 }
 
+// releaseTimeout bounds giving a lease back while the server stops.
+const releaseTimeout = 5 * time.Second
+
 // runOne pulls u from its watermark and records the run.
 func (r *Runner) runOne(ctx context.Context, u store.Upstream) {
 	start := r.now()
 	st, err := r.pull(ctx, u)
 	if ctx.Err() != nil {
-		// Shutting down: the lease lapses and the next holder goes on from the
-		// last committed watermark.
+		// Shutting down: the lease is given back, so that another replica goes
+		// on at once from the last committed watermark (were this one killed
+		// instead, the lease would lapse after TAXII_SOURCE_LEASE).
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+		defer cancel()
+		if err := r.Store.ReleaseUpstream(rctx, u.ID, r.Owner); err != nil {
+			r.Log.Warn("release an upstream source's lease", zap.String("source", u.Name), zap.Error(err))
+		}
 		return
 	}
 	rep := Report{Source: u.Name, Stats: st, Duration: r.now().Sub(start), Lag: -1, Err: err}

@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -100,5 +101,39 @@ func TestRunnerStoresThroughIngest(t *testing.T) {
 	}
 	if u, _ := st.GetUpstream(ctx, "vendor"); u.TotalCounts != (store.UpstreamCounts{Pulled: 4, Stored: 2, Rejected: 1, Conflicting: 1}) || !u.NextRun.Equal(now.Add(time.Hour)) {
 		t.Fatalf("after the second run: %+v", u)
+	}
+}
+
+// A run cut short by the server stopping gives its lease back: the source is
+// due at once for another replica, which goes on from the last watermark,
+// instead of waiting for the lease (TAXII_SOURCE_LEASE) to lapse.
+func TestRunnerReleasesTheLeaseWhenStopped(t *testing.T) {
+	requested := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(requested)
+		<-r.Context().Done() // an upstream slower than the shutdown
+	}))
+	defer srv.Close()
+	st := sqlitetest.New(t)
+	v, err := stix.NewValidator(stix.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 1, 0, 0, time.UTC)
+	if _, err := st.CreateUpstream(t.Context(), store.Upstream{Name: "slow", URL: srv.URL + "/api/collections/c1/", TAXIIVersion: TAXII21,
+		Interval: time.Hour, NextRun: now}); err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{Store: st, Validator: func() (*stix.Validator, error) { return v, nil }, Owner: "stopping", Every: time.Second, Lease: time.Hour,
+		Timeout: time.Minute, Log: zaptest.NewLogger(t), Now: func() time.Time { return now }}
+	ctx, stop := context.WithCancel(t.Context())
+	go func() {
+		<-requested
+		stop()
+	}()
+	r.RunDue(ctx)
+	u, err := st.ClaimUpstream(t.Context(), "other", now, time.Hour)
+	if err != nil || u.Name != "slow" {
+		t.Fatalf("another replica's claim right after the stop = %+v, %v; want the source", u, err)
 	}
 }

@@ -500,6 +500,10 @@ type Maintenance interface {
 	// with writers: dates of the objects that remain never change, so pollers' watermarks
 	// (added_after, next) stay valid and miss nothing still shown.
 	PurgeObjects(ctx context.Context, p Purge) (PurgeResult, error)
+	// Analyze refreshes the planner's statistics after a large load, so that
+	// the first pages read from it get good plans before the database's own
+	// maintenance runs (ingest.AfterImport decides when).
+	Analyze(ctx context.Context) error
 }
 
 // Allows reports whether the feed filter shows objects of this type.

@@ -108,4 +108,9 @@ type Upstreams interface {
 	// r.Finished+Interval. ErrLeaseLost when owner no longer holds the lease
 	// (the run is then not recorded).
 	FinishUpstreamRun(ctx context.Context, id int64, owner string, r UpstreamRun) error
+	// ReleaseUpstream gives back owner's lease of a run it stopped before the
+	// end (the server shutting down), leaving the source due at once: another
+	// replica then goes on from the last committed watermark without waiting for
+	// the lease to lapse. ErrLeaseLost when owner no longer holds it.
+	ReleaseUpstream(ctx context.Context, id int64, owner string) error
 }

@@ -35,12 +35,13 @@ import (
 //     max_content_length); this bounds the server's memory and spool files.
 //   - 415: a Content-Type other than application/taxii+json[;version=2.1].
 //   - 413: a body over max_content_length (by Content-Length before reading it,
-//     otherwise once that many bytes were read), or more than MaxObjectsPerAdd
-//     objects.
-//   - 400: a body that is not one UTF-8 JSON envelope with an objects array: not
-//     JSON, truncated, invalid UTF-8 anywhere, no objects, objects not an array,
-//     data after the envelope, and a STIX bundle (the spec wants an envelope;
-//     the error says how to turn a bundle into one).
+//     otherwise once that many bytes were read).
+//   - 422 (spec 5.5: "a malformed body, or other unprocessable content"): a body
+//     that is not one UTF-8 JSON envelope with an objects array: not JSON,
+//     truncated, invalid UTF-8 anywhere, no objects, objects not an array, data
+//     after the envelope, and a STIX bundle (the spec wants an envelope; the
+//     error says how to turn a bundle into one); more than MaxObjectsPerAdd
+//     objects; and a request none of whose objects is STIX 2.1.
 //   - Per-object failures, listed in the status with the reason: an element that
 //     is not a JSON object, an object over the size, depth or property limits,
 //     an invalid STIX object, one whose type the collection does not show
@@ -171,9 +172,10 @@ func (h *handler) readEnvelope(body io.Reader, add func([]ingest.Item) error) er
 			size += len(raw)
 		}
 		if total++; total > h.opts.MaxObjectsPerAdd {
-			return tooLarge("too_many_objects",
+			// 422, not 413: spec 4.2.1 forbids 413 for a body under max_content_length.
+			return &apiError{status: http.StatusUnprocessableEntity, code: "too_many_objects", description: fmt.Sprintf(
 				"The envelope holds more than %d objects, the most one request may add; send them in several requests.",
-				h.opts.MaxObjectsPerAdd)
+				h.opts.MaxObjectsPerAdd)}
 		}
 		if size >= ingest.BatchBytes {
 			if err := flush(); err != nil {

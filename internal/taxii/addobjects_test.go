@@ -136,20 +136,20 @@ func TestAddObjectsBadInput(t *testing.T) {
 		status int
 		want   string // in the error description, or in the one failure's message for 202
 	}{
-		{"not JSON", "hello", nil, 400, "not JSON"},
-		{"empty body", "", nil, 400, "empty"},
-		{"truncated", `{"objects":[` + indicator(20, mod1) + `,{"type":"indicator","id":"ind`, nil, 400, "truncated"},
-		{"truncated after an object", `{"objects":[` + indicator(20, mod1), nil, 400, "truncated"},
-		{"objects not an array", `{"objects":{"type":"indicator"}}`, nil, 400, "not an array"},
-		{"objects null", `{"objects":null}`, nil, 400, "not an array"},
-		{"a JSON array", `[` + indicator(20, mod1) + `]`, nil, 400, "JSON array"},
-		{"a single object", indicator(20, mod1), nil, 400, "expected a TAXII envelope"},
-		{"a bundle", `{"type":"bundle","id":"bundle--6f1e4f4a-1111-4a4a-8a8a-123456789abc","objects":[` + indicator(20, mod1) + `]}`, nil, 400, "jq '{objects: .objects}'"},
-		{"a bundle, objects first", `{"objects":[` + indicator(20, mod1) + `],"type":"bundle","id":"bundle--6f1e4f4a-1111-4a4a-8a8a-123456789abc"}`, nil, 400, "bundle"},
-		{"two envelopes", string(envelopeOf(indicator(20, mod1))) + string(envelopeOf(indicator(21, mod1))), nil, 400, "after the envelope"},
-		{"invalid UTF-8 in an object", `{"objects":[` + indicator(20, mod1) + `,{"type":"indicator","name":"caf` + "\xe9" + `"}]}`, nil, 400, "UTF-8"},
-		{"invalid UTF-8 in the envelope", `{"obj` + "\xff" + `ects":[]}`, nil, 400, "UTF-8"},
-		{"deep nesting in the envelope", `{"objects":[],"x":` + deepArray + `}`, nil, 400, "nested deeper"},
+		{"not JSON", "hello", nil, 422, "not JSON"},
+		{"empty body", "", nil, 422, "empty"},
+		{"truncated", `{"objects":[` + indicator(20, mod1) + `,{"type":"indicator","id":"ind`, nil, 422, "truncated"},
+		{"truncated after an object", `{"objects":[` + indicator(20, mod1), nil, 422, "truncated"},
+		{"objects not an array", `{"objects":{"type":"indicator"}}`, nil, 422, "not an array"},
+		{"objects null", `{"objects":null}`, nil, 422, "not an array"},
+		{"a JSON array", `[` + indicator(20, mod1) + `]`, nil, 422, "JSON array"},
+		{"a single object", indicator(20, mod1), nil, 422, "expected a TAXII envelope"},
+		{"a bundle", `{"type":"bundle","id":"bundle--6f1e4f4a-1111-4a4a-8a8a-123456789abc","objects":[` + indicator(20, mod1) + `]}`, nil, 422, "jq '{objects: .objects}'"},
+		{"a bundle, objects first", `{"objects":[` + indicator(20, mod1) + `],"type":"bundle","id":"bundle--6f1e4f4a-1111-4a4a-8a8a-123456789abc"}`, nil, 422, "bundle"},
+		{"two envelopes", string(envelopeOf(indicator(20, mod1))) + string(envelopeOf(indicator(21, mod1))), nil, 422, "after the envelope"},
+		{"invalid UTF-8 in an object", `{"objects":[` + indicator(20, mod1) + `,{"type":"indicator","name":"caf` + "\xe9" + `"}]}`, nil, 422, "UTF-8"},
+		{"invalid UTF-8 in the envelope", `{"obj` + "\xff" + `ects":[]}`, nil, 422, "UTF-8"},
+		{"deep nesting in the envelope", `{"objects":[],"x":` + deepArray + `}`, nil, 422, "nested deeper"},
 		{"wrong Content-Type", string(envelopeOf(indicator(20, mod1))), []reqOpt{withHeader("Content-Type", "application/json")}, 415, "Content-Type"},
 		{"STIX Content-Type", string(envelopeOf(indicator(20, mod1))), []reqOpt{withHeader("Content-Type", MediaTypeSTIX)}, 415, "Content-Type"},
 		{"TAXII 2.0 Content-Type", string(envelopeOf(indicator(20, mod1))), []reqOpt{withHeader("Content-Type", "application/taxii+json;version=2.0")}, 415, "Content-Type"},
@@ -277,9 +277,9 @@ func TestAddObjectsMaxObjectsPerAdd(t *testing.T) {
 			}
 			return envelopeOf(out...)
 		}
-		b.post(t, "writer", "all", elems(6)).taxiiError(t, 413, "more than 5 objects")
+		b.post(t, "writer", "all", elems(6)).taxiiError(t, 422, "more than 5 objects")
 		// Elements that are not objects count too: they are in the request.
-		b.post(t, "writer", "all", envelopeOf(indicator(100, mod1), "1", "2", "3", "4", "5")).taxiiError(t, 413, "more than 5 objects")
+		b.post(t, "writer", "all", envelopeOf(indicator(100, mod1), "1", "2", "3", "4", "5")).taxiiError(t, 422, "more than 5 objects")
 		unchanged(t, b, before)
 		s := b.post(t, "writer", "all", elems(5)).accepted(t)
 		if *s.SuccessCount != 5 || len(stored(t, st)) != len(before)+5 {
@@ -354,7 +354,7 @@ func TestAddObjects100000(t *testing.T) {
 		// One more is refused whole.
 		buf.Truncate(buf.Len() - 2)
 		buf.WriteString(`,{"type":"ipv4-addr","spec_version":"2.1","id":"ipv4-addr--10000000-0000-4000-8000-000000000000","value":"10.255.255.255"}]}`)
-		b.post(t, "writer", "all", buf.Bytes()).taxiiError(t, 413, "more than 100000 objects")
+		b.post(t, "writer", "all", buf.Bytes()).taxiiError(t, 422, "more than 100000 objects")
 		if got := len(stored(t, st)); got != n {
 			t.Fatalf("%d versions stored after the refused post, want %d", got, n)
 		}

@@ -59,7 +59,7 @@ func FuzzAcceptsTAXII(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, accept string) {
-		_ = acceptsTAXII([]string{accept})
+		_ = acceptable([]string{accept}, taxii21, stix21)
 	})
 }
 

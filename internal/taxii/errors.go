@@ -139,14 +139,16 @@ func Classify(err error) Classification {
 	return Classification{Status: ae.status, Code: ae.code, Message: ae.description, RetryAfter: ae.retryAfter}
 }
 
-// decodeError explains a body Add Objects cannot read at all (spec 5.5: 400).
+// decodeError explains a body Add Objects cannot read at all. Spec 5.5 answers
+// "a malformed body, or other unprocessable content" with 422; its 400 is for a
+// request the server did not understand (its parameters).
 func decodeError(e *stix.DecodeError) *apiError {
 	desc := "The body is not a usable TAXII envelope: " + e.Error() + "."
 	if errors.Is(e.Err, stix.ErrNotEnvelope) {
 		desc += ` Add Objects takes a TAXII envelope, {"objects": [...]}, and nothing else (spec 5.5); ` +
 			`to send a STIX bundle, send its objects array in an envelope, e.g. jq '{objects: .objects}' bundle.json.`
 	}
-	return &apiError{status: http.StatusBadRequest, code: "invalid_body", description: desc}
+	return &apiError{status: http.StatusUnprocessableEntity, code: "invalid_body", description: desc}
 }
 
 // clientWriteError is a failed write to the client: its connection is gone

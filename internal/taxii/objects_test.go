@@ -112,8 +112,14 @@ func TestObjectsFilters(t *testing.T) {
 					if string(r.body) != "{}" || len(m) != 0 {
 						t.Fatalf("objects %s, manifest %v; want {} for both", r.body, m)
 					}
-					if r.header.Get("X-TAXII-Date-Added-First") != "" || r.header.Get("X-TAXII-Date-Added-Last") != "" {
-						t.Fatal("date_added headers on an empty page")
+					// Spec 3.2: the headers are on every 200; an empty page names its
+					// query's lower bound, the epoch without added_after.
+					bound := store.FormatDateAdded(0)
+					if v, ok := strings.CutPrefix(c.query, "added_after="); ok {
+						bound = v
+					}
+					if f, l := r.header.Get("X-TAXII-Date-Added-First"), r.header.Get("X-TAXII-Date-Added-Last"); f != bound || l != bound {
+						t.Fatalf("date_added headers %q, %q on an empty page; want %q for both", f, l, bound)
 					}
 					return
 				}

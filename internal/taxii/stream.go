@@ -169,6 +169,14 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request, q store.Quer
 			err = ifEmpty()
 		}
 		if err == nil {
+			// Spec 3.2: every 200 of these endpoints carries both date headers.
+			// An empty page has no first or last object: both name the query's
+			// lower bound (added_after or the cursor's position, else the epoch),
+			// so that a client re-polling with added_after = X-TAXII-Date-Added-Last
+			// asks the same question again instead of starting over.
+			bound := store.FormatDateAdded(max(q.AddedAfter, q.After, 0))
+			w.Header()[headerDateAddedFirst] = []string{bound}
+			w.Header()[headerDateAddedLast] = []string{bound}
 			h.writeJSON(w, r, http.StatusOK, struct{}{})
 			return
 		}

@@ -21,12 +21,12 @@ var Lookups = map[string]struct {
 	"status": {selectStatus, []any{"6d1a2f9e-3f2c-4c55-9d0b-7d1cb1e6d001", "2026-01-01T00:00:00Z"}},
 }
 
-// MemberKeysQuery is phase 1 of ScanObjects for q, a page of an Indexed feed, with its arguments, for plan tests.
-func MemberKeysQuery(q store.Query) (string, []any) {
-	var args []any
-	sql, err := memberKeysSQL(q, &args)
+// PageQueries are the two phases of ScanObjects for q, a page that is not an id
+// list, with their arguments, for plan tests; the range is first..last.
+func PageQueries(q store.Query, first, last int64) (keys, rows string, args []any) {
+	keys, rowsSQL, args, err := pageSQL(q, "date_added, id, type, spec_version, created, modified, raw")
 	if err != nil {
 		panic(err)
 	}
-	return sql, args
+	return keys, rowsSQL(first, last), args
 }

@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -86,6 +88,10 @@ func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
 			VALUES ($1, $2, $3, nullif($4, ''), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`, args...); err != nil {
 			return err
 		}
+		// After the feed's row: a taken id fails there, as a conflict.
+		if err := createPartition(ctx, tx, id); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, rebuildMembers, id)
 		return err
 	})
@@ -104,16 +110,22 @@ func (s *Store) UpdateFeed(ctx context.Context, f store.Feed) error {
 		}
 		args := append([]any{id, f.Title, f.Description, f.Alias, f.Writable}, filterArgs(f.Filter)...)
 		args = append(args, f.ExportFormat, f.ExportTemplate)
-		tag, err := tx.Exec(ctx, `UPDATE feeds SET title = $2, description = $3, alias = nullif($4, ''), writable = $5,
+		var refilter bool
+		// old is the row before the update (the statement's snapshot); the
+		// clock taken above serialises updates.
+		err := tx.QueryRow(ctx, `UPDATE feeds SET title = $2, description = $3, alias = nullif($4, ''), writable = $5,
 			types = $6, exclude_types = $7, tlp = $8, sources = $9, created_by = $10, min_confidence = $11,
 			labels = $12, exclude_revoked = $13, exclude_expired = $14, with_context = $15, indexed = $16,
 			export_format = $17, export_template = $18
-			WHERE id = $1::uuid`, args...)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
+			FROM (SELECT `+membershipColumns+` FROM feeds WHERE id = $1::uuid) old
+			WHERE feeds.id = $1::uuid
+			RETURNING ROW(`+qualified("old", membershipColumns)+`) IS DISTINCT FROM ROW(`+qualified("feeds", membershipColumns)+`)`, args...).
+			Scan(&refilter)
+		if errors.Is(err, pgx.ErrNoRows) {
 			return store.ErrNotFound
+		}
+		if err != nil || !refilter {
+			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM feed_members WHERE feed_id = $1::uuid`, id); err != nil {
 			return err
@@ -122,6 +134,38 @@ func (s *Store) UpdateFeed(ctx context.Context, f store.Feed) error {
 		return err
 	})
 	return interpretError(err)
+}
+
+// membershipColumns are the columns of feeds that decide which versions a feed
+// shows (expiry is checked at read time): an update that changes none of them
+// keeps the feed's entries.
+const membershipColumns = `types, exclude_types, tlp, sources, created_by, min_confidence, labels, exclude_revoked,
+	with_context, indexed`
+
+// qualified prefixes each of the comma-separated columns with table.
+func qualified(table, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = table + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
+// memberPartition names the partition of feed_members that holds the entries
+// of feed id (a canonical UUID), as migration 0012 named those it created.
+func memberPartition(id string) string {
+	return "feed_members_" + strings.ReplaceAll(id, "-", "")
+}
+
+// createPartition creates the (empty) partition of feed id's entries. The table
+// is created alone and then attached: CREATE TABLE ... PARTITION OF would lock
+// feed_members against every reader and writer until commit, ATTACH PARTITION
+// locks out only other DDL on it.
+func createPartition(ctx context.Context, tx pgx.Tx, id string) error {
+	name := pgx.Identifier{memberPartition(id)}.Sanitize()
+	_, err := tx.Exec(ctx, `CREATE TABLE `+name+` (LIKE feed_members INCLUDING DEFAULTS INCLUDING STORAGE);
+		ALTER TABLE feed_members ATTACH PARTITION `+name+` FOR VALUES IN ('`+id+`')`)
+	return err
 }
 
 // GetFeed implements store.Feeds: by id when idOrAlias is a UUID of a feed, else by alias.
@@ -153,18 +197,29 @@ func (s *Store) ListFeeds(ctx context.Context) ([]store.Feed, error) {
 	return out, interpretError(rows.Err())
 }
 
-// DeleteFeed implements store.Feeds; its membership index goes with it (ON DELETE CASCADE).
+// DeleteFeed implements store.Feeds; its partition of entries goes with it.
+// Dropping a partition locks feed_members until commit: the transaction waits
+// for the pages being read from any feed's entries (milliseconds; a blocklist
+// of a filtered feed, up to its full read), and holds the writers' clock first,
+// as they take it, so that no writer can wait on it while holding feed_members.
 func (s *Store) DeleteFeed(ctx context.Context, id string) error {
 	uid, ok := store.CanonicalUUID(id)
 	if !ok {
 		return store.ErrNotFound
 	}
-	tag, err := s.pool.Exec(ctx, `DELETE FROM feeds WHERE id = $1::uuid`, uid)
-	if err != nil {
-		return interpretError(err)
-	}
-	if tag.RowsAffected() == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, markChanged); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM feeds WHERE id = $1::uuid`, uid)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return store.ErrNotFound
+		}
+		_, err = tx.Exec(ctx, `DROP TABLE IF EXISTS `+pgx.Identifier{memberPartition(uid)}.Sanitize())
+		return err
+	})
+	return interpretError(err)
 }

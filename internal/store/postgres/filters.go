@@ -22,19 +22,31 @@ const memberPredicate = `((f.with_context AND o.type IN ('identity', 'marking-de
 	AND (cardinality(f.labels) = 0 OR o.labels && f.labels)
 	AND NOT (f.exclude_revoked AND o.revoked)))`
 
+// memberColumns are the columns of a membership entry: every column a page
+// reads, so that a feed's page is read from its own partition alone.
+const memberColumns = `feed_id, date_added, is_latest, is_first, valid_until,
+	id, type, spec_version, created, modified, version_key, raw`
+
+// memberValues are memberColumns taken from feed f and object o.
+const memberValues = `f.id, o.date_added, o.is_latest, o.is_first, o.valid_until,
+	o.id, o.type, o.spec_version, o.created, o.modified, o.version_key, o.raw`
+
 // addMembers enters the versions of one AddObjects call ($1..$2 is its
 // date_added range) into the membership index of every indexed feed, with the
 // columns a page reads from the entries (fixFlags keeps the flags true).
-const addMembers = `INSERT INTO feed_members (feed_id, obj, is_latest, is_first, valid_until)
-SELECT f.id, o.date_added, o.is_latest, o.is_first, o.valid_until
+const addMembers = `INSERT INTO feed_members (` + memberColumns + `)
+SELECT ` + memberValues + `
 FROM feeds f JOIN objects o ON o.date_added BETWEEN $1 AND $2
 WHERE f.indexed AND ` + memberPredicate + `
+ORDER BY o.date_added
 ON CONFLICT DO NOTHING`
 
-// rebuildMembers fills the membership index of feed $1 from the whole store.
-const rebuildMembers = `INSERT INTO feed_members (feed_id, obj, is_latest, is_first, valid_until)
-SELECT f.id, o.date_added, o.is_latest, o.is_first, o.valid_until FROM feeds f CROSS JOIN objects o
-WHERE f.id = $1::uuid AND f.indexed AND ` + memberPredicate
+// rebuildMembers fills the membership index of feed $1 from the whole store,
+// in date_added order: its rows then lie in the order pages read them.
+const rebuildMembers = `INSERT INTO feed_members (` + memberColumns + `)
+SELECT ` + memberValues + ` FROM feeds f CROSS JOIN objects o
+WHERE f.id = $1::uuid AND f.indexed AND ` + memberPredicate + `
+ORDER BY o.date_added`
 
 // filterCols are the filter-field columns of the rows of one insert.
 type filterCols struct {
@@ -122,12 +134,12 @@ func (s *Store) ObjectTypes(ctx context.Context) ([]string, error) {
 // FeedStats implements store.Feeds.
 func (s *Store) FeedStats(ctx context.Context, filter store.FeedFilter) (int64, int64, error) {
 	var args []any
-	where, err := conditions(filter, store.Query{}, &args, false)
+	where, err := conditions(filter, store.Query{}, &args, true)
 	if err != nil {
 		return 0, 0, err
 	}
 	var count, newest int64
-	err = s.pool.QueryRow(ctx, `SELECT count(*), coalesce(max(date_added), 0) FROM objects WHERE `+where, args...).
+	err = s.pool.QueryRow(ctx, `SELECT count(*), coalesce(max(date_added), 0) FROM `+relation(filter)+` WHERE `+where, args...).
 		Scan(&count, &newest)
 	return count, newest, interpretError(err)
 }

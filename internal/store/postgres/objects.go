@@ -69,7 +69,7 @@ const fixFlags = `WITH m AS (
 	RETURNING o.date_added, o.is_latest, o.is_first
 )
 UPDATE feed_members f SET is_latest = c.is_latest, is_first = c.is_first
-FROM changed c WHERE f.obj = c.date_added`
+FROM changed c WHERE f.date_added = c.date_added`
 
 // sourcesOf reads the least and greatest source of the stored versions of ids:
 // an object has one source when they are equal.
@@ -89,7 +89,7 @@ const listSources = `SELECT source, sum(n)::bigint FROM (
 // feeds' membership entries, and counts them: a page reads its keys from the
 // entries alone, so each must have its row.
 const deleteObjects = `WITH gone AS (DELETE FROM objects WHERE %s RETURNING date_added),
-members AS (DELETE FROM feed_members WHERE obj IN (SELECT date_added FROM gone))
+members AS (DELETE FROM feed_members WHERE date_added IN (SELECT date_added FROM gone))
 SELECT count(*) FROM gone`
 
 type versionRef struct{ id, key string }
@@ -387,11 +387,11 @@ func (s *Store) addBatch(ctx context.Context, tx pgx.Tx, objs []store.Object) ([
 	return out, nil
 }
 
-// conditions builds the WHERE clause of q with numbered placeholders; values never enter the SQL text.
-// A feed filter that is Indexed is served by its membership index: with join the
-// caller walks the index itself (memberKeysSQL) and the clause has neither the
-// membership nor the date_added bounds; without, the index is a semi-join.
-func conditions(feed store.FeedFilter, q store.Query, args *[]any, join bool) (string, error) {
+// conditions builds the WHERE clause of q with numbered placeholders; no value but a feed's id (see below) enters the SQL text.
+// A feed filter that is Indexed is served by its membership index: with own the
+// clause is on the rows of relation(feed), the feed's own entries, which carry
+// every column it names; without, on objects, the entries a semi-join.
+func conditions(feed store.FeedFilter, q store.Query, args *[]any, own bool) (string, error) {
 	var conds []string
 	arg := func(v any) string {
 		*args = append(*args, v)
@@ -407,12 +407,19 @@ func conditions(feed store.FeedFilter, q store.Query, args *[]any, join bool) (s
 		}
 		return "type = ANY(" + arg(types) + "::text[])"
 	}
+	// The feed's id is the one value written into the text (a canonical UUID:
+	// nothing else can be): the planner then reads the feed's partition alone.
+	// As a parameter, a cached generic plan would lock every feed's partition
+	// and its indexes on each read, which with hundreds of feeds and many
+	// readers fills Postgres's lock table.
+	feedID, isUUID := store.CanonicalUUID(feed.Index)
 	switch {
-	case feed.Indexed() && feed.Index == "":
+	case feed.Indexed() && !isUUID:
 		return "", store.ErrNeedsIndex
-	case feed.Indexed() && join:
+	case feed.Indexed() && own:
+		conds = append(conds, "feed_id = '"+feedID+"'::uuid")
 	case feed.Indexed():
-		conds = append(conds, "date_added IN (SELECT obj FROM feed_members WHERE feed_id = "+arg(feed.Index)+"::uuid)")
+		conds = append(conds, "date_added IN (SELECT date_added FROM feed_members WHERE feed_id = '"+feedID+"'::uuid)")
 	case len(feed.ReadTypes()) > 0:
 		conds = append(conds, inTypes(feed.ReadTypes()))
 	}
@@ -434,13 +441,23 @@ func conditions(feed store.FeedFilter, q store.Query, args *[]any, join bool) (s
 	if q.ModifiedAfter != "" {
 		conds = append(conds, "version_key > "+arg(q.ModifiedAfter)+"::text")
 	}
-	if after := max(q.AddedAfter, q.After); after > 0 && !(join && feed.Indexed()) {
+	if after := max(q.AddedAfter, q.After); after > 0 {
 		conds = append(conds, "date_added > "+arg(after)+"::bigint")
 	}
 	if len(conds) == 0 {
 		return "true", nil
 	}
 	return strings.Join(conds, " AND "), nil
+}
+
+// relation is the table that the rows of feed's pages are read from: an
+// Indexed feed's own partition of feed_members (the rows lie together, where
+// in objects a selective feed's lie a table page apart), else objects.
+func relation(feed store.FeedFilter) string {
+	if feed.Indexed() {
+		return "feed_members"
+	}
+	return "objects"
 }
 
 func versionCondition(v store.VersionMatch, arg func(any) string) string {
@@ -488,6 +505,24 @@ func idKeysSQL(q store.Query) (string, []any, error) {
 		"SELECT date_added FROM m ORDER BY date_added LIMIT " + strconv.Itoa(q.Limit+1), args, nil
 }
 
+// pageSQL is ScanObjects for a page that is not an id list: phase 1 reads the
+// keys of the page and one more in date_added order, phase 2 the rows (cols) of
+// their range, both from relation(q.Feed) alone: an Indexed feed's entries
+// carry every column a page reads.
+func pageSQL(q store.Query, cols string) (keys string, rows func(first, last int64) string, args []any, err error) {
+	where, err := conditions(q.Feed, q, &args, true)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	from := " FROM " + relation(q.Feed) + " WHERE " + where
+	rows = func(first, last int64) string {
+		return "SELECT " + cols + from +
+			" AND date_added BETWEEN " + strconv.FormatInt(first, 10) + " AND " + strconv.FormatInt(last, 10) +
+			" ORDER BY date_added"
+	}
+	return "SELECT date_added" + from + " ORDER BY date_added LIMIT " + strconv.Itoa(q.Limit+1), rows, args, nil
+}
+
 // ScanObjects implements store.Objects: a key-only pass sizes the page, then the
 // rows of exactly that range stream, both in one repeatable-read snapshot.
 func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store.Page) error, each func(store.Row) error) error {
@@ -514,27 +549,19 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 		if keysSQL, args, err = idKeysSQL(q); err != nil {
 			return err
 		}
-	case q.Feed.Indexed():
-		if keysSQL, err = memberKeysSQL(q, &args); err != nil {
-			return err
-		}
-		// The membership index is read in its order up to the limit, never
-		// collected and sorted: that would cost the rest of the feed, and the
-		// planner picks it whenever the index's statistics are stale (after a
-		// feed update or a large import, before autovacuum's ANALYZE).
-		if _, err := tx.Exec(ctx, `SET LOCAL enable_sort = off`); err != nil {
-			return interpretError(err)
-		}
 	default:
-		where, err := conditions(q.Feed, q, &args, true)
-		if err != nil {
-			return err
+		if q.Feed.Indexed() {
+			// A feed's entries are read in their index's order up to the limit,
+			// never collected and sorted: that would cost the rest of the feed,
+			// and the planner picks it whenever the partition's statistics are
+			// stale (after a feed update or a large import, before autovacuum's
+			// ANALYZE).
+			if _, err := tx.Exec(ctx, `SET LOCAL enable_sort = off`); err != nil {
+				return interpretError(err)
+			}
 		}
-		keysSQL = "SELECT date_added FROM objects WHERE " + where + " ORDER BY date_added LIMIT " + strconv.Itoa(q.Limit+1)
-		rangeSQL = func(first, last int64) string {
-			return "SELECT " + cols + " FROM objects WHERE " + where +
-				" AND date_added BETWEEN " + strconv.FormatInt(first, 10) + " AND " + strconv.FormatInt(last, 10) +
-				" ORDER BY date_added"
+		if keysSQL, rangeSQL, args, err = pageSQL(q, cols); err != nil {
+			return err
 		}
 	}
 	rows, err := tx.Query(ctx, keysSQL, args...)
@@ -582,46 +609,6 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 		}
 	}
 	return interpretError(rows.Err())
-}
-
-// memberKeysSQL is phase 1 of ScanObjects for an Indexed feed: the feed's
-// membership index read in order from the cursor. The conditions of almost
-// every page (latest or first version, expiry, the cursor) are columns of the
-// index entries, so the page is one index-only range scan, as an unfiltered
-// page is. The others (match[type], [spec_version], [version] by time,
-// modified_after) look each entry up in objects; OFFSET 0 keeps that a probe
-// of the primary key per entry, where a join could become a scan of objects
-// from the first date_added, which costs the depth of the page.
-func memberKeysSQL(q store.Query, args *[]any) (string, error) {
-	arg := func(v any) string {
-		*args = append(*args, v)
-		return "$" + strconv.Itoa(len(*args))
-	}
-	// Unqualified, these name the entry's columns: the lateral lookup below
-	// shows none of its own.
-	conds := []string{"feed_id = " + arg(q.Feed.Index) + "::uuid", "obj > " + arg(max(q.AddedAfter, q.After)) + "::bigint"}
-	rest := q
-	rest.AddedAfter, rest.After = 0, 0
-	if rest.Feed.ExcludeExpired {
-		conds = append(conds, "(valid_until IS NULL OR valid_until > "+arg(time.Now().UnixMicro())+"::bigint)")
-		rest.Feed.ExcludeExpired = false
-	}
-	if v := q.Versions; len(v.Times) == 0 && len(v.DateAdded) == 0 {
-		if c := versionCondition(v, arg); c != "" {
-			conds = append(conds, c)
-		}
-		rest.Versions = store.VersionMatch{All: true}
-	}
-	where, err := conditions(rest.Feed, rest, args, true)
-	if err != nil {
-		return "", err
-	}
-	from := "feed_members"
-	if where != "true" {
-		from += " CROSS JOIN LATERAL (SELECT FROM objects WHERE date_added = obj AND " + where + " OFFSET 0) o"
-	}
-	return "SELECT obj FROM " + from + " WHERE " + strings.Join(conds, " AND ") +
-		" ORDER BY obj LIMIT " + strconv.Itoa(q.Limit+1), nil
 }
 
 // DeleteObject implements store.Objects. It takes the clock, as writers do

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
@@ -139,29 +138,26 @@ func (s *Store) FindByObservable(ctx context.Context, feed store.FeedFilter, typ
 	return nil
 }
 
-// listFeed is the condition the feed adds to a list, as SQL appended to the query
-// with its argument numbered n; skip when the feed shows no indicators at all.
-func listFeed(feed store.FeedFilter, n int) (cond string, arg any, skip bool, err error) {
-	switch {
-	case feed.Indexed() && feed.Index == "":
-		return "", nil, false, store.ErrNeedsIndex
+// listFeed is the condition the feed adds to a list, as SQL appended to the
+// query; skip when the feed shows no indicators at all. The feed's id is in the
+// text, as conditions writes it, so that only its partition is read and locked.
+func listFeed(feed store.FeedFilter) (cond string, skip bool, err error) {
+	switch id, ok := store.CanonicalUUID(feed.Index); {
+	case feed.Indexed() && !ok:
+		return "", false, store.ErrNeedsIndex
 	case feed.Indexed(): // its membership index holds what its conditions select
-		return " AND date_added IN (SELECT obj FROM feed_members WHERE feed_id = $" + strconv.Itoa(n) + "::uuid)", feed.Index, false, nil
+		return " AND date_added IN (SELECT date_added FROM feed_members WHERE feed_id = '" + id + "'::uuid)", false, nil
 	}
-	return "", nil, !feed.Allows("indicator"), nil
+	return "", !feed.Allows("indicator"), nil
 }
 
 // ListEntries implements store.ObservableIndex.
 func (s *Store) ListEntries(ctx context.Context, feed store.FeedFilter, kind, after string, now int64, limit int) ([]string, error) {
-	cond, extra, skip, err := listFeed(feed, 5)
+	cond, skip, err := listFeed(feed)
 	if err != nil || skip {
 		return nil, err
 	}
-	args := []any{kind, after, now, limit}
-	if extra != nil {
-		args = append(args, extra)
-	}
-	rows, err := s.pool.Query(ctx, fmt.Sprintf(listEntries, cond), args...)
+	rows, err := s.pool.Query(ctx, fmt.Sprintf(listEntries, cond), kind, after, now, limit)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -172,7 +168,7 @@ func (s *Store) ListEntries(ctx context.Context, feed store.FeedFilter, kind, af
 // ListState implements store.ObservableIndex.
 func (s *Store) ListState(ctx context.Context, feed store.FeedFilter, kind string, now int64) (store.ListState, error) {
 	var st store.ListState
-	if _, _, skip, err := listFeed(feed, 3); err != nil || skip {
+	if _, skip, err := listFeed(feed); err != nil || skip {
 		return st, err
 	}
 	err := s.pool.QueryRow(ctx, listState, kind, now).Scan(&st.Changed, &st.NextExpiry, &st.LastExpiry)

@@ -102,7 +102,7 @@ func TestMigrationRecordsSources(t *testing.T) {
 	storetest.CheckSourcesMigrated(t, s)
 }
 
-// TestMigrationBackfillsFilterFields undoes migrations 0005 and 0010 on a store with
+// TestMigrationBackfillsFilterFields undoes migrations 0005, 0010 and 0012 on a store with
 // rows, then applies it again: the rows get their filter columns from raw.
 func TestMigrationBackfillsFilterFields(t *testing.T) {
 	s := pgtest.New(t)
@@ -113,7 +113,7 @@ func TestMigrationBackfillsFilterFields(t *testing.T) {
 			ALTER TABLE feeds DROP COLUMN exclude_types, DROP COLUMN tlp, DROP COLUMN sources, DROP COLUMN created_by,
 				DROP COLUMN min_confidence, DROP COLUMN labels, DROP COLUMN exclude_revoked, DROP COLUMN exclude_expired,
 				DROP COLUMN with_context, DROP COLUMN indexed;
-			DELETE FROM schema_migrations WHERE version IN (5, 10)`)
+			DELETE FROM schema_migrations WHERE version IN (5, 10, 12)`)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -30,7 +30,8 @@ const (
 	RETURNING ` + upstreamColumns
 	commitWatermark = `UPDATE sources SET watermark = $4, lease_until = GREATEST(lease_until, $5)
 	WHERE id = $1 AND lease_owner = $2 AND lease_until > $3`
-	finishRun = `UPDATE sources SET lease_owner = '', lease_until = 0, next_run = $3 + interval_us,
+	releaseUpstream = `UPDATE sources SET lease_owner = '', lease_until = 0, run_now = true WHERE id = $1 AND lease_owner = $2`
+	finishRun       = `UPDATE sources SET lease_owner = '', lease_until = 0, next_run = $3 + interval_us,
 	last_run = $4, last_success = CASE WHEN $5 = '' THEN $3 ELSE last_success END,
 	last_error = $5, last_error_at = CASE WHEN $5 = '' THEN last_error_at ELSE $3 END,
 	last_pulled = $6, last_stored = $7, last_unchanged = $8, last_rejected = $9, last_converted = $10,
@@ -151,6 +152,18 @@ func (s *Store) FinishUpstreamRun(ctx context.Context, id int64, owner string, r
 	c := r.Counts
 	tag, err := s.pool.Exec(ctx, finishRun, id, owner, r.Finished.UnixMicro(), r.Started.UnixMicro(), r.Err,
 		c.Pulled, c.Stored, c.Unchanged, c.Rejected, c.Converted, nonNil(r.Samples), nonNil(r.Notes), c.Conflicting)
+	if err != nil {
+		return interpretError(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrLeaseLost
+	}
+	return nil
+}
+
+// ReleaseUpstream implements store.Upstreams.
+func (s *Store) ReleaseUpstream(ctx context.Context, id int64, owner string) error {
+	tag, err := s.pool.Exec(ctx, releaseUpstream, id, owner)
 	if err != nil {
 		return interpretError(err)
 	}

@@ -83,6 +83,11 @@ func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
 	return interpretError(err)
 }
 
+// membershipOf gives the columns of feed ? that decide which versions it shows
+// (expiry is checked at read time), as one value.
+const membershipOf = `SELECT json_array(types, exclude_types, tlp, sources, created_by, min_confidence, labels,
+	exclude_revoked, with_context, indexed) FROM feeds WHERE id = ?`
+
 // UpdateFeed implements store.Feeds. Writers are serialised (one write
 // connection), so the rebuilt index and ingest never interleave.
 func (s *Store) UpdateFeed(ctx context.Context, f store.Feed) error {
@@ -96,11 +101,18 @@ func (s *Store) UpdateFeed(ctx context.Context, f store.Feed) error {
 	args := append([]any{id, f.Title, f.Description, nullIfEmpty(f.Alias), f.Writable}, filter...)
 	args = append(args, f.ExportFormat, f.ExportTemplate)
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		var before, after string
+		if err := tx.QueryRowContext(ctx, membershipOf, id).Scan(&before); err != nil {
+			return err
+		}
 		if err := oneRow(tx.ExecContext(ctx, updateFeed, args...)); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, markChanged, s.now().UnixMicro()); err != nil {
 			return err
+		}
+		if err := tx.QueryRowContext(ctx, membershipOf, id).Scan(&after); err != nil || after == before {
+			return err // the same versions: the entries stay
 		}
 		if _, err := tx.ExecContext(ctx, deleteMembers, id); err != nil {
 			return err

@@ -26,16 +26,30 @@ const memberPredicate = `((f.with_context AND o.type IN ('identity', 'marking-de
 	AND NOT (f.exclude_revoked AND o.revoked)))`
 
 const (
+	// memberColumns are the columns of a membership entry: every column a page
+	// reads, so that a feed's page is read from its own entries alone.
+	memberColumns = `feed_id, date_added, is_latest, is_first, valid_until,
+	id, type, spec_version, created, modified, version_key, raw`
+	memberValues = `f.id, o.date_added, o.is_latest, o.is_first, o.valid_until,
+	o.id, o.type, o.spec_version, o.created, o.modified, o.version_key, o.raw`
+
 	// addMembers enters the versions of one AddObjects call (?1..?2, its
 	// date_added range) into the membership index of every indexed feed.
-	addMembers = `INSERT OR IGNORE INTO feed_members (feed_id, obj)
-SELECT f.id, o.date_added FROM feeds f CROSS JOIN objects o
+	addMembers = `INSERT OR IGNORE INTO feed_members (` + memberColumns + `)
+SELECT ` + memberValues + ` FROM feeds f CROSS JOIN objects o
 WHERE f.indexed AND o.date_added BETWEEN ?1 AND ?2 AND ` + memberPredicate
 
 	// rebuildMembers fills the membership index of feed ? from the whole store.
-	rebuildMembers = `INSERT INTO feed_members (feed_id, obj)
-SELECT f.id, o.date_added FROM feeds f CROSS JOIN objects o
+	rebuildMembers = `INSERT INTO feed_members (` + memberColumns + `)
+SELECT ` + memberValues + ` FROM feeds f CROSS JOIN objects o
 WHERE f.id = ? AND f.indexed AND ` + memberPredicate + ` ORDER BY o.date_added`
+
+	// syncMemberFlags copies is_latest and is_first from the versions of id ?1
+	// to their entries, whose pages read them there.
+	syncMemberFlags = `UPDATE feed_members
+SET is_latest = (SELECT o.is_latest FROM objects o WHERE o.date_added = feed_members.date_added),
+    is_first = (SELECT o.is_first FROM objects o WHERE o.date_added = feed_members.date_added)
+WHERE date_added IN (SELECT date_added FROM objects WHERE id = ?1)`
 
 	deleteMembers = `DELETE FROM feed_members WHERE feed_id = ?`
 

@@ -206,6 +206,35 @@ func TestQueryPlans(t *testing.T) {
 	}
 }
 
+// A page of a feed served by its membership index reads the feed's own entries
+// in primary key order, keys and rows, never objects nor the date_added index
+// (every feed's entries): a range of adjacent rows however selective the feed.
+func TestFeedPagePlans(t *testing.T) {
+	s := newTestStore(t)
+	const feedID = "00000000-0000-4000-8000-0000000000f1"
+	if err := s.CreateFeed(t.Context(), store.Feed{ID: feedID, Title: "labelled", Filter: store.FeedFilter{Labels: []string{"l1"}, ExcludeExpired: true}}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.GetFeed(t.Context(), feedID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []store.Query{{Feed: f.Filter}, {Feed: f.Filter, Versions: store.VersionMatch{First: true}},
+		{Feed: f.Filter, Types: []string{"indicator"}, Versions: store.VersionMatch{All: true}}} {
+		where, args, err := queryConditions(q, 0, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sql := range []string{fmt.Sprintf(scanMemberKeys, where), fmt.Sprintf(scanMemberRows, where)} {
+			got := explain(t, s, sql, append(args, 0, 11)...)
+			if !strings.Contains(got, "SEARCH feed_members USING PRIMARY KEY (feed_id=? AND date_added") ||
+				strings.Contains(got, "objects") || strings.Contains(got, "TEMP B-TREE") {
+				t.Errorf("%+v: plan %q is not a range of the feed's entries", q, got)
+			}
+		}
+	}
+}
+
 func TestInterpretError(t *testing.T) {
 	s := newTestStore(t)
 	ctx := t.Context()

@@ -90,13 +90,14 @@ WHERE id = ?1`
 	scanRowsByKey      = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), raw FROM objects WHERE date_added IN (SELECT value FROM json_each(?)) ORDER BY date_added`
 	scanRowsByKeyNoRaw = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), NULL FROM objects WHERE date_added IN (SELECT value FROM json_each(?)) ORDER BY date_added`
 
-	// An indexed feed walks its membership index in order and looks each entry
-	// up by rowid; CROSS JOIN keeps SQLite from turning the loop around.
-	scanMemberKeys      = `SELECT obj FROM feed_members CROSS JOIN objects ON date_added = obj WHERE %s AND obj > ? ORDER BY obj LIMIT ?`
-	scanMemberRows      = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), raw FROM feed_members CROSS JOIN objects ON date_added = obj WHERE %s AND obj BETWEEN ? AND ? ORDER BY obj`
-	scanMemberRowsNoRaw = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), NULL FROM feed_members CROSS JOIN objects ON date_added = obj WHERE %s AND obj BETWEEN ? AND ? ORDER BY obj`
+	// An indexed feed reads its own entries, which carry every column a page
+	// reads, in the order of their primary key (feed_id, date_added): a range
+	// of adjacent rows, however selective the feed (TestQueryPlans pins it).
+	scanMemberKeys      = `SELECT date_added FROM feed_members WHERE %s AND date_added > ? ORDER BY date_added LIMIT ?`
+	scanMemberRows      = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), raw FROM feed_members WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
+	scanMemberRowsNoRaw = `SELECT date_added, id, type, spec_version, coalesce(modified, created, ''), NULL FROM feed_members WHERE %s AND date_added BETWEEN ? AND ? ORDER BY date_added`
 	condMember          = `feed_id = ?`
-	condMemberIn        = `date_added IN (SELECT obj FROM feed_members WHERE feed_id = ?)`
+	condMemberIn        = `date_added IN (SELECT date_added FROM feed_members WHERE feed_id = ?)`
 	condNotExpired      = `(valid_until IS NULL OR valid_until > ?)`
 	deleteVersions      = `DELETE FROM objects WHERE %s`
 	and                 = " AND "
@@ -214,7 +215,7 @@ func (s *Store) addBatch(ctx context.Context, tx *sql.Tx, objs []store.Object) (
 			defer stmts[i].Close()
 		}
 		ins, existing, demoteL, demoteF, insObs := stmts[0], stmts[1], stmts[2], stmts[3], stmts[4]
-		demoted := map[string]bool{} // ids whose older versions lost is_latest
+		demoted := map[string]bool{} // ids whose older versions lost a flag: true when is_latest
 
 		added := false
 		for i, o := range objs {
@@ -268,6 +269,9 @@ func (s *Store) addBatch(ctx context.Context, tx *sql.Tx, objs []store.Object) (
 				_, err = demoteL.ExecContext(stmtCtx, o.ID, k)
 			case isFirst:
 				sp.first = k
+				if _, ok := demoted[o.ID]; !ok {
+					demoted[o.ID] = false // its entries' is_first changes
+				}
 				_, err = demoteF.ExecContext(stmtCtx, o.ID, k)
 			}
 			if err != nil {
@@ -285,8 +289,13 @@ func (s *Store) addBatch(ctx context.Context, tx *sql.Tx, objs []store.Object) (
 		if !added {
 			return nil
 		}
-		for id := range demoted {
-			if _, err := tx.ExecContext(ctx, syncObservableFlags, id); err != nil {
+		for id, latest := range demoted {
+			if latest {
+				if _, err := tx.ExecContext(ctx, syncObservableFlags, id); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, syncMemberFlags, id); err != nil {
 				return err
 			}
 		}
@@ -450,6 +459,9 @@ func (s *Store) DeleteObject(ctx context.Context, feed store.FeedFilter, id stri
 			return err
 		}
 		if _, err = tx.ExecContext(ctx, refreshFlags, id); err != nil {
+			return err
+		}
+		if _, err = tx.ExecContext(ctx, syncMemberFlags, id); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, syncObservableFlags, id)

@@ -336,7 +336,7 @@ func TestMigrationRecordsSources(t *testing.T) {
 	storetest.CheckSourcesMigrated(t, s)
 }
 
-// TestMigrationBackfillsFilterFields undoes migration 0005 on a store with
+// TestMigrationBackfillsFilterFields undoes migrations 0005 and 0012 on a store with
 // rows (through a second connection to the file), then applies it again: the
 // rows get their filter columns from raw.
 func TestMigrationBackfillsFilterFields(t *testing.T) {
@@ -348,7 +348,7 @@ func TestMigrationBackfillsFilterFields(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		stmts := []string{`DROP TABLE feed_members`, `DROP TABLE marking_tlp`, `DELETE FROM schema_migrations WHERE version = 5`}
+		stmts := []string{`DROP TABLE feed_members`, `DROP TABLE marking_tlp`, `DELETE FROM schema_migrations WHERE version IN (5, 12)`}
 		for _, c := range []string{"tlp", "creators", "confidence", "labels", "revoked", "valid_until"} {
 			stmts = append(stmts, "ALTER TABLE objects DROP COLUMN "+c)
 		}

@@ -357,6 +357,11 @@ func exerciseFeedFilters(t *testing.T, setup setupFunc) {
 			t.Fatal(err)
 		}
 		check("object deleted", store.Query{Versions: store.VersionMatch{All: true}}, v2)
+		// A version older than every stored one arrives: the one that was first is not any more.
+		v0 := at(300, "2020-01-01T00:00:00.000Z", "versioned", future)
+		add(t, ctx, s, v0)
+		check("older version", store.Query{Versions: store.VersionMatch{First: true}}, v0)
+		check("older version", store.Query{}, v2)
 	})
 
 	t.Run("DeleteFeed", func(t *testing.T) {

@@ -106,6 +106,29 @@ func exerciseUpstreams(t *testing.T, setup setupFunc) {
 		}
 	})
 
+	t.Run("ReleaseMakesTheSourceDueAtOnce", func(t *testing.T) {
+		s, ctx := setup(t)
+		create(t, s, newSource("one"))
+		got, err := s.ClaimUpstream(ctx, "p1", t0, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ReleaseUpstream(ctx, got.ID, "p2"); !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("release by another owner: %v, want ErrLeaseLost", err)
+		}
+		if _, err := s.ClaimUpstream(ctx, "p2", t0.Add(time.Minute), time.Hour); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("claim while leased: %v, want ErrNotFound", err)
+		}
+		if err := s.ReleaseUpstream(ctx, got.ID, "p1"); err != nil {
+			t.Fatal(err)
+		}
+		// Due at once, although its lease had an hour to run.
+		again, err := s.ClaimUpstream(ctx, "p2", t0.Add(time.Minute), time.Hour)
+		if err != nil || again.ID != got.ID || again.LeaseOwner != "p2" {
+			t.Fatalf("claim after the release = %+v, %v", again, err)
+		}
+	})
+
 	t.Run("ConcurrentClaimersNeverShareASource", func(t *testing.T) {
 		s, ctx := setup(t)
 		const sources, claimers = 6, 8

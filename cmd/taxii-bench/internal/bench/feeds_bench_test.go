@@ -115,7 +115,11 @@ func BenchmarkFilteredFeeds(b *testing.B) {
 			if pg, ok := st.(*postgres.Store); ok {
 				for _, sql := range []string{`VACUUM ANALYZE objects, feed_members`,
 					`ALTER TABLE objects SET (autovacuum_enabled = false)`,
-					`ALTER TABLE feed_members SET (autovacuum_enabled = false)`} {
+					// Each feed's entries are a partition of feed_members.
+					`DO $$ DECLARE p regclass; BEGIN
+						FOR p IN SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = 'feed_members'::regclass LOOP
+							EXECUTE format('ALTER TABLE %s SET (autovacuum_enabled = false)', p);
+						END LOOP; END $$`} {
 					if _, err := pg.Pool().Exec(ctx, sql); err != nil {
 						b.Fatal(err)
 					}
