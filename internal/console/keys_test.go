@@ -82,6 +82,15 @@ func TestRotateKeyShowsTheNewSecretOnceAndKeepsTheOldOneForTheGrace(t *testing.T
 		t.Fatalf("the page does not say the old secret works until %s:\n%s", until, body)
 	}
 
+	// The secret is in that one response only: not in the log.
+	for _, entry := range e.logs.All() {
+		for _, f := range entry.Context {
+			if strings.Contains(f.String, fresh) || strings.Contains(entry.Message, fresh) {
+				t.Fatalf("the new secret is in the log: %v", entry)
+			}
+		}
+	}
+
 	// Both secrets poll the default feed over TAXII within the grace.
 	for name, key := range map[string]string{"new": fresh, "old": old} {
 		if status, _ := poll(t, e, feed.DefaultID, key); status != http.StatusOK {
