@@ -242,13 +242,24 @@ type importJSON struct {
 	Href       string       `json:"href"`
 }
 
-func importOut(j store.ImportJob, input string) importJSON {
-	t := ingest.Tally{Imported: int(j.Imported), Unchanged: int(j.Unchanged), Conflicting: int(j.Conflicting), Rejected: int(j.Rejected)}
+// ImportCounts are a job's counts as ingest tallies them; String is its summary.
+func ImportCounts(j store.ImportJob) ingest.Tally {
+	return ingest.Tally{Imported: int(j.Imported), Unchanged: int(j.Unchanged), Conflicting: int(j.Conflicting), Rejected: int(j.Rejected)}
+}
+
+// ImportLines are a job's listed objects followed by the closing lines of the
+// CLI's report (STIX 2.0 objects, objects past the list), as the API and the
+// console show them; input names the input in the closing lines.
+func ImportLines(j store.ImportJob, input string) []string {
 	rep := ingest.Report{Input: input, OldSTIX: int(j.OldSTIX), Unlisted: int(j.Unlisted)}
-	lines := append(append([]string{}, j.Lines...), rep.Closing()...)
+	return append(append([]string{}, j.Lines...), rep.Closing()...)
+}
+
+func importOut(j store.ImportJob, input string) importJSON {
+	t := ImportCounts(j)
 	return importJSON{ID: j.ID, State: j.State, Source: j.Source, Collection: j.Collection, StartedBy: j.KeyName,
 		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, FinishedAt: optTime(j.FinishedAt), Bytes: j.Bytes,
-		Counts: t, Summary: t.String(), Lines: lines, Error: j.Error, Href: Prefix + "/imports/" + j.ID}
+		Counts: t, Summary: t.String(), Lines: ImportLines(j, input), Error: j.Error, Href: Prefix + "/imports/" + j.ID}
 }
 
 // startImport streams the body through the Service's Import and answers 202

@@ -195,7 +195,8 @@ func poll(t *testing.T, e *env, feedID, key string) (int, string) {
 // TestConsoleInBrowser drives the console as a user would, in headless Chromium:
 // log in, create a feed with filters (a refused form first), create a key and see
 // it once, poll the feed with it over TAXII, see the poll on the usage page, import
-// a file, search the intelligence, revoke the key (its next poll is 401), log out.
+// a file and see its job, search the intelligence, rotate the key (a refused grace
+// first; both secrets poll within the grace), revoke it (its next poll is 401), log out.
 func TestConsoleInBrowser(t *testing.T) {
 	e := setup(t, options{})
 	b := &tab{t: t, ctx: browser(t), e: e}
@@ -311,6 +312,24 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#import-form button[type=submit]")),
 		chromedp.Poll[chromedp.Void](`document.getElementById("import-status").textContent.includes("imported 1, unchanged 0, conflicting 0, rejected 1")`, chromedp.WithPollingTimeout(15*time.Second)))
 	b.shot("import", false)
+	if !b.eval(`document.querySelector("#import-status a") !== null`) {
+		t.Fatal("the import's status does not link to its job")
+	}
+
+	// The import's job, newest in the list, and its page with the rejected object.
+	b.open("/console/import")
+	first := `#import-jobs tbody tr:first-child`
+	if row := b.text(first); !strings.Contains(row, "done") || !strings.Contains(row, "imported 1, unchanged 0, conflicting 0, rejected 1") || !strings.Contains(row, "console-admin") {
+		t.Fatalf("the newest import job: %q", row)
+	}
+	b.shot("import-jobs", false)
+	b.do("import job",
+		chromedp.Click(chromedp.CSS(first+" a")),
+		chromedp.WaitVisible(chromedp.CSS("#job-line-list")))
+	if lines := b.text("#job-line-list"); !strings.Contains(lines, "STIX 2.0") {
+		t.Fatalf("the job's lines: %q", lines)
+	}
+	b.shot("import-job", false)
 
 	// Search the intelligence by observable value, then the object's versions.
 	b.open("/console/objects")
@@ -330,14 +349,52 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal("the sources page does not list the seed source")
 	}
 
+	// Rotate the key: a grace past the maximum is refused next to its field, then
+	// a new secret with the same id; both secrets poll within the grace.
+	keyID := ""
+	keys, _ := e.st.ListKeys(t.Context())
+	for _, k := range keys {
+		if k.Name == "sentinel" {
+			keyID = k.ID
+		}
+	}
+	b.open("/console/keys")
+	b.fill("#grace-"+keyID, "9999h")
+	b.do("refused rotation",
+		chromedp.Click(chromedp.CSS(`button[aria-label="Rotate key sentinel"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#e-grace")))
+	if msg := b.text("#e-grace"); !strings.Contains(msg, "must be between 0 and") {
+		t.Fatalf("the error next to the grace: %q", msg)
+	}
+	b.shot("key-rotate-refused", false)
+	if status, _ := poll(t, e, feedID, key); status != http.StatusOK {
+		t.Fatalf("poll after a refused rotation: %d", status)
+	}
+	b.fill("#grace-"+keyID, "2h")
+	b.do("rotate",
+		chromedp.Click(chromedp.CSS(`button[aria-label="Rotate key sentinel"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#created-key")))
+	b.shot("key-rotated", false)
+	fresh := b.value("#created-key")
+	if fresh == key || !strings.HasPrefix(fresh, "tk_") || b.text("#rotated-id") != keyID || b.text("#old-until") == "" {
+		t.Fatalf("rotation: secret %q (was %q), id %q (want %s), old secret until %q", fresh, key, b.text("#rotated-id"), keyID, b.text("#old-until"))
+	}
+	for name, k := range map[string]string{"new": fresh, "old": key} {
+		if status, body := poll(t, e, feedID, k); status != http.StatusOK || !strings.Contains(body, indicatorID) {
+			t.Fatalf("poll with the %s secret: %d %s", name, status, body)
+		}
+	}
+
 	// Revoke the key; its next poll is 401.
 	b.open("/console/keys")
 	b.do("revoke",
 		chromedp.Click(chromedp.CSS(`button[aria-label="Revoke key sentinel"]`)),
 		chromedp.WaitVisible(chromedp.CSS(".flash")))
 	b.shot("key-revoked", false)
-	if status, _ := poll(t, e, feedID, key); status != http.StatusUnauthorized {
-		t.Fatalf("poll with the revoked key: %d", status)
+	for _, k := range []string{key, fresh} {
+		if status, _ := poll(t, e, feedID, k); status != http.StatusUnauthorized {
+			t.Fatalf("poll with the revoked key: %d", status)
+		}
 	}
 
 	// An unknown page is an error page, and says so.

@@ -123,11 +123,13 @@ func (c *console) routes() http.Handler {
 		r.Get("/keys", c.keyList)
 		r.Post("/keys", c.keyCreate)
 		r.Post("/keys/{key}/revoke", c.keyRevoke)
+		r.Post("/keys/{key}/rotate", c.keyRotate)
 
 		r.Get("/usage", c.usagePage)
 
 		r.Get("/import", c.importForm)
 		r.Post("/import", c.importUpload)
+		r.Get("/import/{job}", c.importJob)
 
 		r.Get("/objects", c.objectSearch)
 		r.Get("/objects/{object}", c.objectVersions)

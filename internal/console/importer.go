@@ -6,11 +6,12 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 
 	"github.com/inthreat/taxii-server/internal/admin"
-	"github.com/inthreat/taxii-server/internal/ingest"
 	"github.com/inthreat/taxii-server/internal/store"
 )
 
@@ -19,6 +20,38 @@ type importData struct {
 	Source string
 	Feed   string
 	Result *importResult
+	Jobs   []jobView // the newest first
+}
+
+// jobView is an import job as the console shows it, read through admin.Service
+// (a running job its replica stopped updating is failed there).
+type jobView struct {
+	ID, State, Source, StartedBy, Error string
+	Feed                                string // title of the feed whose filter applied; "": none
+	Summary                             string
+	Bytes                               int64
+	Started, Updated, Finished          time.Time
+	Lines                               []string // listed objects and closing lines, as the admin API's
+}
+
+func newJobView(j store.ImportJob, titles map[string]string) jobView {
+	v := jobView{ID: j.ID, State: j.State, Source: j.Source, StartedBy: j.KeyName, Error: j.Error,
+		Summary: admin.ImportCounts(j).String(), Bytes: j.Bytes, Started: j.CreatedAt, Updated: j.UpdatedAt, Finished: j.FinishedAt}
+	if j.Collection != "" {
+		v.Feed = titles[strings.ToLower(j.Collection)]
+		if v.Feed == "" {
+			v.Feed = j.Collection + " (deleted)"
+		}
+	}
+	return v
+}
+
+func feedTitles(feeds []store.Feed) map[string]string {
+	titles := map[string]string{}
+	for _, f := range feeds {
+		titles[strings.ToLower(f.ID)] = f.Title
+	}
+	return titles
 }
 
 type importResult struct {
@@ -31,6 +64,7 @@ type importResult struct {
 	Unlisted    int64    `json:"unlisted,omitempty"`   // past the lines' bound
 	Error       string   `json:"error,omitempty"`      // why the job failed; what came before was imported
 	Summary     string   `json:"summary"`
+	Job         string   `json:"job"` // the job's id: its page is Path/import/{job}
 }
 
 func (c *console) importPage(w http.ResponseWriter, r *http.Request, status int, d importData, errs fieldErrors) {
@@ -51,7 +85,37 @@ func (c *console) importPage(w http.ResponseWriter, r *http.Request, status int,
 		}
 		return
 	}
+	jobs, err := c.o.Admin.ImportJobs(r.Context(), c.o.Admin.Limit(0))
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	titles := feedTitles(feeds)
+	for _, j := range jobs {
+		d.Jobs = append(d.Jobs, newJobView(j, titles))
+	}
 	c.render(w, r, status, "import", page{Title: "Import", Nav: "import", Data: d, Errors: errs})
+}
+
+// importJob shows one job with its listed lines, as GET /admin/api/v1/imports/{id} does.
+func (c *console) importJob(w http.ResponseWriter, r *http.Request) {
+	j, err := c.o.Admin.ImportJob(r.Context(), chi.URLParam(r, "job"))
+	if errors.Is(err, store.ErrNotFound) {
+		c.errorPage(w, r, http.StatusNotFound, "There is no such import job: jobs are deleted after TAXII_IMPORT_JOB_RETENTION.")
+		return
+	}
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	feeds, err := c.st.ListFeeds(r.Context())
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	v := newJobView(j, feedTitles(feeds))
+	v.Lines = admin.ImportLines(j, "upload")
+	c.render(w, r, http.StatusOK, "importjob", page{Title: "Import job", Nav: "import", Data: v})
 }
 
 func (c *console) importForm(w http.ResponseWriter, r *http.Request) {
@@ -150,8 +214,8 @@ func (c *console) ingestFile(r *http.Request, file *multipart.Part, d importData
 		}
 		return nil, nil, err
 	}
-	t := ingest.Tally{Imported: int(job.Imported), Unchanged: int(job.Unchanged), Conflicting: int(job.Conflicting), Rejected: int(job.Rejected)}
+	t := admin.ImportCounts(job)
 	res := &importResult{File: file.FileName(), Imported: t.Imported, Unchanged: t.Unchanged, Conflicting: t.Conflicting, Rejected: t.Rejected,
-		Rejections: job.Lines, Unlisted: job.Unlisted, Error: job.Error, Summary: t.String()}
+		Rejections: job.Lines, Unlisted: job.Unlisted, Error: job.Error, Summary: t.String(), Job: job.ID}
 	return res, nil, nil
 }

@@ -54,6 +54,7 @@ var funcs = template.FuncMap{
 		return store.FormatDateAdded(us)
 	},
 	"join":       strings.Join,
+	"size":       size,
 	"navEntries": func() []navEntry { return nav },
 	"field": func(name, label, value, hint string, errs fieldErrors) textField {
 		return textField{Name: name, Label: label, Value: value, Hint: hint, Error: errs[name]}
@@ -66,6 +67,21 @@ var funcs = template.FuncMap{
 		}
 		return false
 	},
+}
+
+// size writes a byte count for people: 812 B, 4.2 KiB, 1.5 GiB.
+func size(n int64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, unit := float64(n), ""
+	for _, u := range []string{"KiB", "MiB", "GiB", "TiB"} {
+		v, unit = v/1024, u
+		if v < 1024 {
+			break
+		}
+	}
+	return fmt.Sprintf("%.1f %s", v, unit)
 }
 
 // textField is one labelled text input of a form.

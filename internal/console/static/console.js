@@ -1,6 +1,7 @@
 // The console's only script, loaded from the same origin (the CSP allows no
 // inline script). Every form works without it; it adds copy buttons, the live
-// count of the feed form and the upload progress of the import.
+// count of the feed form, the upload progress of the import and the reload of
+// a running import job's page.
 "use strict";
 
 document.addEventListener("DOMContentLoaded", function () {
@@ -75,6 +76,12 @@ document.addEventListener("DOMContentLoaded", function () {
         if (xhr.status === 200 && a) {
           status.textContent = (a.file ? a.file + ": " : "") + a.summary + (a.error ? " — the import stopped: " + a.error : "");
           if (a.rejections && a.rejections.length) status.textContent += " — first: " + a.rejections[0];
+          if (a.job) {
+            var link = document.createElement("a");
+            link.href = imp.action + "/" + encodeURIComponent(a.job);
+            link.textContent = "the import job";
+            status.append(" — ", link);
+          }
         } else if (a && a.errors) {
           status.textContent = Object.keys(a.errors).map(function (k) { return a.errors[k]; }).join(" ");
         } else {
@@ -84,5 +91,11 @@ document.addEventListener("DOMContentLoaded", function () {
       xhr.addEventListener("error", function () { status.textContent = "The upload failed: the connection was lost."; });
       xhr.send(new FormData(imp));
     });
+  }
+
+  // A running import job's page reloads to show its counts as they grow.
+  var running = document.querySelector("[data-reload]");
+  if (running) {
+    setTimeout(function () { location.reload(); }, 1000 * Number(running.dataset.reload));
   }
 });
