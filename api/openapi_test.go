@@ -22,7 +22,6 @@ import (
 	"github.com/inthreat/taxii-server/internal/console"
 	"github.com/inthreat/taxii-server/internal/export"
 	"github.com/inthreat/taxii-server/internal/server"
-	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/internal/taxii"
 )
@@ -112,14 +111,9 @@ func specOperations(t *testing.T) map[string]bool {
 func routerOperations(t *testing.T, root string) map[string]bool {
 	t.Helper()
 	d := config.Default()
-	api, err := taxii.NewHandler(taxii.Options{
-		APIRootPath: root, Title: d.Title, DefaultPageSize: d.DefaultPageSize, MaxPageSize: d.MaxPageSize,
-		MaxContentLength: d.MaxContentLength, MaxObjectsPerAdd: d.MaxObjectsPerAdd, StatusTTL: d.StatusTTL,
-		MaxMatchIDs: d.MaxMatchIDs, MaxMatchValues: d.MaxMatchValues,
-		ObjectLimits:     stix.Limits{MaxObjectSize: d.MaxObjectSize, MaxDepth: d.MaxJSONDepth, MaxProperties: d.MaxJSONProps},
-		PageBufferMemory: d.PageBufferMemory, PageWriteTimeout: d.PageWriteTimeout, MaxRequestsPerKey: d.MaxRequestsPerKey,
-		MaxAddBytes: d.MaxAddBytes, AddSpoolMemory: d.AddSpoolMemory, MaxStatusReads: d.MaxStatusReads, StatusBufferMemory: d.StatusBufferMemory,
-	}, secretStore{}, zaptest.NewLogger(t))
+	opts := taxii.OptionsFrom(d)
+	opts.APIRootPath = root
+	api, err := taxii.NewHandler(opts, secretStore{}, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,7 +113,7 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 	}
 	instrumented := metrics.InstrumentStore(st, m)
 	perKey := admit.NewPerKey(cfg.MaxRequestsPerKey) // one cap per key over both APIs
-	topts := taxiiOptions(cfg)
+	topts := taxii.OptionsFrom(cfg)
 	topts.PerKey = perKey
 	api, err := taxii.NewHandler(topts, instrumented, log)
 	if err != nil {
@@ -198,34 +198,6 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 	}()
 	defer func() { <-pulling }() // before the store closes
 	return server.Serve(ctx, timeouts(cfg), log, listeners...)
-}
-
-func taxiiOptions(cfg config.Config) taxii.Options {
-	return taxii.Options{
-		APIRootPath:        cfg.APIRootPath,
-		Title:              cfg.Title,
-		Description:        cfg.Description,
-		Contact:            cfg.Contact,
-		APIRootTitle:       cfg.APIRootTitle,
-		APIRootDescription: cfg.APIRootDescription,
-		DefaultPageSize:    cfg.DefaultPageSize,
-		MaxPageSize:        cfg.MaxPageSize,
-		MaxContentLength:   cfg.MaxContentLength,
-		PublicBaseURL:      cfg.PublicBaseURL,
-		MaxObjectsPerAdd:   cfg.MaxObjectsPerAdd,
-		ObjectLimits:       objectLimits(cfg),
-		StrictValidation:   cfg.StrictValidation,
-		StatusTTL:          cfg.StatusTTL,
-		MaxMatchIDs:        cfg.MaxMatchIDs,
-		MaxMatchValues:     cfg.MaxMatchValues,
-		PageBufferMemory:   cfg.PageBufferMemory,
-		PageWriteTimeout:   cfg.PageWriteTimeout,
-		MaxRequestsPerKey:  cfg.MaxRequestsPerKey,
-		MaxAddBytes:        cfg.MaxAddBytes,
-		AddSpoolMemory:     cfg.AddSpoolMemory,
-		MaxStatusReads:     cfg.MaxStatusReads,
-		StatusBufferMemory: cfg.StatusBufferMemory,
-	}
 }
 
 // exportRoutes is the feed export API (internal/export) under the parent of the API root.

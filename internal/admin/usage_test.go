@@ -12,7 +12,6 @@ import (
 	"github.com/inthreat/taxii-server/internal/auth"
 	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/server"
-	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/internal/store/storetest"
 	"github.com/inthreat/taxii-server/internal/taxii"
@@ -74,14 +73,7 @@ func newUsageBench(t *testing.T, st store.Store) *usageBench {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := taxii.NewHandler(taxii.Options{
-		APIRootPath: d.APIRootPath, Title: d.Title, DefaultPageSize: d.DefaultPageSize, MaxPageSize: d.MaxPageSize,
-		MaxContentLength: d.MaxContentLength, MaxObjectsPerAdd: d.MaxObjectsPerAdd, StatusTTL: d.StatusTTL,
-		MaxMatchIDs: d.MaxMatchIDs, MaxMatchValues: d.MaxMatchValues,
-		ObjectLimits:     stix.Limits{MaxObjectSize: d.MaxObjectSize, MaxDepth: d.MaxJSONDepth, MaxProperties: d.MaxJSONProps},
-		PageBufferMemory: d.PageBufferMemory, PageWriteTimeout: d.PageWriteTimeout, MaxRequestsPerKey: d.MaxRequestsPerKey,
-		MaxAddBytes: d.MaxAddBytes, MaxStatusReads: d.MaxStatusReads, StatusBufferMemory: d.StatusBufferMemory,
-	}, st, nil)
+	api, err := taxii.NewHandler(taxii.OptionsFrom(d), st, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,13 +86,9 @@ func setup(t *testing.T, o options) *env {
 	e.logs = logs
 	log := zap.New(core)
 	d := config.Default()
-	api, err := taxii.NewHandler(taxii.Options{
-		APIRootPath: d.APIRootPath, Title: d.Title, APIRootTitle: d.APIRootTitle,
-		DefaultPageSize: d.DefaultPageSize, MaxPageSize: d.MaxPageSize, MaxContentLength: d.MaxContentLength,
-		MaxObjectsPerAdd: d.MaxObjectsPerAdd, StatusTTL: d.StatusTTL, MaxMatchIDs: d.MaxMatchIDs, MaxMatchValues: d.MaxMatchValues,
-		ObjectLimits: limits(), PageBufferMemory: d.PageBufferMemory, PageWriteTimeout: d.PageWriteTimeout,
-		MaxRequestsPerKey: d.MaxRequestsPerKey, MaxAddBytes: d.MaxAddBytes, MaxStatusReads: d.MaxStatusReads, StatusBufferMemory: d.StatusBufferMemory,
-	}, st, log)
+	opts := taxii.OptionsFrom(d)
+	opts.ObjectLimits = limits()
+	api, err := taxii.NewHandler(opts, st, log)
 	if err != nil {
 		t.Fatal(err)
 	}

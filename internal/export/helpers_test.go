@@ -23,7 +23,6 @@ import (
 	"github.com/inthreat/taxii-server/internal/export"
 	"github.com/inthreat/taxii-server/internal/metrics"
 	"github.com/inthreat/taxii-server/internal/server"
-	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/internal/store/storetest"
 	"github.com/inthreat/taxii-server/internal/taxii"
@@ -92,15 +91,9 @@ func setup(t testing.TB, st store.Store, change func(*config.Config)) *fixture {
 	log := zaptest.NewLogger(t)
 	m := metrics.New(f.reg)
 	perKey := admit.NewPerKey(cfg.MaxRequestsPerKey) // shared by both APIs, as serve does
-	api, err := taxii.NewHandler(taxii.Options{
-		APIRootPath: cfg.APIRootPath, Title: cfg.Title, APIRootTitle: cfg.APIRootTitle,
-		DefaultPageSize: cfg.DefaultPageSize, MaxPageSize: cfg.MaxPageSize, MaxContentLength: cfg.MaxContentLength,
-		MaxObjectsPerAdd: cfg.MaxObjectsPerAdd, StatusTTL: cfg.StatusTTL,
-		ObjectLimits:     stix.Limits{MaxObjectSize: cfg.MaxObjectSize, MaxDepth: cfg.MaxJSONDepth, MaxProperties: cfg.MaxJSONProps},
-		PageBufferMemory: cfg.PageBufferMemory, PageWriteTimeout: cfg.PageWriteTimeout, MaxRequestsPerKey: cfg.MaxRequestsPerKey,
-		MaxAddBytes: cfg.MaxAddBytes, AddSpoolMemory: cfg.AddSpoolMemory, MaxStatusReads: cfg.MaxStatusReads, StatusBufferMemory: cfg.StatusBufferMemory, MaxMatchIDs: cfg.MaxMatchIDs, MaxMatchValues: cfg.MaxMatchValues,
-		PerKey: perKey,
-	}, st, log)
+	opts := taxii.OptionsFrom(cfg)
+	opts.PerKey = perKey
+	api, err := taxii.NewHandler(opts, st, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,6 @@ import (
 
 	"github.com/inthreat/taxii-server/internal/auth"
 	"github.com/inthreat/taxii-server/internal/config"
-	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/internal/store/sqlite/sqlitetest"
 	"github.com/inthreat/taxii-server/internal/taxii"
@@ -99,16 +98,7 @@ func assemble(t *testing.T, o Options) *real {
 
 // taxiiOptions are the options serve passes with the default configuration.
 func taxiiOptions() taxii.Options {
-	d := config.Default()
-	return taxii.Options{
-		APIRootPath: d.APIRootPath, Title: d.Title, APIRootTitle: d.APIRootTitle,
-		DefaultPageSize: d.DefaultPageSize, MaxPageSize: d.MaxPageSize, MaxContentLength: d.MaxContentLength,
-		MaxObjectsPerAdd: d.MaxObjectsPerAdd, StatusTTL: d.StatusTTL, MaxMatchIDs: d.MaxMatchIDs, MaxMatchValues: d.MaxMatchValues,
-		ObjectLimits:     stix.Limits{MaxObjectSize: d.MaxObjectSize, MaxDepth: d.MaxJSONDepth, MaxProperties: d.MaxJSONProps},
-		PageBufferMemory: d.PageBufferMemory, PageWriteTimeout: d.PageWriteTimeout, MaxRequestsPerKey: d.MaxRequestsPerKey,
-		MaxAddBytes: d.MaxAddBytes, AddSpoolMemory: d.AddSpoolMemory, MaxStatusReads: d.MaxStatusReads,
-		StatusBufferMemory: d.StatusBufferMemory,
-	}
+	return taxii.OptionsFrom(config.Default())
 }
 
 // do sends one request with key's Bearer credential ("" for none, or a raw

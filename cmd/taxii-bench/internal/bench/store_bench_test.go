@@ -287,12 +287,7 @@ func BenchmarkServePage(b *testing.B) {
 				b.Fatal(err)
 			}
 			d := config.Default()
-			h, err := taxii.NewHandler(taxii.Options{
-				APIRootPath: d.APIRootPath, Title: d.Title, DefaultPageSize: d.DefaultPageSize, MaxPageSize: d.MaxPageSize,
-				MaxContentLength: d.MaxContentLength, MaxObjectsPerAdd: d.MaxObjectsPerAdd, StatusTTL: d.StatusTTL,
-				MaxMatchIDs: d.MaxMatchIDs, MaxMatchValues: d.MaxMatchValues,
-				ObjectLimits: stix.Limits{MaxObjectSize: d.MaxObjectSize, MaxDepth: d.MaxJSONDepth, MaxProperties: d.MaxJSONProps},
-			}, st, zap.NewNop())
+			h, err := taxii.NewHandler(taxii.OptionsFrom(d), st, zap.NewNop())
 			if err != nil {
 				b.Fatal(err)
 			}
