@@ -123,7 +123,10 @@ func single(values url.Values, name string) (string, error) {
 	case 1:
 		return strings.TrimSpace(vs[0]), nil
 	}
-	return "", badRequest("invalid_parameter", "%s is given %d times; give it once (several values of a match field go in one, comma-separated).", name, len(vs))
+	if strings.HasPrefix(name, "match[") {
+		return "", badRequest("invalid_parameter", "%s is given %d times; give it once, its values comma-separated.", name, len(vs))
+	}
+	return "", badRequest("invalid_parameter", "%s is given %d times; give it once.", name, len(vs))
 }
 
 // parseLimit accepts a positive integer and caps it at max.
