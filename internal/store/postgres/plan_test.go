@@ -7,10 +7,29 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/internal/store/postgres"
 	"github.com/inthreat/taxii-server/internal/store/postgres/pgtest"
 )
+
+// explainLines is Postgres's plan of sql, a line each, as db (a pool or a
+// transaction, with its settings) would run it.
+func explainLines(t *testing.T, db interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, sql string, args []any) []string {
+	t.Helper()
+	rows, err := db.Query(t.Context(), "EXPLAIN "+sql, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lines
+}
 
 // A long match[id] list is read through the id index, never by walking the feed
 // in date_added order and filtering ids on the way: 1,400 ids in a 350k-object
@@ -46,21 +65,7 @@ func TestIDListUsesTheIDIndex(t *testing.T) {
 		{IDs: ids, Feed: store.FeedFilter{Types: []string{"indicator", "malware"}}, Versions: store.VersionMatch{All: true}, Limit: 10},
 	} {
 		sql, args := postgres.KeysQuery(q)
-		rows, err := s.Pool().Query(ctx, "EXPLAIN "+sql, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var lines []string
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			lines = append(lines, line)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
+		lines := explainLines(t, s.Pool(), sql, args)
 		for i, l := range lines {
 			if len(l) > 160 { // not the whole id list
 				lines[i] = l[:160] + "..."
@@ -72,7 +77,7 @@ func TestIDListUsesTheIDIndex(t *testing.T) {
 		}
 		start := time.Now()
 		page, got := 0, 0
-		err = s.ScanObjects(ctx, q, func(p store.Page) error { page = p.Count; return nil }, func(store.Row) error { got++; return nil })
+		err := s.ScanObjects(ctx, q, func(p store.Page) error { page = p.Count; return nil }, func(store.Row) error { got++; return nil })
 		if err != nil || page != min(q.Limit, len(ids)) || got != page {
 			t.Fatalf("scan: page %d, %d rows, %v", page, got, err)
 		}
@@ -160,22 +165,7 @@ func TestFeedPageFromTheFeedsOwnEntries(t *testing.T) {
 	}
 	explain := func(sql string, args []any) string {
 		t.Helper()
-		rows, err := tx.Query(ctx, "EXPLAIN "+sql, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var lines []string
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			lines = append(lines, line)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		return strings.Join(lines, "\n")
+		return strings.Join(explainLines(t, tx, sql, args), "\n")
 	}
 	partition := "feed_members_" + strings.ReplaceAll(feedID, "-", "")
 	for _, v := range []store.VersionMatch{{}, {First: true}, {Last: true, First: true}, {All: true}} {
