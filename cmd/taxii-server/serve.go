@@ -22,6 +22,7 @@ import (
 	"github.com/inthreat/taxii-server/internal/auth"
 	"github.com/inthreat/taxii-server/internal/config"
 	"github.com/inthreat/taxii-server/internal/export"
+	"github.com/inthreat/taxii-server/internal/feed"
 	"github.com/inthreat/taxii-server/internal/metrics"
 	"github.com/inthreat/taxii-server/internal/server"
 	"github.com/inthreat/taxii-server/internal/sources"
@@ -186,6 +187,12 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 		}
 	}
 	go server.ExpireStatuses(ctx, st, cfg.StatusPurgeEvery, cfg.StatusPurgeBatch, log)
+	building := make(chan struct{})
+	go func() {
+		defer close(building)
+		feed.FinishBuilds(ctx, st, time.Minute, log.Named("feeds"))
+	}()
+	defer func() { <-building }() // before the store closes
 	go adminSvc.TrimAuditEvery(ctx, cfg.AuditPurgeEvery)
 	pullers, err := sourceRunner(cfg, st, reg, log)
 	if err != nil {
@@ -202,17 +209,9 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 
 // exportRoutes is the feed export API (internal/export) under the parent of the API root.
 func exportRoutes(cfg config.Config, st store.Store, m *metrics.Metrics, perKey *admit.PerKey, log *zap.Logger) ([]server.Route, error) {
-	rs, err := export.Routes(export.Options{
-		Prefix:            export.PrefixOf(cfg.APIRootPath),
-		DefaultLimit:      cfg.ExportDefaultLimit,
-		MaxLimit:          cfg.ExportMaxLimit,
-		MaxScan:           cfg.ExportMaxScan,
-		MaxTemplateLength: cfg.ExportMaxTemplateLen,
-		ListBatch:         cfg.ListBatch,
-		ListKeyInQuery:    cfg.ListKeyInQuery,
-		PerKey:            perKey,
-		Metrics:           m,
-	}, st, log)
+	o := export.OptionsFrom(cfg)
+	o.PerKey, o.Metrics = perKey, m
+	rs, err := export.Routes(o, st, log)
 	if err != nil {
 		return nil, err
 	}

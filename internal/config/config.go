@@ -83,6 +83,7 @@ type Config struct {
 	ListKeyInQuery       bool          `env:"TAXII_LIST_KEY_IN_QUERY" help:"blocklists also accept the API key as ?key= (it then appears in URLs: see README)"`
 	DBStatementTimeout   time.Duration `env:"TAXII_DB_STATEMENT_TIMEOUT" help:"longest one database statement may run (migrations exempt); past it the request answers 503"`
 	DBLockTimeout        time.Duration `env:"TAXII_DB_LOCK_TIMEOUT" help:"longest a writer waits for a database lock; past it the request answers 503"`
+	FeedBuildStep        int           `env:"TAXII_FEED_BUILD_STEP" help:"stored versions examined per transaction while a feed's entries are built (feed create, filter change); writers wait for one step"`
 	MaxConnections       int           `env:"TAXII_MAX_CONNECTIONS" help:"open client connections; requests on connections past it answer 503"`
 	MaxRequestsPerKey    int           `env:"TAXII_MAX_REQUESTS_PER_KEY" help:"requests one API key may have in progress at once, per replica; past it 429"`
 	PageBufferMemory     int64         `env:"TAXII_PAGE_BUFFER_MEMORY" help:"bytes of memory for pages being written to clients, server-wide; the rest goes to temporary files"`
@@ -144,6 +145,7 @@ const (
 	MaxStatementTimeout   = time.Hour
 	MaxLockTimeout        = 10 * time.Minute
 	MaxConnectionsLimit   = 1_000_000
+	MaxFeedBuildStep      = 1_000_000
 	MaxRequestsPerKeyMax  = 10_000
 	MaxPageBufferMemory   = 16 << 30
 	MaxPageWriteTimeout   = time.Hour
@@ -214,6 +216,7 @@ func Default() Config {
 		FeedStatsTTL:       time.Minute,
 		DBStatementTimeout: time.Minute,
 		DBLockTimeout:      30 * time.Second,
+		FeedBuildStep:      store.DefaultFeedBuildStep,
 		MaxConnections:     1000,
 		MaxRequestsPerKey:  32,
 		PageBufferMemory:   256 << 20,
@@ -530,6 +533,9 @@ func (c *Config) Validate() error {
 	if c.DBLockTimeout < 10*time.Millisecond || c.DBLockTimeout > MaxLockTimeout {
 		bad("TAXII_DB_LOCK_TIMEOUT: %s must be between 10ms and %s", c.DBLockTimeout, MaxLockTimeout)
 	}
+	if c.FeedBuildStep < 100 || c.FeedBuildStep > MaxFeedBuildStep {
+		bad("TAXII_FEED_BUILD_STEP: %d must be between 100 and %d", c.FeedBuildStep, MaxFeedBuildStep)
+	}
 	if c.MaxConnections < 1 || c.MaxConnections > MaxConnectionsLimit {
 		bad("TAXII_MAX_CONNECTIONS: %d must be between 1 and %d", c.MaxConnections, MaxConnectionsLimit)
 	}
@@ -591,9 +597,9 @@ func (c Config) TrustedProxyPrefixes() ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// StoreLimits are the database time limits of every store call.
+// StoreLimits are the database time limits of every store call, and the size of a feed build's steps.
 func (c Config) StoreLimits() store.Limits {
-	return store.Limits{StatementTimeout: c.DBStatementTimeout, LockTimeout: c.DBLockTimeout}
+	return store.Limits{StatementTimeout: c.DBStatementTimeout, LockTimeout: c.DBLockTimeout, FeedBuildStep: c.FeedBuildStep}
 }
 
 // TLS reports whether the server serves HTTPS itself.

@@ -230,7 +230,8 @@ func (h *handler) writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// readableFeed resolves {feed} (id or alias) to a feed the caller may read; any other is 404.
+// readableFeed resolves {feed} (id or alias) to a feed the caller may read; any other is 404,
+// and one whose entries are being built is store.ErrBuilding.
 func (h *handler) readableFeed(r *http.Request) (store.Feed, error) {
 	idOrAlias := pathParam(r, "feed")
 	f, err := h.st.GetFeed(r.Context(), idOrAlias)
@@ -239,6 +240,9 @@ func (h *handler) readableFeed(r *http.Request) (store.Feed, error) {
 	}
 	if err == nil {
 		obs.FromContext(r.Context()).SetFeed(f.ID)
+	}
+	if err == nil && f.Building { // its entries would show part of it
+		return f, store.ErrBuilding
 	}
 	return f, err
 }

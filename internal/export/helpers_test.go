@@ -97,12 +97,10 @@ func setup(t testing.TB, st store.Store, change func(*config.Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := export.Routes(export.Options{
-		Prefix: export.PrefixOf(cfg.APIRootPath), DefaultLimit: cfg.ExportDefaultLimit, MaxLimit: cfg.ExportMaxLimit,
-		MaxScan: cfg.ExportMaxScan, MaxTemplateLength: cfg.ExportMaxTemplateLen, ListBatch: cfg.ListBatch,
-		ListKeyInQuery: cfg.ListKeyInQuery, PerKey: perKey, Metrics: m,
-		Now: func() time.Time { return time.Now().Add(time.Duration(f.ahead.Load())) },
-	}, st, log)
+	eo := export.OptionsFrom(cfg)
+	eo.PerKey, eo.Metrics = perKey, m
+	eo.Now = func() time.Time { return time.Now().Add(time.Duration(f.ahead.Load())) }
+	rs, err := export.Routes(eo, st, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,8 +50,9 @@ func usageServer(t *testing.T, st store.Store) (srv *httptest.Server, rec *usage
 	if err != nil {
 		t.Fatal(err)
 	}
-	ers, err := export.Routes(export.Options{Prefix: export.PrefixOf(d.APIRootPath), DefaultLimit: d.ExportDefaultLimit, MaxLimit: d.ExportMaxLimit,
-		MaxScan: d.ExportMaxScan, MaxTemplateLength: d.ExportMaxTemplateLen, ListBatch: d.ListBatch, PerKey: admit.NewPerKey(d.MaxRequestsPerKey)}, st, nil)
+	eo := export.OptionsFrom(d)
+	eo.PerKey = admit.NewPerKey(d.MaxRequestsPerKey)
+	ers, err := export.Routes(eo, st, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

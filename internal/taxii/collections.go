@@ -87,6 +87,17 @@ func (h *handler) readableFeed(r *http.Request) (store.Feed, error) {
 	return f, err
 }
 
+// servedFeed is readableFeed for the requests that read a feed's objects: while
+// its entries are being built they would show part of it, so they are refused
+// (store.ErrBuilding: 503 with Retry-After) until the build completes.
+func (h *handler) servedFeed(r *http.Request) (store.Feed, error) {
+	f, err := h.readableFeed(r)
+	if err == nil && f.Building {
+		return f, store.ErrBuilding
+	}
+	return f, err
+}
+
 // writableFeed resolves {collection} for Add Objects and Delete an Object: a
 // collection the caller may not read is 404 (as in readableFeed); one it may
 // read but not write is 403 (spec 5.5, and the table of 5.7), with the reason.

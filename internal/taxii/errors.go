@@ -105,6 +105,9 @@ func classify(err error) *apiError {
 	case errors.As(err, &keyBusy):
 		return &apiError{status: http.StatusTooManyRequests, code: "too_many_requests", retryAfter: 1,
 			description: fmt.Sprintf("This API key has %d requests in progress, the most one key may have; retry once one of them is done.", keyBusy.Max)}
+	case errors.Is(err, store.ErrBuilding):
+		return &apiError{status: http.StatusServiceUnavailable, code: "feed_building", retryAfter: 30,
+			description: "This collection's filter has just been set or changed and its objects are still being gathered; retry in a minute."}
 	case errors.Is(err, store.ErrBusy):
 		return &apiError{status: http.StatusServiceUnavailable, code: "database_busy", retryAfter: 5,
 			description: "The database did not answer within its time limit; retry in a few seconds."}

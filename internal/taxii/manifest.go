@@ -8,7 +8,7 @@ import (
 
 // manifest is Get Object Manifests (spec 5.3): one record per version, no object bodies.
 func (h *handler) manifest(w http.ResponseWriter, r *http.Request) {
-	f, err := h.readableFeed(r)
+	f, err := h.servedFeed(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -8,7 +8,7 @@ import (
 
 // objects is Get Objects (spec 5.4): an envelope of stored objects, streamed.
 func (h *handler) objects(w http.ResponseWriter, r *http.Request) {
-	f, err := h.readableFeed(r)
+	f, err := h.servedFeed(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -25,7 +25,7 @@ func (h *handler) objects(w http.ResponseWriter, r *http.Request) {
 // object is Get an Object (spec 5.6): the versions of one object the filters select;
 // 404 when the collection has no version of it at all.
 func (h *handler) object(w http.ResponseWriter, r *http.Request) {
-	f, err := h.readableFeed(r)
+	f, err := h.servedFeed(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return

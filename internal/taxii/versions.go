@@ -6,7 +6,7 @@ import "net/http"
 // object in date_added order. The spec's versions resource has no next; it is
 // added, as in the envelope, whenever more is true, since the endpoint accepts next.
 func (h *handler) objectVersions(w http.ResponseWriter, r *http.Request) {
-	f, err := h.readableFeed(r)
+	f, err := h.servedFeed(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -14,7 +14,7 @@ import (
 
 const feedColumns = `id::text, title, description, coalesce(alias, ''), types, writable, created_at,
 	exclude_types, tlp, sources, created_by, min_confidence, labels, exclude_revoked, exclude_expired, with_context,
-	export_format, export_template`
+	export_format, export_template, build_end IS NOT NULL`
 
 // selectFeed finds a feed by id ($1, a uuid or NULL) or alias ($2), through the
 // primary key and the alias index; an id beats an alias that spells another feed's id.
@@ -27,7 +27,7 @@ func scanFeed(row pgx.Row) (store.Feed, error) {
 	flt := &f.Filter
 	err := row.Scan(&f.ID, &f.Title, &f.Description, &f.Alias, &flt.Types, &f.Writable, &f.CreatedAt,
 		&flt.ExcludeTypes, &tlp, &flt.Sources, &flt.CreatedBy, &flt.MinConfidence, &flt.Labels,
-		&flt.ExcludeRevoked, &flt.ExcludeExpired, &flt.WithContext, &f.ExportFormat, &f.ExportTemplate)
+		&flt.ExcludeRevoked, &flt.ExcludeExpired, &flt.WithContext, &f.ExportFormat, &f.ExportTemplate, &f.Building)
 	for _, l := range tlp {
 		flt.TLP = append(flt.TLP, store.TLP(l))
 	}
@@ -92,9 +92,11 @@ func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
 		if err := createPartition(ctx, tx, id); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, rebuildMembers, id)
-		return err
+		return s.startBuild(ctx, tx, id)
 	})
+	if err == nil {
+		err = s.buildFeed(ctx, id)
+	}
 	return interpretError(err)
 }
 
@@ -130,10 +132,92 @@ func (s *Store) UpdateFeed(ctx context.Context, f store.Feed) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM feed_members WHERE feed_id = $1::uuid`, id); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, rebuildMembers, id)
-		return err
+		return s.startBuild(ctx, tx, id)
 	})
+	if err == nil {
+		err = s.buildFeed(ctx, id)
+	}
 	return interpretError(err)
+}
+
+// startBuild starts building the entries of feed id (an indexed one) from the
+// versions stored now, and takes the build's first step: run under the writers'
+// lock, with the feed's entries empty. Versions added later are entered by their
+// writers (addMembers), those up to build_end by the steps.
+func (s *Store) startBuild(ctx context.Context, tx pgx.Tx, id string) error {
+	if _, err := tx.Exec(ctx, `UPDATE feeds SET build_next = 0, build_end = (SELECT last_us FROM store_clock WHERE one)
+		WHERE id = $1::uuid AND indexed`, id); err != nil {
+		return err
+	}
+	_, err := s.buildStep(ctx, tx, id)
+	return err
+}
+
+// buildStep enters the next s.step versions of feed id's build (after build_next,
+// up to build_end) into its entries, under the writers' lock already taken: so
+// no version is added, deleted or has its flags changed meanwhile. It reports
+// whether the build is complete, or there is none (the feed is gone, or built).
+func (s *Store) buildStep(ctx context.Context, tx pgx.Tx, id string) (bool, error) {
+	var next, end *int64
+	err := tx.QueryRow(ctx, `SELECT build_next, build_end FROM feeds WHERE id = $1::uuid FOR UPDATE`, id).Scan(&next, &end)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (next == nil || end == nil)) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var upTo int64
+	if err := tx.QueryRow(ctx, `SELECT coalesce((SELECT date_added FROM objects WHERE date_added > $1 AND date_added <= $2
+		ORDER BY date_added OFFSET $3 LIMIT 1), $2)`, *next, *end, s.step-1).Scan(&upTo); err != nil {
+		return false, err
+	}
+	if _, err := tx.Exec(ctx, buildMembers, id, *next, upTo); err != nil {
+		return false, err
+	}
+	done := upTo >= *end
+	if done {
+		_, err = tx.Exec(ctx, `UPDATE feeds SET build_next = NULL, build_end = NULL WHERE id = $1::uuid`, id)
+	} else {
+		_, err = tx.Exec(ctx, `UPDATE feeds SET build_next = $2 WHERE id = $1::uuid`, id, upTo)
+	}
+	return done, err
+}
+
+// buildFeed takes the steps left of feed id's build, each in a transaction of
+// its own under the writers' lock, which they wait for no longer than a step.
+func (s *Store) buildFeed(ctx context.Context, id string) error {
+	for {
+		var done bool
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, lockWriters); err != nil {
+				return err
+			}
+			var err error
+			done, err = s.buildStep(ctx, tx, id)
+			return err
+		})
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// FinishFeedBuilds implements store.Feeds.
+func (s *Store) FinishFeedBuilds(ctx context.Context) error {
+	rows, err := s.pool.Query(ctx, `SELECT id::text FROM feeds WHERE build_end IS NOT NULL ORDER BY created_at`)
+	if err != nil {
+		return interpretError(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return interpretError(err)
+	}
+	for _, id := range ids {
+		if err := s.buildFeed(ctx, id); err != nil {
+			return interpretError(err)
+		}
+	}
+	return nil
 }
 
 // membershipColumns are the columns of feeds that decide which versions a feed

@@ -41,11 +41,12 @@ WHERE f.indexed AND ` + memberPredicate + `
 ORDER BY o.date_added
 ON CONFLICT DO NOTHING`
 
-// rebuildMembers fills the membership index of feed $1 from the whole store,
-// in date_added order: its rows then lie in the order pages read them.
-const rebuildMembers = `INSERT INTO feed_members (` + memberColumns + `)
+// buildMembers enters the versions with date_added in ($2, $3] into the
+// membership index of feed $1, in date_added order: its rows then lie in the
+// order pages read them. One step of a build (buildStep).
+const buildMembers = `INSERT INTO feed_members (` + memberColumns + `)
 SELECT ` + memberValues + ` FROM feeds f CROSS JOIN objects o
-WHERE f.id = $1::uuid AND f.indexed AND ` + memberPredicate + `
+WHERE f.id = $1::uuid AND f.indexed AND o.date_added > $2 AND o.date_added <= $3 AND ` + memberPredicate + `
 ORDER BY o.date_added`
 
 // filterCols are the filter-field columns of the rows of one insert.

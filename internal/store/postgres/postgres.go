@@ -25,6 +25,7 @@ type Store struct {
 	// own (store.LookupConns), so authentication never waits behind page reads.
 	lookups *pgxpool.Pool
 	log     *zap.Logger
+	step    int // versions one step of a feed build examines (store.Limits.BuildStep)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -60,7 +61,7 @@ func OpenWithLimits(ctx context.Context, url string, log *zap.Logger, lim store.
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	return &Store{pool: pool, lookups: lookups, log: log}, nil
+	return &Store{pool: pool, lookups: lookups, log: log, step: lim.BuildStep()}, nil
 }
 
 // Describe names the database of url as host:port/database, without credentials,

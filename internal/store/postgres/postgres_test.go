@@ -23,6 +23,10 @@ func TestStore(t *testing.T) {
 	storetest.Exercise(t, func(t *testing.T) store.Store { return pgtest.New(t) })
 }
 
+func TestFeedBuilds(t *testing.T) {
+	storetest.ExerciseFeedBuilds(t, func(t *testing.T, lim store.Limits) store.Store { return pgtest.NewWithLimits(t, lim) })
+}
+
 func TestSchemaChecks(t *testing.T) {
 	storetest.ExerciseSchemaChecks(t, func(t *testing.T) (store.Store, storetest.SchemaRecord) {
 		s := pgtest.New(t)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -24,7 +25,7 @@ UPDATE feeds SET title = ?2, description = ?3, alias = ?4, writable = ?5,
 WHERE id = ?1`
 	feedColumns = `id, title, description, coalesce(alias, ''), types, writable, created_at,
 	exclude_types, tlp, sources, created_by, min_confidence, labels, exclude_revoked, exclude_expired, with_context,
-	export_format, export_template`
+	export_format, export_template, build_end IS NOT NULL`
 	// An id beats an alias that happens to spell another feed's id.
 	selectFeed  = `SELECT ` + feedColumns + ` FROM feeds WHERE id = ?1 OR alias = ?2 ORDER BY id = ?1 DESC LIMIT 1`
 	selectFeeds = `SELECT ` + feedColumns + ` FROM feeds ORDER BY created_at, id`
@@ -61,7 +62,7 @@ func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
 	if canonicalID(f.ID) == "" {
 		return fmt.Errorf("sqlite: feed id %q is not a UUID", f.ID)
 	}
-	ctx, cancel := s.bound(ctx)
+	first, cancel := s.bound(ctx) // the steps after the first have their own
 	defer cancel()
 	filter, err := filterArgs(f.Filter)
 	if err != nil {
@@ -73,13 +74,15 @@ func (s *Store) CreateFeed(ctx context.Context, f store.Feed) error {
 	id := canonicalID(f.ID)
 	args := append([]any{id, f.Title, f.Description, nullIfEmpty(f.Alias), f.Writable, f.CreatedAt.UnixMicro()}, filter...)
 	args = append(args, f.ExportFormat, f.ExportTemplate)
-	err = s.writeTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, insertFeed, args...); err != nil {
+	err = s.writeTx(first, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(first, insertFeed, args...); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, rebuildMembers, id)
-		return err
+		return s.startBuild(first, tx, id)
 	})
+	if err == nil {
+		err = s.buildFeed(ctx, id)
+	}
 	return interpretError(err)
 }
 
@@ -91,7 +94,7 @@ const membershipOf = `SELECT json_array(types, exclude_types, tlp, sources, crea
 // UpdateFeed implements store.Feeds. Writers are serialised (one write
 // connection), so the rebuilt index and ingest never interleave.
 func (s *Store) UpdateFeed(ctx context.Context, f store.Feed) error {
-	ctx, cancel := s.bound(ctx)
+	first, cancel := s.bound(ctx) // the steps after the first have their own
 	defer cancel()
 	filter, err := filterArgs(f.Filter)
 	if err != nil {
@@ -100,26 +103,119 @@ func (s *Store) UpdateFeed(ctx context.Context, f store.Feed) error {
 	id := canonicalID(f.ID)
 	args := append([]any{id, f.Title, f.Description, nullIfEmpty(f.Alias), f.Writable}, filter...)
 	args = append(args, f.ExportFormat, f.ExportTemplate)
-	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+	err = s.writeTx(first, func(tx *sql.Tx) error {
 		var before, after string
-		if err := tx.QueryRowContext(ctx, membershipOf, id).Scan(&before); err != nil {
+		if err := tx.QueryRowContext(first, membershipOf, id).Scan(&before); err != nil {
 			return err
 		}
-		if err := oneRow(tx.ExecContext(ctx, updateFeed, args...)); err != nil {
+		if err := oneRow(tx.ExecContext(first, updateFeed, args...)); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, markChanged, s.now().UnixMicro()); err != nil {
+		if _, err := tx.ExecContext(first, markChanged, s.now().UnixMicro()); err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, membershipOf, id).Scan(&after); err != nil || after == before {
+		if err := tx.QueryRowContext(first, membershipOf, id).Scan(&after); err != nil || after == before {
 			return err // the same versions: the entries stay
 		}
-		if _, err := tx.ExecContext(ctx, deleteMembers, id); err != nil {
+		if _, err := tx.ExecContext(first, deleteMembers, id); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, rebuildMembers, id)
-		return err
+		return s.startBuild(first, tx, id)
 	})
+	if err == nil {
+		err = s.buildFeed(ctx, id)
+	}
+	return interpretError(err)
+}
+
+// startBuild starts building the entries of feed id (an indexed one) from the
+// versions stored now, and takes the build's first step, in the write
+// transaction tx, with the feed's entries empty. Versions added later are entered
+// by their writers, those up to build_end by the steps.
+func (s *Store) startBuild(ctx context.Context, tx *sql.Tx, id string) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE feeds SET build_next = 0, build_end = (SELECT last FROM clock WHERE id = 1)
+		WHERE id = ? AND indexed`, id); err != nil {
+		return err
+	}
+	_, err := s.buildStep(ctx, tx, id)
+	return err
+}
+
+// buildStep enters the next versions of feed id's build (after build_next, up
+// to build_end, at most store.Limits.BuildStep of them) into its entries, in
+// the write transaction tx: no version is added, deleted or has its flags
+// changed meanwhile. It reports whether the build is complete, or there is
+// none (the feed is gone, or built).
+func (s *Store) buildStep(ctx context.Context, tx *sql.Tx, id string) (bool, error) {
+	var next, end sql.NullInt64
+	err := tx.QueryRowContext(ctx, `SELECT build_next, build_end FROM feeds WHERE id = ?`, id).Scan(&next, &end)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && (!next.Valid || !end.Valid)) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var upTo int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce((SELECT date_added FROM objects WHERE date_added > ?1 AND date_added <= ?2
+		ORDER BY date_added LIMIT 1 OFFSET ?3), ?2)`, next.Int64, end.Int64, s.lim.BuildStep()-1).Scan(&upTo); err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, buildMembers, id, next.Int64, upTo); err != nil {
+		return false, err
+	}
+	done := upTo >= end.Int64
+	if done {
+		_, err = tx.ExecContext(ctx, `UPDATE feeds SET build_next = NULL, build_end = NULL WHERE id = ?`, id)
+	} else {
+		_, err = tx.ExecContext(ctx, `UPDATE feeds SET build_next = ? WHERE id = ?`, upTo, id)
+	}
+	return done, err
+}
+
+// buildFeed takes the steps left of feed id's build, each a write transaction
+// of its own (and its own statement timeout), so writers wait no longer than a step.
+func (s *Store) buildFeed(ctx context.Context, id string) error {
+	for {
+		var done bool
+		step, cancel := s.bound(ctx)
+		err := s.writeTx(step, func(tx *sql.Tx) error {
+			var err error
+			done, err = s.buildStep(step, tx, id)
+			return err
+		})
+		cancel()
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// FinishFeedBuilds implements store.Feeds.
+func (s *Store) FinishFeedBuilds(ctx context.Context) error {
+	var ids []string
+	err := func() error {
+		ctx, cancel := s.bound(ctx)
+		defer cancel()
+		rows, err := s.r.QueryContext(ctx, `SELECT id FROM feeds WHERE build_end IS NOT NULL ORDER BY created_at`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return rows.Err()
+	}()
+	for _, id := range ids {
+		if err != nil {
+			break
+		}
+		err = s.buildFeed(ctx, id)
+	}
 	return interpretError(err)
 }
 
@@ -167,7 +263,7 @@ func scanFeed(row interface{ Scan(...any) error }) (store.Feed, error) {
 	flt := &f.Filter
 	if err := row.Scan(&f.ID, &f.Title, &f.Description, &f.Alias, &types, &f.Writable, &created,
 		&exclude, &tlp, &sources, &createdBy, &flt.MinConfidence, &labels,
-		&flt.ExcludeRevoked, &flt.ExcludeExpired, &flt.WithContext, &f.ExportFormat, &f.ExportTemplate); err != nil {
+		&flt.ExcludeRevoked, &flt.ExcludeExpired, &flt.WithContext, &f.ExportFormat, &f.ExportTemplate, &f.Building); err != nil {
 		return store.Feed{}, err
 	}
 	for _, l := range []struct {

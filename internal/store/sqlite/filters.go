@@ -39,10 +39,11 @@ const (
 SELECT ` + memberValues + ` FROM feeds f CROSS JOIN objects o
 WHERE f.indexed AND o.date_added BETWEEN ?1 AND ?2 AND ` + memberPredicate
 
-	// rebuildMembers fills the membership index of feed ? from the whole store.
-	rebuildMembers = `INSERT INTO feed_members (` + memberColumns + `)
+	// buildMembers enters the versions with date_added in (?2, ?3] into the
+	// membership index of feed ?1: one step of a build (buildStep).
+	buildMembers = `INSERT INTO feed_members (` + memberColumns + `)
 SELECT ` + memberValues + ` FROM feeds f CROSS JOIN objects o
-WHERE f.id = ? AND f.indexed AND ` + memberPredicate + ` ORDER BY o.date_added`
+WHERE f.id = ?1 AND f.indexed AND o.date_added > ?2 AND o.date_added <= ?3 AND ` + memberPredicate + ` ORDER BY o.date_added`
 
 	// syncMemberFlags copies is_latest and is_first from the versions of id ?1
 	// to their entries, whose pages read them there.

@@ -29,6 +29,10 @@ func TestStore(t *testing.T) {
 	storetest.Exercise(t, func(t *testing.T) store.Store { return sqlitetest.New(t) })
 }
 
+func TestFeedBuilds(t *testing.T) {
+	storetest.ExerciseFeedBuilds(t, func(t *testing.T, lim store.Limits) store.Store { return sqlitetest.NewWithLimits(t, lim) })
+}
+
 func indicator(n int) store.Object {
 	id := fmt.Sprintf("indicator--00000000-0000-4000-8000-%012d", n)
 	return store.Object{ID: id, Type: "indicator", SpecVersion: "2.1", Created: "2021-01-01T00:00:00Z",

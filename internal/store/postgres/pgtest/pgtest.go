@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/internal/store/postgres"
 )
 
@@ -68,8 +69,14 @@ func NewSchema(t testing.TB) string {
 // New returns a migrated store in a fresh schema, closed and dropped at cleanup.
 func New(t testing.TB) *postgres.Store {
 	t.Helper()
+	return NewWithLimits(t, store.Limits{})
+}
+
+// NewWithLimits is New with lim.
+func NewWithLimits(t testing.TB, lim store.Limits) *postgres.Store {
+	t.Helper()
 	dsn := NewSchema(t)
-	s, err := postgres.Open(context.Background(), dsn, zaptest.NewLogger(t))
+	s, err := postgres.OpenWithLimits(context.Background(), dsn, zaptest.NewLogger(t), lim)
 	if err != nil {
 		t.Fatalf("pgtest: open: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/internal/store/sqlite"
 )
 
@@ -18,11 +19,22 @@ func New(t testing.TB) *sqlite.Store {
 	return Open(t, filepath.Join(t.TempDir(), "taxii.db"))
 }
 
+// NewWithLimits is New with lim.
+func NewWithLimits(t testing.TB, lim store.Limits) *sqlite.Store {
+	t.Helper()
+	return open(t, filepath.Join(t.TempDir(), "taxii.db"), lim)
+}
+
 // Open opens and migrates the store at path, closed at cleanup; for tests that reopen a file.
 func Open(t testing.TB, path string) *sqlite.Store {
 	t.Helper()
+	return open(t, path, store.Limits{})
+}
+
+func open(t testing.TB, path string, lim store.Limits) *sqlite.Store {
+	t.Helper()
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, path, zaptest.NewLogger(t))
+	s, err := sqlite.OpenWithLimits(ctx, path, zaptest.NewLogger(t), lim)
 	if err != nil {
 		t.Fatalf("open sqlite store: %v", err)
 	}
