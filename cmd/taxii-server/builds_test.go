@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,9 @@ func TestServeFinishesFeedBuilds(t *testing.T) {
 	}
 	storetest.InterruptedBuild(t, st, store.Feed{ID: feedID, Title: "unmarked", Filter: store.FeedFilter{TLP: []store.TLP{store.TLPNone}}})
 	st.Close()
+	if out := b.must("", "feed", "show", feedID); !regexp.MustCompile(`(?m)^building:\s+yes`).MatchString(out) {
+		t.Errorf("feed show of the feed being built:\n%s\nwant it said building", out)
+	}
 
 	url, _ := b.serve()
 	objects := url + "/api/v2/inthreat/taxii-server/collections/" + feedID + "/objects/?limit=1000"
@@ -40,6 +44,9 @@ func TestServeFinishesFeedBuilds(t *testing.T) {
 	for {
 		resp, body := get(t, objects, key)
 		if resp.StatusCode == http.StatusOK {
+			if out := b.must("", "feed", "show", feedID); !regexp.MustCompile(`(?m)^building:\s+no$`).MatchString(out) {
+				t.Errorf("feed show once built:\n%s\nwant it said not building", out)
+			}
 			var env envelope
 			if err := json.Unmarshal(body, &env); err != nil || len(env.Objects) != 400 {
 				t.Fatalf("the finished feed: %d objects (%v); want the 400 imported", len(env.Objects), err)

@@ -203,11 +203,19 @@ func feedShow(ctx context.Context, args []string, c *cli) error {
 		{"labels", strings.Join(f.Filter.Labels, ",")}, {"exclude-revoked", fmt.Sprint(f.Filter.ExcludeRevoked)},
 		{"exclude-expired", fmt.Sprint(f.Filter.ExcludeExpired)}, {"with-context", fmt.Sprint(f.Filter.WithContext)},
 		{"format", exportFormat(f)}, {"template", f.ExportTemplate},
-		{"objects", fmt.Sprint(count)}, {"newest date_added", newestText},
+		{"objects", fmt.Sprint(count)}, {"newest date_added", newestText}, {"building", building(f)},
 	} {
 		fmt.Fprintf(tw, "%s:\t%s\n", line[0], line[1])
 	}
 	return tw.Flush()
+}
+
+// building says whether the feed's entries are still being gathered, and what then happens.
+func building(f store.Feed) string {
+	if f.Building {
+		return "yes: its objects answer 503 until the build is finished (serve does it within a minute)"
+	}
+	return "no"
 }
 
 func tlpList(levels []store.TLP) string {

@@ -26,6 +26,7 @@ type feedJSON struct {
 	Summary     string         `json:"summary"` // the filter in words
 	Format      string         `json:"format"`  // the export API's default format; "" is JSON
 	Template    string         `json:"template,omitempty"`
+	Building    bool           `json:"building"` // its entries are still being gathered: its objects answer 503
 }
 
 func feedOut(f store.Feed) feedJSON {
@@ -41,7 +42,7 @@ func feedOut(f store.Feed) feedJSON {
 	}
 	return feedJSON{ID: f.ID, Title: f.Title, Description: f.Description, Alias: f.Alias, Writable: f.Writable,
 		Default: feed.IsDefault(f.ID), CreatedAt: f.CreatedAt.UTC(), Summary: feed.Describe(f.Filter),
-		Format: f.ExportFormat, Template: f.ExportTemplate,
+		Format: f.ExportFormat, Template: f.ExportTemplate, Building: f.Building,
 		Filter: map[string]any{
 			"types": list(f.Filter.Types), "exclude-types": list(f.Filter.ExcludeTypes), "tlp": tlp,
 			"sources": list(f.Filter.Sources), "created-by": list(f.Filter.CreatedBy), "min-confidence": f.Filter.MinConfidence,

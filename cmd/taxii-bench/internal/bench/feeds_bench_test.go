@@ -193,3 +193,86 @@ func pullFeed(b *testing.B, st store.Store, cpu *cpuMeter, filter store.FeedFilt
 	b.ReportMetric(pageAt(starts[len(starts)-1]), "last-ms")
 	b.ReportMetric(float64(pulled)/pull.Seconds(), "pull-objects/s")
 }
+
+// BenchmarkFeedBuild fills a store with -filtered-n objects of the mix, then
+// creates feeds of 10% and 40% of them while a writer adds one object every
+// 5 ms, and reports how long the build took and how long the writer waited at
+// most: with the build in steps (store.DefaultFeedBuildStep versions each) the
+// writer waits for a step, not for the whole build as it did when a build was
+// one statement.
+//
+//	go test -run '^$' -bench FeedBuild -benchtime 1x -filtered-n 1000000 ./cmd/taxii-bench/internal/bench/
+func BenchmarkFeedBuild(b *testing.B) {
+	builds := []struct {
+		name   string
+		filter store.FeedFilter
+	}{
+		{"10pct", store.FeedFilter{CreatedBy: []string{mixSource(0), mixSource(1)}}},
+		{"40pct", store.FeedFilter{TLP: []store.TLP{store.TLPGreen}}},
+	}
+	for _, s := range benchStores {
+		b.Run(s.name, func(b *testing.B) {
+			ctx := context.Background()
+			st := s.open(b)
+			const batch = 1000
+			for from := 0; from < *filteredN; from += batch {
+				objs := make([]store.Object, min(batch, *filteredN-from))
+				for i := range objs {
+					objs[i] = mixObject(from + i)
+				}
+				if _, err := st.AddObjects(ctx, objs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			next := *filteredN
+			for i, f := range builds {
+				b.Run(f.name, func(b *testing.B) {
+					for n := 0; b.Loop(); n++ {
+						id := fmt.Sprintf("00000000-0000-4000-8000-%08d%04d", i+1, n)
+						stop := make(chan struct{})
+						waits := make(chan []time.Duration)
+						go func() {
+							var w []time.Duration
+							defer func() { waits <- w }()
+							for {
+								select {
+								case <-stop:
+									return
+								case <-time.After(5 * time.Millisecond):
+								}
+								t0 := time.Now()
+								if _, err := st.AddObjects(ctx, []store.Object{mixObject(next)}); err != nil {
+									b.Error(err)
+									return
+								}
+								next++
+								w = append(w, time.Since(t0))
+							}
+						}()
+						start := time.Now()
+						err := st.CreateFeed(ctx, store.Feed{ID: id, Title: f.name, Filter: f.filter})
+						took := time.Since(start)
+						close(stop)
+						w := <-waits
+						if err != nil {
+							b.Fatal(err)
+						}
+						count, _, err := st.FeedStats(ctx, store.FeedFilter{Index: id, TLP: f.filter.TLP, CreatedBy: f.filter.CreatedBy})
+						if err != nil {
+							b.Fatal(err)
+						}
+						slices.Sort(w)
+						var worst, p99 time.Duration
+						if len(w) > 0 {
+							worst, p99 = w[len(w)-1], w[len(w)*99/100]
+						}
+						b.ReportMetric(took.Seconds(), "build-s")
+						b.ReportMetric(float64(worst.Milliseconds()), "max-write-ms")
+						b.Logf("%s %s: built %d entries over %d objects in %s; %d writes meanwhile, p99 %s, max %s",
+							s.name, f.name, count, next, took.Round(time.Millisecond), len(w), p99.Round(time.Millisecond), worst.Round(time.Millisecond))
+					}
+				})
+			}
+		})
+	}
+}
