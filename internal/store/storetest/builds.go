@@ -106,6 +106,35 @@ func ExerciseFeedBuilds(t *testing.T, open func(t *testing.T, lim store.Limits) 
 			t.Errorf("finished build: %d rows (%d before it was finished), want the %d red ones:\n%v", len(got), len(partial), len(want), got)
 		}
 	})
+
+	t.Run("a filter change of a feed being built starts over", func(t *testing.T) {
+		s := open(t, store.Limits{FeedBuildStep: 1})
+		ctx := t.Context()
+		if _, err := s.AddObjects(ctx, buildBatch(0, 300, 0)); err != nil {
+			t.Fatal(err)
+		}
+		for _, to := range []store.FeedFilter{redOrAmber, {Types: []string{"indicator"}}} {
+			f := InterruptedBuild(t, s, store.Feed{ID: "00000000-0000-4000-8000-0000000000b4", Title: "red", Filter: red})
+			f.Filter = to
+			if err := s.UpdateFeed(ctx, f); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.GetFeed(ctx, f.ID)
+			if err != nil || got.Building {
+				t.Fatalf("after UpdateFeed to %+v: %+v, %v; want a built feed", to, got, err)
+			}
+			want := 300 // every indicator
+			if len(to.TLP) > 0 {
+				want = 200 // red or amber
+			}
+			if rows := feedRows(t, s, got.Filter, store.VersionMatch{}); len(rows) != want {
+				t.Errorf("after UpdateFeed to %+v: %d rows, want %d", to, len(rows), want)
+			}
+			if err := s.DeleteFeed(ctx, f.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 }
 
 // InterruptedBuild creates feed f on s, a store whose builds take one version a
