@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"bytes"
+	"fmt"
 	"mime/multipart"
 	"net/http"
 	"net/netip"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/inthreat/taxii-server/internal/store"
+	"github.com/inthreat/taxii-server/internal/store/storetest"
 )
 
 func TestPagesCarrySecurityHeaders(t *testing.T) {
@@ -312,5 +314,33 @@ func TestUsageHighlightsConsumersThatStoppedPolling(t *testing.T) {
 	}
 	if !strings.Contains(body, `<svg class="chart" role="img"`) {
 		t.Fatal("no chart")
+	}
+}
+
+// A feed whose entries are still being gathered says so on its page, and no
+// longer once they are.
+func TestFeedPageSaysWhileItIsBuilt(t *testing.T) {
+	e := setup(t, options{storeLimits: store.Limits{FeedBuildStep: 1}})
+	c := e.client(t)
+	c.login(e.admin)
+	var objs []store.Object
+	for n := range 300 {
+		id := fmt.Sprintf("indicator--00000000-0000-4000-8000-%012d", n)
+		raw := `{"type":"indicator","spec_version":"2.1","id":"` + id + `","created":"2026-01-02T03:04:05.000Z","modified":"2026-01-02T03:04:05.000Z","pattern":"[ipv4-addr:value = '198.51.100.7']","pattern_type":"stix","valid_from":"2026-01-02T03:04:05Z"}`
+		objs = append(objs, store.Object{ID: id, Type: "indicator", SpecVersion: "2.1", Created: "2026-01-02T03:04:05.000Z", Modified: "2026-01-02T03:04:05.000Z", Raw: []byte(raw)})
+	}
+	if _, err := e.st.AddObjects(t.Context(), objs); err != nil {
+		t.Fatal(err)
+	}
+	f := storetest.InterruptedBuild(t, e.st, store.Feed{ID: "7c0e0f00-0000-4000-8000-0000000000e1", Title: "unmarked",
+		Filter: store.FeedFilter{TLP: []store.TLP{store.TLPNone}}})
+	if resp, body := c.get("/console/feeds/" + f.ID); resp.StatusCode != http.StatusOK || !strings.Contains(body, `id="building"`) {
+		t.Fatalf("the page of a feed being built: %s; want it to say so:\n%s", resp.Status, body)
+	}
+	if err := e.st.FinishFeedBuilds(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := c.get("/console/feeds/" + f.ID); resp.StatusCode != http.StatusOK || strings.Contains(body, `id="building"`) {
+		t.Fatalf("the page of the built feed: %s; want no building notice:\n%s", resp.Status, body)
 	}
 }

@@ -62,6 +62,7 @@ type feedFormData struct {
 	APIRoot   string
 	Count     int64
 	Newest    int64
+	Building  bool // its entries are still being gathered
 }
 
 func (d feedFormData) Checked(level string) bool {
@@ -174,7 +175,7 @@ func (c *console) feedEdit(w http.ResponseWriter, r *http.Request) {
 	}
 	n, newest := st.Objects, st.Newest
 	flash := map[string]string{"created": "Feed created.", "updated": "Feed saved."}[r.URL.Query().Get("saved")]
-	c.feedForm(w, r, http.StatusOK, feedFormData{ID: f.ID, IsDefault: feed.IsDefault(f.ID), Input: inputFrom(f), Count: n, Newest: newest}, nil, flash)
+	c.feedForm(w, r, http.StatusOK, feedFormData{ID: f.ID, IsDefault: feed.IsDefault(f.ID), Input: inputFrom(f), Count: n, Newest: newest, Building: f.Building}, nil, flash)
 }
 
 func (c *console) feedUpdate(w http.ResponseWriter, r *http.Request) {

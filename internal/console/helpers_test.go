@@ -49,6 +49,7 @@ type env struct {
 type options struct {
 	loginAttempts int
 	proxies       []netip.Prefix
+	storeLimits   store.Limits
 }
 
 // setup starts server.New with the real TAXII API and the console, as serve does,
@@ -56,7 +57,7 @@ type options struct {
 func setup(t *testing.T, o options) *env {
 	t.Helper()
 	ctx := context.Background()
-	st := sqlitetest.New(t)
+	st := sqlitetest.NewWithLimits(t, o.storeLimits)
 	if err := feed.EnsureDefault(ctx, st); err != nil {
 		t.Fatal(err)
 	}
