@@ -249,6 +249,7 @@ func (h *handler) readableFeed(r *http.Request) (store.Feed, error) {
 
 // readableFeeds are the feeds the caller may read, in creation order; when one of them
 // filters nothing, only that one, since it shows all the others show (one query, not one per feed).
+// store.ErrBuilding when one of them is being built.
 func (h *handler) readableFeeds(r *http.Request) ([]store.Feed, error) {
 	all, err := h.st.ListFeeds(r.Context())
 	if err != nil {
@@ -256,13 +257,18 @@ func (h *handler) readableFeeds(r *http.Request) ([]store.Feed, error) {
 	}
 	c := auth.FromContext(r.Context())
 	var out []store.Feed
+	building := false
 	for _, f := range all {
 		if c.CanRead(f.ID) {
 			if f.Filter.ShowsAll() {
 				return []store.Feed{f}, nil
 			}
 			out = append(out, f)
+			building = building || f.Building
 		}
+	}
+	if building { // a lookup would miss what it has yet to gather
+		return nil, store.ErrBuilding
 	}
 	return out, nil
 }

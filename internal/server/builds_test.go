@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/inthreat/taxii-server/internal/auth"
 	"github.com/inthreat/taxii-server/internal/store"
 	"github.com/inthreat/taxii-server/internal/store/sqlite/sqlitetest"
 	"github.com/inthreat/taxii-server/internal/store/storetest"
@@ -37,6 +39,19 @@ func TestFeedBeingBuiltIsNotServed(t *testing.T) {
 	const red = "5e1d2f00-0000-4000-8000-0000000000c1"
 	storetest.InterruptedBuild(t, st, store.Feed{ID: red, Title: "red", Filter: store.FeedFilter{TLP: []store.TLP{store.TLPRed}}})
 
+	// A key that reads only the feed being built: its lookups across its feeds wait too.
+	redOnly, k, err := auth.Generate("red reader", store.RoleReadOnly, []string{red}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateKey(t.Context(), k); err != nil {
+		t.Fatal(err)
+	}
+	lookup := "/api/v2/inthreat/objects/" + objs[0].ID
+	if resp, body := getWith(t, srv.URL+lookup, redOnly); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a lookup in the feeds of a key whose one feed is being built: %d %s; want 503", resp.StatusCode, body)
+	}
+
 	collection := apiRoot + "/collections/" + red + "/"
 	served := []string{
 		collection + "objects/",
@@ -63,6 +78,9 @@ func TestFeedBeingBuiltIsNotServed(t *testing.T) {
 		if resp, body := getWith(t, srv.URL+path, key); resp.StatusCode != http.StatusOK {
 			t.Errorf("GET %s once built: %d %s; want 200", path, resp.StatusCode, body)
 		}
+	}
+	if resp, body := getWith(t, srv.URL+lookup, redOnly); resp.StatusCode != http.StatusOK {
+		t.Errorf("the lookup once the feed is built: %d %s; want 200", resp.StatusCode, body)
 	}
 	resp, body := getWith(t, srv.URL+collection+"objects/?limit=1000", key)
 	var env struct {
