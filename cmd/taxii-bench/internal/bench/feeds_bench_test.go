@@ -73,6 +73,20 @@ func mixObject(i int) store.Object {
 		Created: "2024-01-02T03:04:05.678Z", Modified: "2024-01-02T03:04:05.678Z", Raw: []byte(raw)}
 }
 
+// fillMix stores objects 0..n-1 of the mix, a thousand a call.
+func fillMix(b *testing.B, st store.Store, n int) {
+	const batch = 1000
+	for from := 0; from < n; from += batch {
+		objs := make([]store.Object, min(batch, n-from))
+		for i := range objs {
+			objs[i] = mixObject(from + i)
+		}
+		if _, err := st.AddObjects(context.Background(), objs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkFilteredFeeds fills a store with -filtered-n objects of the mix,
 // the feeds created first so their membership index is kept at ingest, then
 // for each feed reports the latency of a page of 1000 (raw bytes read) at the
@@ -96,16 +110,7 @@ func BenchmarkFilteredFeeds(b *testing.B) {
 				}
 			}
 			start := time.Now()
-			const batch = 1000
-			for from := 0; from < *filteredN; from += batch {
-				objs := make([]store.Object, min(batch, *filteredN-from))
-				for i := range objs {
-					objs[i] = mixObject(from + i)
-				}
-				if _, err := st.AddObjects(ctx, objs); err != nil {
-					b.Fatal(err)
-				}
-			}
+			fillMix(b, st, *filteredN)
 			b.Logf("%s: stored %d objects with %d feeds indexed at ingest in %s (%.0f objects/s)", s.name, *filteredN,
 				len(feeds), time.Since(start).Round(time.Millisecond), float64(*filteredN)/time.Since(start).Seconds())
 			// What autovacuum does after a load: statistics and the visibility
@@ -214,16 +219,7 @@ func BenchmarkFeedBuild(b *testing.B) {
 		b.Run(s.name, func(b *testing.B) {
 			ctx := context.Background()
 			st := s.open(b)
-			const batch = 1000
-			for from := 0; from < *filteredN; from += batch {
-				objs := make([]store.Object, min(batch, *filteredN-from))
-				for i := range objs {
-					objs[i] = mixObject(from + i)
-				}
-				if _, err := st.AddObjects(ctx, objs); err != nil {
-					b.Fatal(err)
-				}
-			}
+			fillMix(b, st, *filteredN)
 			next := *filteredN
 			for i, f := range builds {
 				b.Run(f.name, func(b *testing.B) {
