@@ -37,7 +37,7 @@ func TestFeedBeingBuiltIsNotServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	const red = "5e1d2f00-0000-4000-8000-0000000000c1"
-	storetest.InterruptedBuild(t, st, store.Feed{ID: red, Title: "red", Filter: store.FeedFilter{TLP: []store.TLP{store.TLPRed}}})
+	storetest.InterruptedBuild(t, st, store.Feed{ID: red, Title: "red", Writable: true, Filter: store.FeedFilter{TLP: []store.TLP{store.TLPRed}}})
 
 	// A key that reads only the feed being built: its lookups across its feeds wait too.
 	redOnly, k, err := auth.Generate("red reader", store.RoleReadOnly, []string{red}, time.Now())
@@ -45,6 +45,13 @@ func TestFeedBeingBuiltIsNotServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := st.CreateKey(t.Context(), k); err != nil {
+		t.Fatal(err)
+	}
+	adminKey, ak, err := auth.Generate("admin", store.RoleAdmin, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateKey(t.Context(), ak); err != nil {
 		t.Fatal(err)
 	}
 	lookup := "/api/v2/inthreat/objects/" + objs[0].ID
@@ -66,6 +73,15 @@ func TestFeedBeingBuiltIsNotServed(t *testing.T) {
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 			t.Errorf("GET %s while the feed is being built: %d (Retry-After %q) %s; want 503 with Retry-After", path, resp.StatusCode, resp.Header.Get("Retry-After"), body)
 		}
+	}
+	// Delete an Object finds the versions in the feed's entries: it waits too.
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodDelete, srv.URL+collection+"objects/"+objs[0].ID+"/", nil)
+	req.Header.Set("Accept", taxii.MediaTypeTAXII)
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("Delete an Object in the feed being built: %v, %v; want 503", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	if resp, body := getWith(t, srv.URL+collection, key); resp.StatusCode != http.StatusOK {
 		t.Errorf("the collection resource while the feed is being built: %d %s; want 200", resp.StatusCode, body)

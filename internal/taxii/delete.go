@@ -25,6 +25,9 @@ import (
 // been stored. Pollers continuing with next or added_after are not disturbed.
 func (h *handler) deleteObject(w http.ResponseWriter, r *http.Request) {
 	f, err := h.writableFeed(r)
+	if err == nil && f.Building { // it finds the versions in the feed's entries
+		err = store.ErrBuilding
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
