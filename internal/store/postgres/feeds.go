@@ -177,7 +177,11 @@ func (s *Store) buildStep(ctx context.Context, tx pgx.Tx, id string) (bool, erro
 	}
 	done := upTo >= *end
 	if done {
-		_, err = tx.Exec(ctx, `UPDATE feeds SET build_next = NULL, build_end = NULL WHERE id = $1::uuid`, id)
+		// Dated as a change, so that a blocklist read from a part of the
+		// entries (begun as the build did) gets a new ETag.
+		if _, err = tx.Exec(ctx, markChanged); err == nil {
+			_, err = tx.Exec(ctx, `UPDATE feeds SET build_next = NULL, build_end = NULL WHERE id = $1::uuid`, id)
+		}
 	} else {
 		_, err = tx.Exec(ctx, `UPDATE feeds SET build_next = $2 WHERE id = $1::uuid`, id, upTo)
 	}

@@ -544,22 +544,30 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 		keysSQL  string
 		rangeSQL func(first, last int64) string // nil: the page's rows are read by their keys
 	)
+	if q.Feed.Indexed() && q.Feed.Index != "" { // without Index: ErrNeedsIndex below
+		// The first statement, so in the page's snapshot: a feed whose entries
+		// are being built would show a part of itself (ErrBuilding). And, but
+		// for an id list, its entries are read in their index's order up to the
+		// limit, never collected and sorted: that would cost the rest of the
+		// feed, and the planner picks it whenever the partition's statistics
+		// are stale (after a feed update or a large import, before autovacuum's
+		// ANALYZE). One round trip for both.
+		var building bool
+		if err := tx.QueryRow(ctx, `SELECT set_config('enable_sort', $2, true),
+			coalesce((SELECT build_end IS NOT NULL FROM feeds WHERE id = $1::uuid), false)`,
+			q.Feed.Index, strconv.FormatBool(len(q.IDs) > 0)).Scan(nil, &building); err != nil {
+			return interpretError(err)
+		}
+		if building {
+			return store.ErrBuilding
+		}
+	}
 	switch {
 	case len(q.IDs) > 0:
 		if keysSQL, args, err = idKeysSQL(q); err != nil {
 			return err
 		}
 	default:
-		if q.Feed.Indexed() {
-			// A feed's entries are read in their index's order up to the limit,
-			// never collected and sorted: that would cost the rest of the feed,
-			// and the planner picks it whenever the partition's statistics are
-			// stale (after a feed update or a large import, before autovacuum's
-			// ANALYZE).
-			if _, err := tx.Exec(ctx, `SET LOCAL enable_sort = off`); err != nil {
-				return interpretError(err)
-			}
-		}
 		if keysSQL, rangeSQL, args, err = pageSQL(q, cols); err != nil {
 			return err
 		}

@@ -166,7 +166,11 @@ func (s *Store) buildStep(ctx context.Context, tx *sql.Tx, id string) (bool, err
 	}
 	done := upTo >= end.Int64
 	if done {
-		_, err = tx.ExecContext(ctx, `UPDATE feeds SET build_next = NULL, build_end = NULL WHERE id = ?`, id)
+		// Dated as a change, so that a blocklist read from a part of the
+		// entries (begun as the build did) gets a new ETag.
+		if _, err = tx.ExecContext(ctx, markChanged, s.now().UnixMicro()); err == nil {
+			_, err = tx.ExecContext(ctx, `UPDATE feeds SET build_next = NULL, build_end = NULL WHERE id = ?`, id)
+		}
 	} else {
 		_, err = tx.ExecContext(ctx, `UPDATE feeds SET build_next = ? WHERE id = ?`, upTo, id)
 	}

@@ -367,6 +367,18 @@ func (s *Store) ScanObjects(ctx context.Context, q store.Query, begin func(store
 		return interpretError(err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	if q.Feed.Indexed() {
+		// The first read, so in the page's snapshot: a feed whose entries are
+		// being built would show a part of itself.
+		var building bool
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce((SELECT build_end IS NOT NULL FROM feeds WHERE id = ?), 0)`,
+			canonicalID(q.Feed.Index)).Scan(&building); err != nil {
+			return interpretError(err)
+		}
+		if building {
+			return store.ErrBuilding
+		}
+	}
 
 	keys, err := scanKeyList(ctx, tx, keysSQL, where, slices.Concat(args, []any{max(q.AddedAfter, q.After), q.Limit + 1}))
 	if err != nil {
