@@ -28,7 +28,7 @@ func TestServeFinishesFeedBuilds(t *testing.T) {
 
 	// The cut-short build, by a store that takes one version a step.
 	const feedID = "0b0e0f00-0000-4000-8000-0000000000d1"
-	st, err := sqlite.OpenWithLimits(context.Background(), filepath.Join(b.env["TAXII_DATA_DIR"], "taxii.db"), zaptest.NewLogger(t), store.Limits{FeedBuildStep: 1})
+	st, err := sqlite.OpenWithLimits(context.Background(), filepath.Join(b.env["TAXII_DATA_DIR"], "taxii.db"), zaptest.NewLogger(t), store.Limits{FeedBuildStep: 1, FeedBuildAtOnce: time.Nanosecond})
 	if err != nil {
 		t.Fatal(err)
 	}

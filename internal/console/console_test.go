@@ -320,7 +320,7 @@ func TestUsageHighlightsConsumersThatStoppedPolling(t *testing.T) {
 // A feed whose entries are still being gathered says so on its page, and no
 // longer once they are.
 func TestFeedPageSaysWhileItIsBuilt(t *testing.T) {
-	e := setup(t, options{storeLimits: store.Limits{FeedBuildStep: 1}})
+	e := setup(t, options{storeLimits: store.Limits{FeedBuildStep: 1, FeedBuildAtOnce: time.Nanosecond}})
 	c := e.client(t)
 	c.login(e.admin)
 	var objs []store.Object

@@ -21,7 +21,7 @@ import (
 // with Retry-After, while its collection resource is still described; once
 // the build is finished, the same requests are served whole.
 func TestFeedBeingBuiltIsNotServed(t *testing.T) {
-	st := sqlitetest.NewWithLimits(t, store.Limits{FeedBuildStep: 1})
+	st := sqlitetest.NewWithLimits(t, store.Limits{FeedBuildStep: 1, FeedBuildAtOnce: time.Nanosecond})
 	srv, _, _, key := usageServer(t, st)
 	var objs []store.Object
 	for n := range 300 {

@@ -20,3 +20,19 @@ func TestColumnEncodings(t *testing.T) {
 		t.Errorf("round trip %v → %v", at, back)
 	}
 }
+
+func TestBuildAtOnceStaysUnderTheTimeouts(t *testing.T) {
+	for _, c := range []struct {
+		lim  Limits
+		want time.Duration
+	}{
+		{Limits{}, DefaultFeedBuildAtOnce},
+		{Limits{FeedBuildAtOnce: time.Second}, time.Second},
+		{Limits{LockTimeout: 4 * time.Second, StatementTimeout: time.Minute}, 2 * time.Second},
+		{Limits{LockTimeout: 30 * time.Second, StatementTimeout: 3 * time.Second}, 1500 * time.Millisecond},
+	} {
+		if got := c.lim.BuildAtOnce(); got != c.want {
+			t.Errorf("%+v.BuildAtOnce() = %s, want %s", c.lim, got, c.want)
+		}
+	}
+}

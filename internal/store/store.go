@@ -60,6 +60,32 @@ type Limits struct {
 	// entries examines, in one transaction under the writers' lock; zero:
 	// DefaultFeedBuildStep.
 	FeedBuildStep int
+	// FeedBuildAtOnce is how long the transaction that creates a feed or
+	// changes its filter goes on taking steps, so that readers see the change
+	// whole, before the rest is built step by step (the feed then Building);
+	// zero: DefaultFeedBuildAtOnce. Tests set it to a nanosecond.
+	FeedBuildAtOnce time.Duration
+}
+
+// DefaultFeedBuildAtOnce makes the change of a feed over a store of up to a few
+// hundred thousand versions atomic, as readers saw it before builds had steps,
+// while writers wait no longer than this and a step.
+const DefaultFeedBuildAtOnce = 5 * time.Second
+
+// BuildAtOnce is l.FeedBuildAtOnce, or its default, and at most half the lock
+// timeout (writers waiting for the change must not time out) and half the
+// statement timeout (SQLite's change is under one).
+func (l Limits) BuildAtOnce() time.Duration {
+	d := DefaultFeedBuildAtOnce
+	if l.FeedBuildAtOnce > 0 {
+		d = l.FeedBuildAtOnce
+	}
+	for _, t := range []time.Duration{l.LockTimeout, l.StatementTimeout} {
+		if t > 0 {
+			d = min(d, t/2)
+		}
+	}
+	return d
 }
 
 // DefaultFeedBuildStep keeps a step of a feed build to about a second with the

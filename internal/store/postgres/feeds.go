@@ -142,16 +142,21 @@ func (s *Store) UpdateFeed(ctx context.Context, f store.Feed) error {
 
 // startBuild starts building the entries of feed id from the versions stored
 // now (none for a feed without entries, which ends a build it was in), and
-// takes the build's first step: run under the writers' lock, with the feed's
-// entries empty. Versions added later are entered by their
-// writers (addMembers), those up to build_end by the steps.
+// takes steps for up to s.atOnce, so that on most stores the change commits
+// whole: run under the writers' lock, with the feed's entries empty. Versions
+// added later are entered by their writers (addMembers), those up to build_end
+// by the steps.
 func (s *Store) startBuild(ctx context.Context, tx pgx.Tx, id string) error {
 	if _, err := tx.Exec(ctx, `UPDATE feeds SET build_next = CASE WHEN indexed THEN 0 END,
 		build_end = CASE WHEN indexed THEN (SELECT last_us FROM store_clock WHERE one) END WHERE id = $1::uuid`, id); err != nil {
 		return err
 	}
-	_, err := s.buildStep(ctx, tx, id)
-	return err
+	for start := time.Now(); ; {
+		done, err := s.buildStep(ctx, tx, id)
+		if err != nil || done || time.Since(start) >= s.atOnce {
+			return err
+		}
+	}
 }
 
 // buildStep enters the next s.step versions of feed id's build (after build_next,

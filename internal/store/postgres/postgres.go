@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -25,7 +26,8 @@ type Store struct {
 	// own (store.LookupConns), so authentication never waits behind page reads.
 	lookups *pgxpool.Pool
 	log     *zap.Logger
-	step    int // versions one step of a feed build examines (store.Limits.BuildStep)
+	step    int           // versions one step of a feed build examines (store.Limits.BuildStep)
+	atOnce  time.Duration // steps the change of a feed takes in its own transaction (store.Limits.BuildAtOnce)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -61,7 +63,7 @@ func OpenWithLimits(ctx context.Context, url string, log *zap.Logger, lim store.
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	return &Store{pool: pool, lookups: lookups, log: log, step: lim.BuildStep()}, nil
+	return &Store{pool: pool, lookups: lookups, log: log, step: lim.BuildStep(), atOnce: lim.BuildAtOnce()}, nil
 }
 
 // Describe names the database of url as host:port/database, without credentials,

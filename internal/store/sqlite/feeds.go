@@ -130,16 +130,21 @@ func (s *Store) UpdateFeed(ctx context.Context, f store.Feed) error {
 
 // startBuild starts building the entries of feed id from the versions stored
 // now (none for a feed without entries, which ends a build it was in), and
-// takes the build's first step, in the write transaction tx, with the feed's
-// entries empty. Versions added later are entered
-// by their writers, those up to build_end by the steps.
+// takes steps for up to store.Limits.BuildAtOnce, so that on most stores the
+// change commits whole: in the write transaction tx, with the feed's entries
+// empty. Versions added later are entered by their writers, those up to
+// build_end by the steps.
 func (s *Store) startBuild(ctx context.Context, tx *sql.Tx, id string) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE feeds SET build_next = CASE WHEN indexed THEN 0 END,
 		build_end = CASE WHEN indexed THEN (SELECT last FROM clock WHERE id = 1) END WHERE id = ?`, id); err != nil {
 		return err
 	}
-	_, err := s.buildStep(ctx, tx, id)
-	return err
+	for start := time.Now(); ; {
+		done, err := s.buildStep(ctx, tx, id)
+		if err != nil || done || time.Since(start) >= s.lim.BuildAtOnce() {
+			return err
+		}
+	}
 }
 
 // buildStep enters the next versions of feed id's build (after build_next, up

@@ -22,7 +22,7 @@ func ExerciseFeedBuilds(t *testing.T, open func(t *testing.T, lim store.Limits) 
 	redOrAmber := store.FeedFilter{TLP: []store.TLP{store.TLPRed, store.TLPAmber}}
 
 	t.Run("steps interleaved with writers", func(t *testing.T) {
-		s := open(t, store.Limits{FeedBuildStep: 3})
+		s := open(t, store.Limits{FeedBuildStep: 3, FeedBuildAtOnce: time.Nanosecond})
 		ctx := t.Context()
 		const feedID = "00000000-0000-4000-8000-0000000000b1"
 		if _, err := s.AddObjects(ctx, buildBatch(0, 120, 0)); err != nil {
@@ -78,8 +78,49 @@ func ExerciseFeedBuilds(t *testing.T, open func(t *testing.T, lim store.Limits) 
 		}
 	})
 
-	t.Run("a build cut short is finished later", func(t *testing.T) {
+	t.Run("a change over a small store commits whole", func(t *testing.T) {
+		// Steps of one version, but FeedBuildAtOnce (5 s) to take them in the
+		// change's own transaction: readers never see the feed being built.
 		s := open(t, store.Limits{FeedBuildStep: 1})
+		ctx := t.Context()
+		const feedID = "00000000-0000-4000-8000-0000000000b5"
+		if _, err := s.AddObjects(ctx, buildBatch(0, 300, 0)); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		seen := make(chan bool, 1)
+		go func() {
+			building := false
+			defer func() { seen <- building }()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if f, err := s.GetFeed(ctx, feedID); err == nil && f.Building {
+					building = true
+				}
+			}
+		}()
+		if err := s.CreateFeed(ctx, store.Feed{ID: feedID, Title: "red", Filter: red}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.UpdateFeed(ctx, store.Feed{ID: feedID, Title: "red", Filter: redOrAmber}); err != nil {
+			t.Fatal(err)
+		}
+		close(done)
+		if <-seen {
+			t.Error("a reader saw the feed being built: a change over 300 versions should commit whole")
+		}
+		f, _ := s.GetFeed(ctx, feedID)
+		if rows := feedRows(t, s, f.Filter, store.VersionMatch{}); len(rows) != 200 {
+			t.Errorf("%d rows, want the 200 red or amber", len(rows))
+		}
+	})
+
+	t.Run("a build cut short is finished later", func(t *testing.T) {
+		s := open(t, store.Limits{FeedBuildStep: 1, FeedBuildAtOnce: time.Nanosecond})
 		ctx := t.Context()
 		const feedID = "00000000-0000-4000-8000-0000000000b3"
 		if _, err := s.AddObjects(ctx, buildBatch(0, 300, 0)); err != nil {
@@ -123,7 +164,7 @@ func ExerciseFeedBuilds(t *testing.T, open func(t *testing.T, lim store.Limits) 
 	})
 
 	t.Run("a filter change of a feed being built starts over", func(t *testing.T) {
-		s := open(t, store.Limits{FeedBuildStep: 1})
+		s := open(t, store.Limits{FeedBuildStep: 1, FeedBuildAtOnce: time.Nanosecond})
 		ctx := t.Context()
 		if _, err := s.AddObjects(ctx, buildBatch(0, 300, 0)); err != nil {
 			t.Fatal(err)

@@ -202,9 +202,10 @@ func pullFeed(b *testing.B, st store.Store, cpu *cpuMeter, filter store.FeedFilt
 // BenchmarkFeedBuild fills a store with -filtered-n objects of the mix, then
 // creates feeds of 10% and 40% of them while a writer adds one object every
 // 5 ms, and reports how long the build took and how long the writer waited at
-// most: with the build in steps (store.DefaultFeedBuildStep versions each) the
-// writer waits for a step, not for the whole build as it did when a build was
-// one statement.
+// most: with the build in steps (store.DefaultFeedBuildStep versions each,
+// those of the first store.DefaultFeedBuildAtOnce in the creating transaction)
+// the writer waits for that and a step, not for the whole build as it did when
+// a build was one statement.
 //
 //	go test -run '^$' -bench FeedBuild -benchtime 1x -filtered-n 1000000 ./cmd/taxii-bench/internal/bench/
 func BenchmarkFeedBuild(b *testing.B) {
