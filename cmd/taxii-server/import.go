@@ -46,7 +46,7 @@ func runImport(ctx context.Context, args []string, c *cli) error {
 		}
 		filter = &f.Filter
 	}
-	v, err := stix.NewValidator(stix.Options{Strict: strict || cfg.StrictValidation, Limits: objectLimits(cfg)})
+	v, err := stix.NewValidator(stix.Options{Strict: strict || cfg.StrictValidation, Limits: cfg.ObjectLimits()})
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func runImport(ctx context.Context, args []string, c *cli) error {
 	if err != nil {
 		return usageError{"import: --source must name a source"}
 	}
-	imp := &importer{in: in, c: c, limits: objectLimits(cfg), listMax: cfg.ImportListMax, started: time.Now(), every: c.progressEvery}
+	imp := &importer{in: in, c: c, limits: cfg.ObjectLimits(), listMax: cfg.ImportListMax, started: time.Now(), every: c.progressEvery}
 	if f, ok := c.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		imp.terminal = true
 	}

@@ -143,8 +143,8 @@ func runServe(ctx context.Context, args []string, c *cli) error {
 		stopFlushing()
 		<-flushed
 	}()
-	adminSvc := admin.NewService(instrumented, log.Named("admin"), time.Now, adminOptions(cfg))
-	adminAPI, err := admin.NewHandler(adminSvc, log, adminAPIOptions(cfg))
+	adminSvc := admin.NewService(instrumented, log.Named("admin"), time.Now, admin.OptionsFrom(cfg))
+	adminAPI, err := admin.NewHandler(adminSvc, log, admin.APIOptionsFrom(cfg))
 	if err != nil {
 		return err
 	}
@@ -321,18 +321,13 @@ func runHealthcheck(ctx context.Context, args []string, c *cli) error {
 	return nil
 }
 
-// objectLimits bounds what one object may cost, on every input path.
-func objectLimits(cfg config.Config) stix.Limits {
-	return stix.Limits{MaxObjectSize: cfg.MaxObjectSize, MaxDepth: cfg.MaxJSONDepth, MaxProperties: cfg.MaxJSONProps}
-}
-
 // sourceRunner pulls the upstream sources due (source add) into st; every
 // replica runs one, and the sources' leases share them out.
 func sourceRunner(cfg config.Config, st store.Store, reg prometheus.Registerer, log *zap.Logger) (*sources.Runner, error) {
 	// Upstream content is validated as strictly as a writer's would be; the
 	// validator is compiled at the first pull, not at every start.
 	validator := sync.OnceValues(func() (*stix.Validator, error) {
-		return stix.NewValidator(stix.Options{Strict: cfg.StrictValidation, Limits: objectLimits(cfg)})
+		return stix.NewValidator(stix.Options{Strict: cfg.StrictValidation, Limits: cfg.ObjectLimits()})
 	})
 	host, _ := os.Hostname()
 	var nonce [4]byte

@@ -224,21 +224,5 @@ func commandService(ctx context.Context, name string, args []string, c *cli, ext
 	if err != nil {
 		return nil, nil, err
 	}
-	return admin.NewService(st, log, time.Now, adminOptions(cfg)), fs, nil
-}
-
-// adminOptions are the admin service's limits from the configuration.
-func adminOptions(cfg config.Config) admin.Options {
-	return admin.Options{
-		ListLimit: cfg.AdminListLimit, MaxListLimit: cfg.AdminMaxListLimit, PreviewObjects: cfg.AdminPreviewObjects,
-		CountTimeout: cfg.AdminCountTimeout, CountMax: cfg.AdminCountMax, StatsTTL: cfg.FeedStatsTTL, RotateGrace: cfg.KeyRotateGrace, MaxRotateGrace: cfg.KeyRotateMaxGrace,
-		AuditRetention: cfg.AuditRetention, AuditMaxRows: cfg.AuditMaxRows, MaxTemplateLength: cfg.ExportMaxTemplateLen,
-		Imports: admin.ImportOptions{Limits: objectLimits(cfg), Strict: cfg.StrictValidation, ListMax: cfg.ImportListMax,
-			MaxBytes: cfg.ImportMaxBytes, Retention: cfg.ImportJobRetention},
-	}
-}
-
-// adminAPIOptions are the admin API's limits from the configuration.
-func adminAPIOptions(cfg config.Config) admin.APIOptions {
-	return admin.APIOptions{MaxBody: cfg.AdminMaxBody}
+	return admin.NewService(st, log, time.Now, admin.OptionsFrom(cfg)), fs, nil
 }

@@ -40,7 +40,7 @@ func validateFiles(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		return usageError{"validate: name at least one FILE (- for standard input)"}
 	}
 	// The configuration's default object limits, as the server applies them unless configured otherwise.
-	limits := objectLimits(config.Default())
+	limits := config.Default().ObjectLimits()
 	v, err := stix.NewValidator(stix.Options{Strict: *strict, Limits: limits})
 	if err != nil {
 		return err

@@ -42,9 +42,10 @@ func newImportServer(t *testing.T, st store.Store, o admin.ImportOptions) *impor
 	}
 	cfg := config.Default()
 	log := zaptest.NewLogger(t)
-	svc := admin.NewService(st, log, time.Now, admin.Options{ListLimit: cfg.AdminListLimit, MaxListLimit: cfg.AdminMaxListLimit,
-		PreviewObjects: cfg.AdminPreviewObjects, CountTimeout: cfg.AdminCountTimeout, CountMax: cfg.AdminCountMax, Imports: o})
-	h, err := admin.NewHandler(svc, log, admin.APIOptions{MaxBody: cfg.AdminMaxBody})
+	ao := admin.OptionsFrom(cfg)
+	ao.Imports = o
+	svc := admin.NewService(st, log, time.Now, ao)
+	h, err := admin.NewHandler(svc, log, admin.APIOptionsFrom(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

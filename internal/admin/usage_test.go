@@ -77,12 +77,7 @@ func newUsageBench(t *testing.T, st store.Store) *usageBench {
 	if err != nil {
 		t.Fatal(err)
 	}
-	adm, err := admin.NewHandler(admin.NewService(st, nil, nil, admin.Options{
-		ListLimit: d.AdminListLimit, MaxListLimit: d.AdminMaxListLimit, PreviewObjects: d.AdminPreviewObjects,
-		CountTimeout: d.AdminCountTimeout, CountMax: d.AdminCountMax, StatsTTL: d.FeedStatsTTL, RotateGrace: d.KeyRotateGrace, MaxRotateGrace: d.KeyRotateMaxGrace,
-		AuditRetention: d.AuditRetention, AuditMaxRows: d.AuditMaxRows,
-	}),
-		nil, admin.APIOptions{MaxBody: d.AdminMaxBody})
+	adm, err := admin.NewHandler(admin.NewService(st, nil, nil, admin.OptionsFrom(d)), nil, admin.APIOptionsFrom(d))
 	if err != nil {
 		t.Fatal(err)
 	}

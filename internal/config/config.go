@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/inthreat/taxii-server/internal/stix"
 	"github.com/inthreat/taxii-server/internal/store"
 )
 
@@ -600,6 +601,12 @@ func (c Config) TrustedProxyPrefixes() ([]netip.Prefix, error) {
 // StoreLimits are the database time limits of every store call, and the size of a feed build's steps.
 func (c Config) StoreLimits() store.Limits {
 	return store.Limits{StatementTimeout: c.DBStatementTimeout, LockTimeout: c.DBLockTimeout, FeedBuildStep: c.FeedBuildStep}
+}
+
+// ObjectLimits bound one object read from a client, an import or an upstream:
+// its size, JSON depth and properties.
+func (c Config) ObjectLimits() stix.Limits {
+	return stix.Limits{MaxObjectSize: c.MaxObjectSize, MaxDepth: c.MaxJSONDepth, MaxProperties: c.MaxJSONProps}
 }
 
 // TLS reports whether the server serves HTTPS itself.

@@ -101,12 +101,9 @@ func setup(t *testing.T, o options) *env {
 	if attempts == 0 {
 		attempts = d.ConsoleLoginAttempts
 	}
-	svc := admin.NewService(st, log.Named("admin"), nil, admin.Options{
-		ListLimit: d.AdminListLimit, MaxListLimit: d.AdminMaxListLimit, PreviewObjects: d.AdminPreviewObjects,
-		CountTimeout: d.AdminCountTimeout, CountMax: d.AdminCountMax, StatsTTL: d.FeedStatsTTL, RotateGrace: d.KeyRotateGrace, MaxRotateGrace: d.KeyRotateMaxGrace,
-		AuditRetention: d.AuditRetention, AuditMaxRows: d.AuditMaxRows,
-		Imports: admin.ImportOptions{Limits: limits(), ListMax: d.ImportListMax, MaxBytes: d.ImportMaxBytes, Retention: d.ImportJobRetention},
-	})
+	ao := admin.OptionsFrom(d)
+	ao.Imports.Limits = limits()
+	svc := admin.NewService(st, log.Named("admin"), nil, ao)
 	c, err := console.New(console.Options{
 		Admin: svc, Log: log.Named("console"), Secret: secret, SessionTTL: d.ConsoleSessionTTL,
 		APIRootPath: d.APIRootPath, LoginAllowed: server.AddressLimiter(attempts, nil),

@@ -2,7 +2,6 @@ package taxii
 
 import (
 	"github.com/inthreat/taxii-server/internal/config"
-	"github.com/inthreat/taxii-server/internal/stix"
 )
 
 // OptionsFrom is the one translation of the configuration into the TAXII
@@ -22,7 +21,7 @@ func OptionsFrom(cfg config.Config) Options {
 		MaxContentLength:   cfg.MaxContentLength,
 		PublicBaseURL:      cfg.PublicBaseURL,
 		MaxObjectsPerAdd:   cfg.MaxObjectsPerAdd,
-		ObjectLimits:       stix.Limits{MaxObjectSize: cfg.MaxObjectSize, MaxDepth: cfg.MaxJSONDepth, MaxProperties: cfg.MaxJSONProps},
+		ObjectLimits:       cfg.ObjectLimits(),
 		StrictValidation:   cfg.StrictValidation,
 		StatusTTL:          cfg.StatusTTL,
 		MaxMatchIDs:        cfg.MaxMatchIDs,
